@@ -1,0 +1,92 @@
+// eavdb — Database: the library's entry point.
+//
+// A Database owns one backend (SQLite by default: one writer connection, a pool of reader
+// connections, WAL mode), the schema catalog of one tenant, and the single write funnel commit().
+// Every mutation — Session::flush, import, the CLI — goes through commit().
+//
+// Thread-safety: every method may be called from several threads at once; commits are
+// serialised on the writer connection, reads use pooled reader connections.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "eavdb/changeset.h"
+#include "eavdb/error.h"
+#include "eavdb/result.h"
+#include "eavdb/schema.h"
+#include "eavdb/value.h"
+
+namespace eavdb {
+
+class Session;
+namespace storage { class Backend; }
+
+/// Options for Database::open.
+struct Options {
+  std::string tenant = "default";  ///< every read and write is scoped to this tenant
+  int reader_connections = 4;      ///< size of the reader pool (SQLite)
+  bool create_if_missing = true;   ///< create the file and schema when absent
+  int busy_timeout_ms = 5000;      ///< how long a writer waits for another process's lock (ms)
+};
+
+/// An open eavdb store.
+class Database {
+ public:
+  /// Opens `url`: "sqlite:///abs/path.db", "sqlite://rel/path.db" or a plain file path.
+  /// Creates and migrates the schema as needed. Throws Error(kVersion) when the file was written
+  /// by a newer eavdb, Error(kStorage) when it is not an eavdb/SQLite file, Error(kInvalidArgument)
+  /// for an unsupported URL scheme.
+  static std::unique_ptr<Database> open(std::string_view url, const Options& options = {});
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // ---- schema -------------------------------------------------------------------------------
+  /// Creates the type if it does not exist and adds any attribute it does not have yet. Existing
+  /// attributes keep their declared type: redeclaring one with another type is Error(kSchema).
+  /// Codes must satisfy is_valid_code and not be reserved. Returns the stored definition.
+  EntityTypeDef define_type(const EntityTypeDef& def);
+  /// The stored definition of a type, or std::nullopt.
+  std::optional<EntityTypeDef> find_type(std::string_view code) const;
+  /// Like find_type but throws Error(kNotFound) with a "did you mean" suggestion.
+  EntityTypeDef require_type(std::string_view code) const;
+  /// Every type of the tenant, ordered by code.
+  std::vector<EntityTypeDef> types() const;
+
+  // ---- writes -------------------------------------------------------------------------------
+  /// The write funnel: applies `changes` in one transaction (all or nothing). Inserts get ids in
+  /// ascending order of their position. Throws Error(kConflict) when an expected_version does not
+  /// match (nothing is written), Error(kNotFound) for an update/delete of a missing entity,
+  /// Error(kConstraint) for a unique violation. The tenant_id of `changes` is overwritten with
+  /// this Database's tenant.
+  CommitResult commit(ChangeSet changes);
+
+  // ---- reads --------------------------------------------------------------------------------
+  /// Loads entities of `type_code` by id, results index-aligned with `ids` (std::nullopt for a
+  /// missing id or one of another type/tenant). A fixed number of statements for any count.
+  std::vector<std::optional<EntityRecord>> load(std::string_view type_code,
+                                                const std::vector<int64_t>& ids) const;
+  /// Runs a query of the DESIGN.md §2 language with positional parameters for '?'.
+  /// Errors: see query::compile (kSyntax, kNotFound, kTypeMismatch, kLimit, kInvalidArgument).
+  QueryResult query(std::string_view sql, const std::vector<Value>& params = {}) const;
+
+  /// A new unit of work bound to this database (see session.h).
+  Session session();
+
+  /// The tenant's storage id.
+  int64_t tenant_id() const noexcept;
+  /// The backend (for layers below the faces: batch, tests).
+  storage::Backend& backend() noexcept;
+
+ private:
+  struct Impl;
+  explicit Database(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace eavdb

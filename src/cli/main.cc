@@ -1,0 +1,260 @@
+// The `eavdb` command: a thin face over the library (parse arguments, call, render).
+//
+// Exit status: 0 success; 1 error (message on stderr); 2 usage error; 3 import finished but
+// rejected some records.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <rapidjson/ostreamwrapper.h>
+#include <rapidjson/writer.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+
+#include "eavdb/database.h"
+#include "eavdb/import.h"
+#include "eavdb/session.h"
+#include "io/io.h"
+
+namespace {
+
+using namespace eavdb;
+
+constexpr int kExitError = 1;
+constexpr int kExitRejected = 3;
+
+std::string default_db_url() {
+  const char* env = std::getenv("EAVDB_URL");
+  return env && *env ? env : "./eavdb.db";
+}
+
+// Writes type definitions as JSON: one object, or an array of them.
+void write_types_json(std::ostream& os, const std::vector<EntityTypeDef>& types, bool single) {
+  rapidjson::OStreamWrapper osw(os);
+  rapidjson::Writer<rapidjson::OStreamWrapper> w(osw);
+  auto str = [&](const std::string& s) { w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size())); };
+  if (!single) w.StartArray();
+  for (const auto& t : types) {
+    w.StartObject();
+    w.Key("code"); str(t.code);
+    w.Key("label"); str(t.label);
+    w.Key("attributes");
+    w.StartArray();
+    for (const auto& a : t.attributes) {
+      w.StartObject();
+      w.Key("code"); str(a.code);
+      w.Key("label"); str(a.label);
+      w.Key("type"); str(std::string(value_type_name(a.type)));
+      w.Key("required"); w.Bool(a.required);
+      w.Key("unique"); w.Bool(a.unique);
+      w.Key("filterable"); w.Bool(a.filterable);
+      w.Key("sortable"); w.Bool(a.sortable);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  if (!single) w.EndArray();
+  osw.Flush();
+  os << '\n';
+}
+
+// Renders type definitions through the result writer (one row per attribute).
+void write_types(std::ostream& os, const std::vector<EntityTypeDef>& types, io::OutputFormat fmt_,
+                 bool single) {
+  if (fmt_ == io::OutputFormat::kJson) return write_types_json(os, types, single);
+  QueryResult r;
+  r.columns = {{"type", ValueType::kVarchar}, {"attribute", ValueType::kVarchar},
+               {"label", ValueType::kVarchar}, {"value_type", ValueType::kVarchar},
+               {"required", ValueType::kInt}, {"unique", ValueType::kInt}};
+  for (const auto& t : types)
+    for (const auto& a : t.attributes)
+      r.rows.push_back({t.code, a.code, a.label, std::string(value_type_name(a.type)),
+                        int64_t{a.required}, int64_t{a.unique}});
+  io::write_result(os, r, fmt_);
+}
+
+// An entity as a result row: system columns, then every attribute of its type.
+QueryResult entity_rows(const EntityTypeDef& type, const std::vector<std::optional<EntityRecord>>& records) {
+  QueryResult r;
+  r.select_star = true;
+  r.columns = {{"id", ValueType::kInt}, {"version", ValueType::kInt},
+               {"created_at", ValueType::kDatetime}, {"updated_at", ValueType::kDatetime}};
+  for (const auto& a : type.attributes) r.columns.push_back({a.code, a.type});
+  for (const auto& rec : records) {
+    if (!rec) continue;
+    std::vector<Value> row{rec->id, rec->version, DateTime{rec->created_at}, DateTime{rec->updated_at}};
+    row.resize(r.columns.size());
+    for (const auto& [attr_id, v] : rec->values)
+      for (size_t j = 0; j < type.attributes.size(); ++j)
+        if (type.attributes[j].id == attr_id) row[4 + j] = v;
+    r.rows.push_back(std::move(row));
+  }
+  return r;
+}
+
+// Parses "k=v" assignments onto an entity; "k=" removes the value.
+void apply_assignments(Entity& e, const std::vector<std::string>& assignments) {
+  for (const auto& kv : assignments) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("expected attribute=value, got '{}'", kv));
+    std::string value = kv.substr(eq + 1);
+    e.set(kv.substr(0, eq), value.empty() ? Value{} : Value{value});
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"eavdb: a fast entity-attribute-value store"};
+  app.require_subcommand(1);
+  std::string db_url = default_db_url();
+  std::string format_name = "table";
+  app.add_option("--db", db_url, "database URL (sqlite:///path or a path); default $EAVDB_URL or ./eavdb.db");
+  auto add_format = [&](CLI::App* sub) {
+    sub->add_option("--format", format_name, "output format")
+        ->check(CLI::IsMember({"table", "json", "ndjson", "csv"}));
+  };
+
+  auto* init = app.add_subcommand("init", "create (or migrate) the database file");
+
+  auto* types = app.add_subcommand("types", "list entity types and their attributes");
+  std::string types_name;
+  types->add_option("type", types_name, "only this type");
+  add_format(types);
+
+  auto* import = app.add_subcommand("import", "import a JSON array, NDJSON or CSV file");
+  std::string import_file_path, import_rejects, import_format;
+  std::string import_type;
+  int64_t import_chunk = 1000;
+  import->add_option("file", import_file_path, "input file")->required()->check(CLI::ExistingFile);
+  import->add_option("--type", import_type, "target entity type")->required();
+  import->add_option("--format", import_format, "json|ndjson|csv (default: from the extension)")
+      ->check(CLI::IsMember({"json", "ndjson", "csv"}));
+  import->add_option("--rejects", import_rejects, "write rejected records here as NDJSON");
+  import->add_option("--chunk-size", import_chunk, "records per transaction")->check(CLI::Range(1, 1000000));
+
+  auto* get = app.add_subcommand("get", "print entities by id");
+  std::string get_type;
+  std::vector<int64_t> get_ids;
+  get->add_option("type", get_type)->required();
+  get->add_option("ids", get_ids)->required();
+  add_format(get);
+
+  auto* put = app.add_subcommand("put", "create an entity, or update one when ID is given");
+  std::string put_type;
+  std::vector<std::string> put_args;
+  put->add_option("type", put_type)->required();
+  put->add_option("args", put_args, "[ID] attribute=value ... (attribute= removes the value)");
+  add_format(put);
+
+  auto* del = app.add_subcommand("delete", "delete an entity");
+  std::string del_type;
+  int64_t del_id = 0;
+  del->add_option("type", del_type)->required();
+  del->add_option("id", del_id)->required();
+
+  auto* query = app.add_subcommand("query", "run a query (SQL subset, see README)");
+  std::string query_sql;
+  std::vector<std::string> query_params;
+  bool query_timing = false;
+  query->add_option("sql", query_sql)->required();
+  query->add_option("--param,-p", query_params, "value for the next '?' (repeatable)");
+  query->add_flag("--timing", query_timing, "print the execution time to stderr");
+  add_format(query);
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    auto db = Database::open(db_url);
+    const io::OutputFormat out_format = io::parse_output_format(format_name);
+    std::ios::sync_with_stdio(false);
+
+    if (*init) {
+      std::cout << "initialised " << db_url << "\n";
+    } else if (*types) {
+      if (types_name.empty()) write_types(std::cout, db->types(), out_format, false);
+      else write_types(std::cout, {db->require_type(types_name)}, out_format, true);
+    } else if (*import) {
+      ImportOptions opts;
+      opts.type = import_type;
+      opts.format = import_format;
+      opts.rejects_path = import_rejects;
+      opts.chunk_size = import_chunk;
+      ImportReport r = import_file(*db, import_file_path, opts);
+      std::cout << fmt::format(
+          "imported {} of {} records into '{}' (ids {}..{}), {} rejected, {} new attributes, {} values, "
+          "{:.3f} s ({:.0f} records/s)\n",
+          r.imported, r.records_read, import_type, r.first_id, r.last_id, r.rejected, r.new_attributes.size(),
+          r.values_written, r.seconds, r.seconds > 0 ? r.records_read / r.seconds : 0.0);
+      constexpr size_t kShown = 20;
+      for (size_t i = 0; i < r.rejections.size() && i < kShown; ++i) {
+        const auto& rj = r.rejections[i];
+        std::cerr << fmt::format("rejected: {}: record {} (line {}){}: {}\n", import_file_path, rj.record, rj.line,
+                                 rj.field.empty() ? "" : fmt::format(", field '{}'", rj.field), rj.reason);
+      }
+      if (r.rejected > static_cast<int64_t>(kShown))
+        std::cerr << fmt::format("... and {} more rejections{}\n", r.rejected - static_cast<int64_t>(kShown),
+                                 import_rejects.empty() ? " (use --rejects FILE to keep them all)" : "");
+      return r.rejected > 0 ? kExitRejected : 0;
+    } else if (*get) {
+      EntityTypeDef type = db->require_type(get_type);
+      auto records = db->load(get_type, get_ids);
+      int missing = 0;
+      for (size_t i = 0; i < records.size(); ++i)
+        if (!records[i]) {
+          std::cerr << fmt::format("error: not_found: {} {} does not exist\n", get_type, get_ids[i]);
+          ++missing;
+        }
+      io::write_result(std::cout, entity_rows(type, records), out_format);
+      return missing ? kExitError : 0;
+    } else if (*put) {
+      Session s = db->session();
+      Entity* e = nullptr;
+      std::vector<std::string> assignments = put_args;
+      if (!put_args.empty() && put_args[0].find('=') == std::string::npos) {
+        int64_t id = 0;
+        try {
+          size_t used = 0;
+          id = std::stoll(put_args[0], &used);
+          if (used != put_args[0].size()) throw std::invalid_argument("trailing");
+        } catch (const std::exception&) {
+          throw Error(ErrorCode::kInvalidArgument, fmt::format("'{}' is neither an id nor attribute=value", put_args[0]));
+        }
+        e = s.find(put_type, id);
+        if (!e) throw Error(ErrorCode::kNotFound, fmt::format("{} {} does not exist", put_type, id));
+        assignments.erase(assignments.begin());
+      } else {
+        e = &s.create(put_type);
+      }
+      apply_assignments(*e, assignments);
+      s.flush();
+      EntityTypeDef type = db->require_type(put_type);
+      io::write_result(std::cout, entity_rows(type, db->load(put_type, {e->id()})), out_format);
+    } else if (*del) {
+      Session s = db->session();
+      Entity* e = s.find(del_type, del_id);
+      if (!e) throw Error(ErrorCode::kNotFound, fmt::format("{} {} does not exist", del_type, del_id));
+      s.remove(*e);
+      s.flush();
+      std::cout << fmt::format("deleted {} {}\n", del_type, del_id);
+    } else if (*query) {
+      std::vector<Value> params(query_params.begin(), query_params.end());
+      const auto start = std::chrono::steady_clock::now();
+      QueryResult r = db->query(query_sql, params);
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      io::write_result(std::cout, r, out_format);
+      if (query_timing) std::cerr << fmt::format("time: {:.3f} ms, {} rows\n", ms, r.rows.size());
+    }
+    std::cout.flush();
+    return 0;
+  } catch (const Error& e) {
+    std::cout.flush();
+    std::cerr << "error: " << error_code_name(e.code()) << ": " << e.what() << "\n";
+    return kExitError;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return kExitError;
+  }
+}

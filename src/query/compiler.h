@@ -1,0 +1,58 @@
+// eavdb::query — compiles the SQL subset of DESIGN.md §2 into backend SQL over the EAV tables.
+//
+// Pipeline: lexer -> parser (AST) -> binder (resolves the type and attribute codes against the
+// catalog, checks and converts literal types) -> SQL generation for the SQLite EAV schema.
+// Pure functions of their inputs; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "eavdb/result.h"
+#include "eavdb/schema.h"
+#include "eavdb/value.h"
+
+namespace eavdb::query {
+
+/// A parameter bound into backend SQL: NULL, integer, double or text.
+using SqlParam = std::variant<std::monostate, int64_t, double, std::string>;
+
+/// Longest accepted query text, in bytes; longer is Error(kLimit).
+inline constexpr std::size_t kMaxQueryBytes = 1 << 20;
+/// Deepest accepted expression nesting; deeper is Error(kLimit).
+inline constexpr int kMaxExpressionDepth = 200;
+
+/// The schema the binder sees: entity types of the current tenant.
+struct Catalog {
+  /// The type with this code, or nullptr.
+  std::function<const EntityTypeDef*(std::string_view code)> find_type;
+  /// Every type code (for "did you mean" suggestions).
+  std::function<std::vector<std::string>()> type_codes;
+};
+
+/// Backend SQL ready to run, and how to read its rows.
+struct CompiledQuery {
+  const EntityTypeDef* type = nullptr;  ///< the FROM type (points into the catalog)
+  std::string sql;                      ///< backend SQL text; every value is a '?' parameter
+  std::vector<SqlParam> params;         ///< in '?' order
+  /// Output columns. The backend row has exactly these columns, in order, typed as follows:
+  /// int -> INTEGER, decimal -> TEXT (canonical decimal), datetime -> INTEGER µs, varchar/text -> TEXT.
+  /// For SELECT * the SQL returns only one INTEGER column, the entity id, in result order;
+  /// `columns` then lists "id" followed by every attribute of the type, and the caller loads
+  /// the attribute values of those ids.
+  std::vector<ResultColumn> columns;
+  bool select_star = false;
+};
+
+/// Parses, binds and compiles `sql` with positional `params` (for '?').
+/// Throws Error with: kSyntax (message: "syntax error at line L, column C: expected X, found Y"),
+/// kNotFound (unknown type/attribute, with "did you mean 'x'?" when one is close),
+/// kTypeMismatch (e.g. "title > 5": varchar attribute compared with a number),
+/// kInvalidArgument (wrong parameter count), kLimit (query too long or too deeply nested).
+CompiledQuery compile(std::string_view sql, const std::vector<Value>& params, const Catalog& catalog);
+
+}  // namespace eavdb::query

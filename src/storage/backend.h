@@ -1,0 +1,49 @@
+// eavdb::storage — the backend interface: everything the layers above need from a database.
+//
+// One implementation today (sqlite/); PostgreSQL comes later behind the same interface.
+// Implementations are thread-safe: commit() is serialised internally, reads may run concurrently.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "eavdb/changeset.h"
+#include "eavdb/result.h"
+#include "eavdb/schema.h"
+#include "query/compiler.h"
+
+namespace eavdb::storage {
+
+/// Raw result rows of a compiled query, decoded with CompiledQuery::columns' types.
+using Rows = std::vector<std::vector<Value>>;
+
+/// A storage backend.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  /// The id of tenant `code`, created when absent.
+  virtual int64_t ensure_tenant(std::string_view code) = 0;
+  /// Every entity type of a tenant with its attributes (attributes ordered by id).
+  virtual std::vector<EntityTypeDef> load_catalog(int64_t tenant_id) = 0;
+  /// Creates the type if absent and adds the attributes it lacks (matched by code); returns the
+  /// stored definition with ids. Throws Error(kSchema) when an existing attribute would change type.
+  virtual EntityTypeDef save_type(int64_t tenant_id, const EntityTypeDef& def) = 0;
+
+  /// Applies a ChangeSet atomically (see Database::commit for errors).
+  virtual CommitResult commit(const ChangeSet& changes) = 0;
+
+  /// Loads entities of type `type_id` (tenant `tenant_id`) by id; index-aligned with `ids`,
+  /// nullopt where missing. Uses a fixed number of statements regardless of ids.size().
+  virtual std::vector<std::optional<EntityRecord>> load(int64_t tenant_id, int64_t type_id,
+                                                        const std::vector<int64_t>& ids) = 0;
+
+  /// Runs compiled query SQL in one read snapshot and decodes its rows by `q.columns`. For
+  /// SELECT * (q.select_star) each row is [id, every attribute of q.type in definition order].
+  virtual Rows execute(const query::CompiledQuery& q) = 0;
+};
+
+}  // namespace eavdb::storage

@@ -1,0 +1,63 @@
+// eavdb::storage::sqlite — versioned migrations of the SQLite schema (DESIGN.md §1).
+//
+// Migration i (1-based) moves a file from schema version i-1 to i. The current version is stored
+// in eav_meta('schema_version'). Append new migrations; never edit a released one.
+#pragma once
+
+#include <array>
+#include <string_view>
+
+namespace eavdb::storage::sqlite {
+
+// Value tables are WITHOUT ROWID, keyed (entity_id, attribute_id), with an (attribute_id, value)
+// index for filters and sorts. Decimals are canonical decimal TEXT under the eavdb_decimal
+// collation (numeric comparison, registered on every connection); datetimes are INTEGER µs.
+inline constexpr std::array<std::string_view, 1> kMigrations = {
+    R"sql(
+CREATE TABLE eav_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE eav_tenant(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE);
+CREATE TABLE eav_entity_type(
+  id INTEGER PRIMARY KEY,
+  tenant_id INTEGER NOT NULL REFERENCES eav_tenant(id),
+  code TEXT NOT NULL,
+  label TEXT NOT NULL,
+  UNIQUE(tenant_id, code));
+CREATE TABLE eav_attribute(
+  id INTEGER PRIMARY KEY,
+  type_id INTEGER NOT NULL REFERENCES eav_entity_type(id),
+  code TEXT NOT NULL,
+  label TEXT NOT NULL,
+  value_type TEXT NOT NULL CHECK (value_type IN ('varchar','int','decimal','datetime','text')),
+  required INTEGER NOT NULL DEFAULT 0,
+  is_unique INTEGER NOT NULL DEFAULT 0,
+  filterable INTEGER NOT NULL DEFAULT 1,
+  sortable INTEGER NOT NULL DEFAULT 1,
+  default_value TEXT,
+  UNIQUE(type_id, code));
+CREATE TABLE eav_entity(
+  id INTEGER PRIMARY KEY,
+  type_id INTEGER NOT NULL REFERENCES eav_entity_type(id),
+  tenant_id INTEGER NOT NULL REFERENCES eav_tenant(id),
+  version INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL);
+CREATE INDEX eav_entity_type_idx ON eav_entity(type_id, id);
+CREATE TABLE eav_value_varchar(entity_id INTEGER NOT NULL, attribute_id INTEGER NOT NULL,
+  value TEXT NOT NULL, PRIMARY KEY(entity_id, attribute_id)) WITHOUT ROWID;
+CREATE INDEX eav_value_varchar_av ON eav_value_varchar(attribute_id, value);
+CREATE TABLE eav_value_int(entity_id INTEGER NOT NULL, attribute_id INTEGER NOT NULL,
+  value INTEGER NOT NULL, PRIMARY KEY(entity_id, attribute_id)) WITHOUT ROWID;
+CREATE INDEX eav_value_int_av ON eav_value_int(attribute_id, value);
+CREATE TABLE eav_value_decimal(entity_id INTEGER NOT NULL, attribute_id INTEGER NOT NULL,
+  value TEXT NOT NULL COLLATE eavdb_decimal, PRIMARY KEY(entity_id, attribute_id)) WITHOUT ROWID;
+CREATE INDEX eav_value_decimal_av ON eav_value_decimal(attribute_id, value);
+CREATE TABLE eav_value_datetime(entity_id INTEGER NOT NULL, attribute_id INTEGER NOT NULL,
+  value INTEGER NOT NULL, PRIMARY KEY(entity_id, attribute_id)) WITHOUT ROWID;
+CREATE INDEX eav_value_datetime_av ON eav_value_datetime(attribute_id, value);
+CREATE TABLE eav_value_text(entity_id INTEGER NOT NULL, attribute_id INTEGER NOT NULL,
+  value TEXT NOT NULL, PRIMARY KEY(entity_id, attribute_id)) WITHOUT ROWID;
+CREATE INDEX eav_value_text_av ON eav_value_text(attribute_id, value);
+)sql",
+};
+
+}  // namespace eavdb::storage::sqlite

@@ -1,0 +1,57 @@
+// eavdb::storage::sqlite — the embedded SQLite backend.
+//
+// One writer connection (commits serialised by a mutex, BEGIN IMMEDIATE transactions) and a
+// pool of reader connections (WAL lets them read while a commit runs). Thread-safe.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "storage/backend.h"
+#include "storage/sqlite/connection.h"
+
+namespace eavdb::storage::sqlite {
+
+/// SQLite implementation of Backend.
+class SqliteBackend final : public Backend {
+ public:
+  /// Opens (and when `create`, creates) the file at `path` and migrates its schema to the
+  /// current version. Throws Error(kVersion) for a file from a newer eavdb, Error(kStorage) for a
+  /// file that is not an eavdb database.
+  SqliteBackend(const std::string& path, bool create, int readers, int busy_timeout_ms);
+  ~SqliteBackend() override;
+
+  int64_t ensure_tenant(std::string_view code) override;
+  std::vector<EntityTypeDef> load_catalog(int64_t tenant_id) override;
+  EntityTypeDef save_type(int64_t tenant_id, const EntityTypeDef& def) override;
+  CommitResult commit(const ChangeSet& changes) override;
+  std::vector<std::optional<EntityRecord>> load(int64_t tenant_id, int64_t type_id,
+                                                const std::vector<int64_t>& ids) override;
+  Rows execute(const query::CompiledQuery& q) override;
+
+  /// The schema version this binary writes.
+  static int current_schema_version();
+
+ private:
+  class ReaderLease;
+  ReaderLease lease_reader();
+  void migrate(bool create);
+  void fill_star_rows(Connection& c, const query::CompiledQuery& q, Rows& rows);
+  void write_entity(Connection& c, const EntityWrite& w, int64_t tenant_id, int64_t now,
+                    CommitResult& out);
+
+  std::string path_;
+  int busy_timeout_ms_;
+  std::mutex write_mu_;
+  std::unique_ptr<Connection> writer_;
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<Connection>> idle_readers_;
+  int readers_total_ = 0;
+  int readers_max_ = 0;
+};
+
+}  // namespace eavdb::storage::sqlite

@@ -1,0 +1,48 @@
+// Shared helpers for eavdb tests: temporary directories and dataset lookup.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+namespace eavdb::testing {
+
+/// A fresh directory under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("eavdb-test-" + std::to_string(rd()) + "-" + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  /// Path of `name` inside the directory.
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+  /// Writes `content` to `name` and returns its path.
+  std::string write(const std::string& name, const std::string& content) const {
+    std::ofstream(file(name), std::ios::binary) << content;
+    return file(name);
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// The vega-datasets data directory ($EAVDB_DATA_DIR, else the build-time default), or "" when
+/// the datasets are not available.
+inline std::string data_dir() {
+  const char* env = std::getenv("EAVDB_DATA_DIR");
+  std::string dir = env && *env ? env : EAVDB_DATA_DIR;
+  if (dir.empty() || !std::filesystem::exists(dir + "/movies.json")) return "";
+  return dir;
+}
+
+}  // namespace eavdb::testing
