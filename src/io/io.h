@@ -46,8 +46,9 @@ struct Record {
   int64_t index = 0;  ///< 0-based position among the file's records
   int64_t line = 0;   ///< 1-based line where the record starts
   std::vector<std::pair<std::string, RawField>> fields;  ///< (source name, value), in source order
-  /// Set when the record is malformed (bad JSON, wrong CSV field count): the reason; `fields`
-  /// is then empty. The reader has resynchronised and continues with the next record.
+  /// Set when the record is malformed (bad JSON, wrong CSV field count): "line N: <reason>";
+  /// `fields` is then empty. The reader has resynchronised and continues with the next record
+  /// (a JSON file that is not an array, or ends inside an element, ends the reading).
   std::optional<std::string> error;
 };
 
@@ -92,9 +93,11 @@ struct InferredColumn {
 };
 
 /// Infers attribute types over all non-null values of each column (rules in README.md
-/// "Import"): int, decimal, datetime, varchar (≤255 bytes) or text. A column with only nulls is
-/// varchar. Columns are reported in first-seen order; two source names with the same code are
-/// one column.
+/// "Import"): int (JSON integer tokens, booleans, parse_int_text strings), decimal (all numbers:
+/// JSON number tokens, is_plain_decimal_text strings), datetime (all strings DateTime accepts),
+/// else varchar (≤255 bytes) or text. A column with only nulls is varchar. Columns are reported
+/// in first-seen order; two source names with the same code are one column (first label kept);
+/// names whose code is "" are skipped. Memory is O(columns), not O(values).
 class TypeInferrer {
  public:
   TypeInferrer();
@@ -110,9 +113,11 @@ class TypeInferrer {
 };
 
 /// Converts a source field to a value of `type` under the import rules (JSON booleans -> int
-/// 0/1; numbers kept as written for string types; CSV strings parsed for numeric/datetime types).
-/// kNull -> NULL. Throws Error(kTypeMismatch) with the reason ("'abc' is not an integer",
-/// "value is 300 bytes, varchar allows at most 255").
+/// 0/1, decimal 0/1, strings "true"/"false"; numbers and JSON kept as written for string types;
+/// strings parsed for numeric/datetime types: int needs parse_int_text syntax, decimal anything
+/// Decimal::try_parse accepts; only strings become datetimes). kNull -> NULL. Throws
+/// Error(kTypeMismatch) with the reason ("'abc' is not an integer", "value is 300 bytes, varchar
+/// allows at most 255").
 Value convert(const RawField& field, ValueType type);
 
 /// Output formats of data-printing commands.
@@ -121,12 +126,16 @@ enum class OutputFormat { kTable, kJson, kNdjson, kCsv };
 OutputFormat parse_output_format(std::string_view name);
 
 /// Writes `result`:
-///  - kJson: one JSON array of row objects keyed by column name;
+///  - kJson: one JSON array of row objects keyed by column name, one row per line
+///    ("[\n  {...},\n  {...}\n]\n"; "[]\n" when empty);
 ///  - kNdjson: one row object per line;
-///  - kCsv: header line + rows (RFC 4180 quoting);
-///  - kTable: aligned text table with a header, NULL shown as "NULL".
+///  - kCsv: header line + rows, '\n' line ends, RFC 4180 quoting where needed (libcsv); NULL is
+///    an empty field, an empty string is "";
+///  - kTable: "a | b" lines: header, dashes, rows, then "(N rows)" ("(1 row)"); cells wider than
+///    60 code points are cut with "…", int/decimal columns are right-aligned, NULL is "NULL".
 /// Decimals are JSON numbers in exact decimal form, datetimes "YYYY-MM-DDTHH:MM:SS[.ffffff]Z"
 /// strings, NULL is null. When result.select_star is set, JSON/NDJSON rows omit NULL attributes.
+/// JSON output is flushed row by row. Stream errors are left in `out`'s state.
 void write_result(std::ostream& out, const QueryResult& result, OutputFormat format);
 
 }  // namespace eavdb::io

@@ -14,11 +14,11 @@ using testing::TempDir;
 EntityTypeDef product_type() {
   EntityTypeDef t;
   t.code = "product";
-  t.attributes = {{0, "name", "Name", ValueType::kVarchar, true},
-                  {0, "price", "Price", ValueType::kDecimal},
-                  {0, "stock", "Stock", ValueType::kInt},
-                  {0, "released", "Released", ValueType::kDatetime},
-                  {0, "notes", "Notes", ValueType::kText}};
+  t.attributes = {testing::attr("name", ValueType::kVarchar, true),
+                  testing::attr("price", ValueType::kDecimal),
+                  testing::attr("stock", ValueType::kInt),
+                  testing::attr("released", ValueType::kDatetime),
+                  testing::attr("notes", ValueType::kText)};
   return t;
 }
 
@@ -209,14 +209,14 @@ TEST_F(SessionTest, SchemaRules) {
   EXPECT_THROW(db->define_type(t), Error);
   EntityTypeDef bad;
   bad.code = "thing";
-  bad.attributes = {{0, "version", "", ValueType::kInt}};
+  bad.attributes = {testing::attr("version", ValueType::kInt)};
   EXPECT_THROW(db->define_type(bad), Error);
   bad.code = "Bad Code";
   EXPECT_THROW(db->define_type(bad), Error);
   // Adding an attribute keeps the others.
   EntityTypeDef more;
   more.code = "product";
-  more.attributes = {{0, "color", "Color", ValueType::kVarchar}};
+  more.attributes = {testing::attr("color", ValueType::kVarchar)};
   EntityTypeDef stored = db->define_type(more);
   EXPECT_EQ(stored.attributes.size(), 6u);
   try {

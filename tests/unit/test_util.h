@@ -9,7 +9,19 @@
 #include <random>
 #include <string>
 
+#include "eavdb/schema.h"
+
 namespace eavdb::testing {
+
+/// An attribute definition with the given code, type and required flag (label = code).
+inline AttributeDef attr(const std::string& code, ValueType type, bool required = false) {
+  AttributeDef a;
+  a.code = code;
+  a.label = code;
+  a.type = type;
+  a.required = required;
+  return a;
+}
 
 /// A fresh directory under the system temp dir, removed when the object dies.
 class TempDir {
