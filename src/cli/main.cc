@@ -245,7 +245,7 @@ int main(int argc, char** argv) {
       QueryResult r = db->query(query_sql, params);
       const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
       io::write_result(std::cout, r, out_format);
-      if (query_timing) std::cerr << fmt::format("time: {:.3f} ms, {} rows\n", ms, r.rows.size());
+      if (query_timing) std::cerr << fmt::format("time: {:.3f} ms, {} row{}\n", ms, r.rows.size(), r.rows.size() == 1 ? "" : "s");
     }
     std::cout.flush();
     return 0;

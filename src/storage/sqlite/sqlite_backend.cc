@@ -273,31 +273,23 @@ void SqliteBackend::write_entity(Connection& c, const EntityWrite& w, int64_t te
     id = c.last_insert_rowid();
     version = 1;
   } else {
-    // Version check and bump in one statement; zero rows changed means missing or stale.
-    int64_t changed;
-    if (w.kind == EntityWrite::Kind::kUpdate) {
-      Statement up = c.prepare(
-          "UPDATE eav_entity SET version = version + 1, updated_at = ?"
-          " WHERE id = ? AND type_id = ? AND tenant_id = ? AND (? < 0 OR version = ?)");
-      up.bind(1, now);
-      up.bind(2, id);
-      up.bind(3, w.type_id);
-      up.bind(4, tenant_id);
-      up.bind(5, w.expected_version);
-      up.bind(6, w.expected_version);
-      up.run();
-      changed = c.changes();
-    } else {
-      Statement del = c.prepare(
-          "DELETE FROM eav_entity WHERE id = ? AND type_id = ? AND tenant_id = ? AND (? < 0 OR version = ?)");
-      del.bind(1, id);
-      del.bind(2, w.type_id);
-      del.bind(3, tenant_id);
-      del.bind(4, w.expected_version);
-      del.bind(5, w.expected_version);
-      del.run();
-      changed = c.changes();
+    // Version check and bump (or delete) in one statement; zero rows changed means the entity
+    // is missing or stale. Numbered parameters let both statements share one binding.
+    {
+      Statement st = c.prepare(
+          w.kind == EntityWrite::Kind::kUpdate
+              ? "UPDATE eav_entity SET version = version + 1, updated_at = ?1"
+                " WHERE id = ?2 AND type_id = ?3 AND tenant_id = ?4 AND (?5 < 0 OR version = ?5)"
+              : "DELETE FROM eav_entity"
+                " WHERE id = ?2 AND type_id = ?3 AND tenant_id = ?4 AND (?5 < 0 OR version = ?5)");
+      if (w.kind == EntityWrite::Kind::kUpdate) st.bind(1, now);
+      st.bind(2, id);
+      st.bind(3, w.type_id);
+      st.bind(4, tenant_id);
+      st.bind(5, w.expected_version);
+      st.run();
     }
+    const int64_t changed = c.changes();
     if (changed == 0) {
       Statement sel = c.prepare("SELECT version FROM eav_entity WHERE id = ? AND type_id = ? AND tenant_id = ?");
       sel.bind(1, id);
