@@ -295,10 +295,10 @@ class Binder {
           p.truth = e.op == CompareOp::kNe;
         } else if (e.op == CompareOp::kLt || e.op == CompareOp::kLe) {
           p.op = CompareOp::kLe;  // x < 5.5  <=>  x <= 5
-          p.values.push_back(o.floor);
+          p.values.emplace_back(std::in_place_type<int64_t>, o.floor);
         } else {
           p.op = CompareOp::kGe;  // x > 5.5  <=>  x >= 6
-          p.values.push_back(o.floor + 1);
+          p.values.emplace_back(std::in_place_type<int64_t>, o.floor + 1);
         }
         break;
       }

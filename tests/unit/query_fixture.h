@@ -18,6 +18,7 @@
 #include "eavdb/schema.h"
 #include "eavdb/value.h"
 #include "query/compiler.h"
+#include "storage/sqlite/connection.h"
 #include "storage/sqlite/schema.sql.h"
 
 namespace eavdb::query::qtest {
@@ -27,14 +28,7 @@ class QueryDb {
  public:
   QueryDb() {
     if (sqlite3_open(":memory:", &db_) != SQLITE_OK) throw std::runtime_error("sqlite3_open");
-    sqlite3_create_collation(db_, "eavdb_decimal", SQLITE_UTF8, nullptr,
-                             [](void*, int la, const void* a, int lb, const void* b) {
-                               return compare_decimal_text({static_cast<const char*>(a), std::size_t(la)},
-                                                           {static_cast<const char*>(b), std::size_t(lb)});
-                             });
-    sqlite3_create_function(db_, "eavdb_decimal_sum", 1, SQLITE_UTF8, nullptr, nullptr, &step, &final<false>);
-    sqlite3_create_function(db_, "eavdb_decimal_avg", 1, SQLITE_UTF8, nullptr, nullptr, &step, &final<true>);
-    exec("PRAGMA case_sensitive_like = ON");
+    storage::sqlite::register_functions(db_);  // the same SQL extensions as the backend
     for (auto m : storage::sqlite::kMigrations) exec(std::string(m));
     exec("INSERT INTO eav_tenant(id, code) VALUES (1, 'default')");
   }
@@ -189,30 +183,6 @@ class QueryDb {
       default: return text();
     }
   }
-
-  // eavdb_decimal_sum / eavdb_decimal_avg: exact sums of INTEGER or decimal TEXT, NULLs ignored.
-  struct Agg {
-    Decimal* sum;
-    int64_t count;
-  };
-  static void step(sqlite3_context* ctx, int, sqlite3_value** argv) {
-    if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
-    auto* agg = static_cast<Agg*>(sqlite3_aggregate_context(ctx, sizeof(Agg)));
-    Decimal v = sqlite3_value_type(argv[0]) == SQLITE_INTEGER
-                    ? Decimal::from_int(sqlite3_value_int64(argv[0]))
-                    : Decimal::parse(reinterpret_cast<const char*>(sqlite3_value_text(argv[0])));
-    if (!agg->sum) agg->sum = new Decimal(v);
-    else *agg->sum = *agg->sum + v;
-    ++agg->count;
-  }
-  template <bool kAvg>
-  static void final(sqlite3_context* ctx) {
-    auto* agg = static_cast<Agg*>(sqlite3_aggregate_context(ctx, 0));
-    if (!agg || !agg->sum) return sqlite3_result_null(ctx);
-    Decimal out = kAvg ? Decimal::divide(*agg->sum, agg->count) : *agg->sum;
-    sqlite3_result_text(ctx, out.str().c_str(), -1, SQLITE_TRANSIENT);
-    delete agg->sum;
-  }
 };
 
 /// Defines `movie` (title varchar, year int, rating decimal, released datetime, notes text,
@@ -246,6 +216,14 @@ inline void define_movies(QueryDb& db) {
   db.insert("movie", {{"title", V("alpha")}, {"year", V(int64_t{1})}, {"rating", dec("-0.25")},
                       {"released", dt("2000-06-15T12:00:00Z")}, {"genre", V("Comedy")}}, 5000000, 1);
   db.insert("movie", {}, 6000000, 1);
+  // The same movies as an ordinary wide table: the reference answer for differential tests.
+  db.exec(
+      "CREATE TABLE wide_movie(id INTEGER PRIMARY KEY, version INTEGER, title TEXT, year INTEGER, rating REAL,"
+      " genre TEXT, gross INTEGER, notes TEXT);"
+      "INSERT INTO wide_movie VALUES (1, 1, 'Alpha', 1999, 7.5, 'Drama', 100, 'first'),"
+      " (2, 2, 'beta', 2005, 10.5, 'Comedy', 200, NULL), (3, 1, 'Gamma', NULL, 9.75, 'Drama', NULL, NULL),"
+      " (4, 3, 'Delta', 2005, NULL, NULL, 50, NULL), (5, 1, 'alpha', 1, -0.25, 'Comedy', NULL, NULL),"
+      " (6, 1, NULL, NULL, NULL, NULL, NULL, NULL)");
   db.insert("item", {{"category", V("A")}, {"price", dec("0.1")}});
   db.insert("item", {{"category", V("A")}, {"price", dec("0.2")}});
   db.insert("item", {{"category", V("B")}, {"price", dec("9.5")}});
