@@ -75,7 +75,7 @@ struct DateTime {
 
   /// Parses the formats the importer and query language accept:
   ///   ISO 8601 date "2024-03-01", date-time "2024-03-01T12:30:00[.ffffff][Z|±HH:MM|±HHMM]"
-  ///   (a space may replace 'T'), "YYYY/MM/DD HH:MM:SS", and "Mon DD YYYY" ("Jun 12 1998").
+  ///   (a space may replace 'T'), "YYYY/MM/DD[ HH:MM[:SS]]", and "Mon DD YYYY" ("Jun 12 1998").
   /// Naive times are UTC; offsets are converted to UTC. Throws Error(kInvalidArgument).
   static DateTime parse(std::string_view text);
   /// Like parse, but returns std::nullopt instead of throwing.

@@ -250,7 +250,8 @@ std::optional<int64_t> parse_iso(std::string_view s) noexcept {
   return *local - offset_minutes * 60 * kMicrosPerSecond;
 }
 
-// "YYYY/MM/DD" or "YYYY/MM/DD HH:MM:SS".
+// "YYYY/MM/DD", "YYYY/MM/DD HH:MM" or "YYYY/MM/DD HH:MM:SS" (seconds optional as in ISO 8601;
+// the flights datasets write "2001/01/01 06:55").
 std::optional<int64_t> parse_slashed(std::string_view s) noexcept {
   std::size_t i = 0;
   int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
@@ -259,7 +260,9 @@ std::optional<int64_t> parse_slashed(std::string_view s) noexcept {
     return std::nullopt;
   if (i != s.size()) {
     if (!read_char(s, i, ' ') || !read_digits(s, i, 2, h) || !read_char(s, i, ':') ||
-        !read_digits(s, i, 2, mi) || !read_char(s, i, ':') || !read_digits(s, i, 2, sec) || i != s.size())
+        !read_digits(s, i, 2, mi))
+      return std::nullopt;
+    if (i != s.size() && (!read_char(s, i, ':') || !read_digits(s, i, 2, sec) || i != s.size()))
       return std::nullopt;
   }
   return civil_micros(y, mo, d, h, mi, sec, 0);
