@@ -6,8 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
+#include "eavdb/error.h"
 #include "eavdb/value.h"
 
 namespace eavdb {
@@ -29,19 +31,34 @@ struct EntityWrite {
   std::vector<AttributeWrite> values;  ///< kInsert/kUpdate: only the attributes that change
 };
 
-/// Everything one commit applies atomically, for one tenant.
+/// Everything one commit applies in one transaction, for one tenant.
+///
+/// Writes are applied in chunks of `chunk_size` with set-based, multi-row statements. Without
+/// `isolate`, any failing write fails the whole commit and nothing is written. With `isolate`, a
+/// chunk that fails is rolled back to its savepoint and replayed write by write, each under its
+/// own savepoint: the failing writes are reported in CommitResult::failures and all others commit.
 struct ChangeSet {
   int64_t tenant_id = 0;
   std::vector<EntityWrite> writes;
+  int64_t chunk_size = 1000;  ///< writes per multi-row group / savepoint (≥1)
+  bool isolate = false;       ///< reject failing writes one by one instead of failing the commit
   bool empty() const noexcept { return writes.empty(); }
+};
+
+/// A write that an isolating commit rejected.
+struct WriteFailure {
+  std::size_t index = 0;  ///< position in ChangeSet::writes
+  ErrorCode code = ErrorCode::kConstraint;
+  std::string reason;
 };
 
 /// What commit() did, index-aligned with ChangeSet::writes.
 struct CommitResult {
-  std::vector<int64_t> ids;       ///< the entity id of each write (new ids for inserts)
-  std::vector<int64_t> versions;  ///< the version after the write (0 for deletes)
+  std::vector<int64_t> ids;       ///< the entity id of each write (new ids for inserts; 0 if failed)
+  std::vector<int64_t> versions;  ///< the version after the write (0 for deletes and failures)
   int64_t value_rows_written = 0; ///< typed value rows inserted, replaced or deleted
   int64_t entities_written = 0;   ///< eav_entity rows inserted, updated or deleted
+  std::vector<WriteFailure> failures;  ///< only with ChangeSet::isolate, in write order
 };
 
 }  // namespace eavdb

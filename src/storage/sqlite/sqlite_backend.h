@@ -40,8 +40,14 @@ class SqliteBackend final : public Backend {
   ReaderLease lease_reader();
   void migrate(bool create);
   void fill_star_rows(Connection& c, const query::CompiledQuery& q, Rows& rows);
-  void write_entity(Connection& c, const EntityWrite& w, int64_t tenant_id, int64_t now,
-                    CommitResult& out);
+  struct CommitContext;
+  // Applies one write (the per-write path: sessions, mixed chunks, isolation replay).
+  void write_entity(CommitContext& ctx, size_t index);
+  // Throws Error(kConstraint) when a unique attribute value of write `index` is held elsewhere.
+  void check_unique(CommitContext& ctx, size_t index);
+  // Applies writes [begin, end) with multi-row / set-based statements; false when the chunk
+  // does not qualify (then nothing was written).
+  bool write_chunk_set_based(CommitContext& ctx, size_t begin, size_t end);
 
   std::string path_;
   int busy_timeout_ms_;

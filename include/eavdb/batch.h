@@ -1,0 +1,126 @@
+// eavdb — bulk operations on one entity type: insert, upsert, update, delete and load.
+//
+// Input is a pull stream (RecordSource / IdSource), never a materialised vector: memory is bounded
+// by the chunk size, not the input. Records are grouped into chunks (default 1,000) that are
+// written with multi-row statements, and chunks into transactions (default 5,000 records), each
+// committed through Database::commit, the one write funnel. A record that fails validation or a
+// constraint is rejected with its index, field and reason; with OnError::kSkip the rest of its
+// chunk still commits (the chunk is retried record by record under savepoints), with kAbort the
+// batch stops and only whole, already committed transactions remain.
+// Thread-safety: a BatchProcessor is used by one thread; several may share one Database.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "eavdb/database.h"
+
+namespace eavdb {
+
+/// What to do when a record is rejected.
+enum class OnError { kSkip, kAbort };
+
+/// Progress of a running batch, reported after each committed transaction and at the end.
+struct BatchProgress {
+  int64_t done = 0;               ///< records processed (committed or rejected)
+  int64_t total = -1;             ///< records expected, -1 when unknown
+  int64_t failed = 0;             ///< records rejected so far
+  double records_per_second = 0;  ///< average since the start
+  double eta_seconds = -1;        ///< remaining time at that rate, -1 when total is unknown
+};
+
+/// Options of a BatchProcessor.
+struct BatchOptions {
+  int64_t chunk_size = 1000;        ///< records per multi-row write / savepoint group (≥1)
+  int64_t transaction_size = 5000;  ///< records per committed transaction (≥ chunk_size)
+  OnError on_error = OnError::kSkip;
+  /// upsert and update: the `unique` attribute that identifies the entity; "" = by id.
+  std::string key;
+  std::function<void(const BatchProgress&)> on_progress;  ///< optional
+};
+
+/// One input record: an optional id and attribute values by code (strings are coerced to the
+/// attribute's type; NULL removes a value on update).
+struct BatchRecord {
+  int64_t id = 0;
+  std::vector<std::pair<std::string, Value>> values;
+  int64_t line = 0;                  ///< source line, for error messages (0 when unknown)
+  std::optional<std::string> error;  ///< set by a source for a malformed record: rejected as is
+};
+
+/// A pull stream of records.
+class RecordSource {
+ public:
+  virtual ~RecordSource() = default;
+  /// Fills `out` with the next record; false at the end.
+  virtual bool next(BatchRecord& out) = 0;
+  /// The number of records, or -1 when unknown (used for progress).
+  virtual int64_t size_hint() const { return -1; }
+};
+
+/// A pull stream of entity ids.
+class IdSource {
+ public:
+  virtual ~IdSource() = default;
+  /// The next id; std::nullopt at the end.
+  virtual std::optional<int64_t> next() = 0;
+  virtual int64_t size_hint() const { return -1; }
+};
+
+/// One rejected record.
+struct BatchError {
+  int64_t index = 0;   ///< 0-based position in the input
+  int64_t line = 0;    ///< source line when known
+  std::string field;   ///< attribute or source field, "" for the whole record
+  std::string reason;
+};
+
+/// What a batch did.
+struct BatchResult {
+  int64_t processed = 0;  ///< records read from the input
+  int64_t inserted = 0, updated = 0, deleted = 0;
+  int64_t failed = 0;
+  int64_t values_written = 0;         ///< typed value rows inserted, replaced or deleted
+  int64_t first_id = 0, last_id = 0;  ///< id range of inserted entities (0 when none)
+  bool aborted = false;               ///< stopped by OnError::kAbort
+  std::vector<BatchError> errors;     ///< the first 1,000 rejections
+  double seconds = 0;
+};
+
+/// Result of a bulk load: entities in request order.
+struct LoadResult {
+  std::vector<std::optional<EntityRecord>> entities;  ///< index-aligned with the request
+  std::vector<int64_t> missing;                       ///< requested ids that do not exist
+};
+
+/// Bulk operations on one entity type. Throws Error(kNotFound) from the constructor for an
+/// unknown type, Error(kInvalidArgument) for a `key` that is not a unique attribute.
+class BatchProcessor {
+ public:
+  BatchProcessor(Database& db, std::string type, BatchOptions options = {});
+
+  /// Inserts every record (ids ignored). Ids ascend in input order.
+  BatchResult insert(RecordSource& records);
+  /// Inserts records whose `key` value is new and updates (partially) those whose key exists.
+  BatchResult upsert(RecordSource& records);
+  /// Partial update of existing entities found by id or by `key`; an unknown one is rejected.
+  BatchResult update(RecordSource& records);
+  /// Deletes entities by id; unknown ids are rejected.
+  BatchResult remove(IdSource& ids);
+  /// Deletes every entity matching a WHERE clause of the query language (DESIGN.md §2).
+  BatchResult remove_where(const std::string& where, const std::vector<Value>& params = {});
+  /// Loads many entities with a fixed number of statements per chunk.
+  LoadResult load(const std::vector<int64_t>& ids);
+
+ private:
+  struct Impl;
+  Database* db_;
+  EntityTypeDef type_;
+  BatchOptions options_;
+};
+
+}  // namespace eavdb
