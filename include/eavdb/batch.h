@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -41,6 +42,9 @@ struct BatchOptions {
   /// upsert and update: the `unique` attribute that identifies the entity; "" = by id.
   std::string key;
   std::function<void(const BatchProgress&)> on_progress;  ///< optional
+  /// Optional; called for every rejected record, in input order per transaction (BatchResult
+  /// keeps only the first 1,000).
+  std::function<void(const struct BatchError&)> on_reject;
 };
 
 /// One input record: an optional id and attribute values by code (strings are coerced to the
@@ -50,6 +54,7 @@ struct BatchRecord {
   std::vector<std::pair<std::string, Value>> values;
   int64_t line = 0;                  ///< source line, for error messages (0 when unknown)
   std::optional<std::string> error;  ///< set by a source for a malformed record: rejected as is
+  std::string error_field;           ///< the field `error` concerns, "" for the whole record
 };
 
 /// A pull stream of records.
@@ -71,6 +76,22 @@ class IdSource {
   virtual int64_t size_hint() const { return -1; }
 };
 
+/// Records from a JSON array, NDJSON or CSV file ("-" or "/dev/stdin" for standard input;
+/// NDJSON/CSV only). Format "" means from the extension. A field named "id" becomes
+/// BatchRecord::id; JSON numbers become int (no '.'/exponent) or decimal, booleans int 0/1,
+/// objects/arrays JSON text, CSV fields strings (coerced to each attribute's type later).
+/// Malformed records arrive with BatchRecord::error set. When `type` is given, fields naming one
+/// of its attributes (by code, or by a source name that normalises to it) are converted with the
+/// import rules of that attribute's type (numbers kept as written for strings, booleans "true"/
+/// "false"); a value that does not fit sets `error` and `error_field`.
+/// Throws Error(kIo) / Error(kInvalidArgument).
+std::unique_ptr<RecordSource> open_record_source(const std::string& path, const std::string& format = "",
+                                                 const EntityTypeDef* type = nullptr);
+
+/// Ids, one per line (blank lines skipped), from `path` ("-" for standard input). A line that is
+/// not an integer throws Error(kInvalidArgument) naming the line.
+std::unique_ptr<IdSource> open_id_source(const std::string& path);
+
 /// One rejected record.
 struct BatchError {
   int64_t index = 0;   ///< 0-based position in the input
@@ -87,7 +108,7 @@ struct BatchResult {
   int64_t values_written = 0;         ///< typed value rows inserted, replaced or deleted
   int64_t first_id = 0, last_id = 0;  ///< id range of inserted entities (0 when none)
   bool aborted = false;               ///< stopped by OnError::kAbort
-  std::vector<BatchError> errors;     ///< the first 1,000 rejections
+  std::vector<BatchError> errors;     ///< the first 1,000 rejections, in input order
   double seconds = 0;
 };
 

@@ -75,6 +75,10 @@ class Database {
   /// Errors: see query::compile (kSyntax, kNotFound, kTypeMismatch, kLimit, kInvalidArgument).
   QueryResult query(std::string_view sql, const std::vector<Value>& params = {}) const;
 
+  /// Checks the store's consistency (SQLite integrity_check plus eavdb's own invariants);
+  /// returns the problems found, empty when intact.
+  std::vector<std::string> integrity_check() const;
+
   /// A new unit of work bound to this database (see session.h).
   Session session();
 

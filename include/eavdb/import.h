@@ -1,7 +1,7 @@
 // eavdb — importing JSON arrays, NDJSON and CSV files into an entity type.
 //
 // Two streaming passes over the file: the first infers attribute types (rules in README.md,
-// "Import"), the second converts and writes the records in chunks through Database::commit.
+// "Import"), the second converts the records and writes them with BatchProcessor::insert.
 // Memory does not grow with the file's size. Bad records are rejected with their record number,
 // line, field and reason; every other record is imported.
 // Thread-safety: one import per call; several imports may run on one Database concurrently.
@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "eavdb/batch.h"
 #include "eavdb/database.h"
 
 namespace eavdb {
@@ -24,19 +25,19 @@ struct Rejection {
   std::string reason;
 };
 
-/// Progress of a running import, reported after every committed chunk.
-struct ImportProgress {
-  int64_t records_done = 0;   ///< records read in the writing pass so far
-  int64_t records_total = 0;  ///< records in the file (known after the inference pass)
-};
-
 /// How to import.
 struct ImportOptions {
   std::string type;          ///< target entity type code (created when absent)
   std::string format;        ///< "json", "ndjson", "csv", or "" to use the file extension
   std::string rejects_path;  ///< when set, rejected records are written there as NDJSON
-  int64_t chunk_size = 1000; ///< records per commit
-  std::function<void(const ImportProgress&)> on_progress;  ///< optional
+  /// When set, this attribute identifies entities: declared `unique` when the import creates it
+  /// (Error(kInvalidArgument) when it exists and is not unique), so reruns can upsert on it.
+  std::string key;
+  int64_t chunk_size = 1000;        ///< records per multi-row write / savepoint group
+  int64_t transaction_size = 5000;  ///< records per committed transaction
+  OnError on_error = OnError::kSkip;
+  /// Optional; called after each transaction of the writing pass (total = records in the file).
+  std::function<void(const BatchProgress&)> on_progress;
 };
 
 /// What an import did.
@@ -44,6 +45,7 @@ struct ImportReport {
   int64_t records_read = 0;
   int64_t imported = 0;
   int64_t rejected = 0;
+  bool aborted = false;                 ///< stopped at the first rejection (OnError::kAbort)
   int64_t values_written = 0;           ///< attribute value rows written
   int64_t first_id = 0, last_id = 0;    ///< id range of the imported entities (0 when none)
   std::vector<std::string> new_attributes;  ///< codes of attributes the import created

@@ -9,8 +9,13 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <map>
 
+#include "batch/generator.h"
+#include "cli/progress.h"
+#include "eavdb/batch.h"
 #include "eavdb/database.h"
 #include "eavdb/import.h"
 #include "eavdb/session.h"
@@ -104,6 +109,76 @@ void apply_assignments(Entity& e, const std::vector<std::string>& assignments) {
   }
 }
 
+// Runs one `eavdb bulk` operation; returns the exit status.
+int run_bulk(Database& db, const std::string& op, const std::string& type, const std::string& file,
+             const std::string& input_format, const std::string& key, const std::string& where,
+             const std::vector<std::string>& params, const std::string& rejects_path, int64_t chunk, int64_t tx,
+             const std::string& on_error, bool quiet, io::OutputFormat out_format) {
+  if (op == "load") {
+    std::vector<int64_t> ids;
+    auto source = open_id_source(file);
+    while (auto id = source->next()) ids.push_back(*id);
+    BatchProcessor bp(db, type);
+    LoadResult r = bp.load(ids);
+    for (int64_t id : r.missing) std::cerr << fmt::format("error: not_found: {} {} does not exist\n", type, id);
+    io::write_result(std::cout, entity_rows(db.require_type(type), r.entities), out_format);
+    return r.missing.empty() ? 0 : kExitError;
+  }
+  BatchOptions bo;
+  bo.chunk_size = chunk;
+  bo.transaction_size = tx;
+  bo.on_error = on_error == "abort" ? OnError::kAbort : OnError::kSkip;
+  bo.key = key;
+  cli::ProgressDisplay display("bulk " + op, quiet);
+  bo.on_progress = [&](const BatchProgress& p) { display.update(p); };
+  std::ofstream rejects;
+  if (!rejects_path.empty()) {
+    rejects.open(rejects_path, std::ios::trunc);
+    if (!rejects) throw Error(ErrorCode::kIo, fmt::format("cannot write rejects file '{}'", rejects_path));
+  }
+  int shown = 0;
+  bo.on_reject = [&](const BatchError& e) {
+    if (rejects.is_open()) {
+      rapidjson::OStreamWrapper osw(rejects);
+      rapidjson::Writer<rapidjson::OStreamWrapper> w(osw);
+      w.StartObject();
+      w.Key("record"); w.Int64(e.index + 1);
+      w.Key("line"); w.Int64(e.line);
+      w.Key("field"); w.String(e.field.c_str(), static_cast<rapidjson::SizeType>(e.field.size()));
+      w.Key("reason"); w.String(e.reason.c_str(), static_cast<rapidjson::SizeType>(e.reason.size()));
+      w.EndObject();
+      osw.Flush();
+      rejects << '\n';
+    }
+    if (shown++ < 20)
+      std::cerr << fmt::format("rejected: record {}{}{}: {}\n", e.index + 1, e.line ? fmt::format(" (line {})", e.line) : "",
+                               e.field.empty() ? "" : fmt::format(", field '{}'", e.field), e.reason);
+  };
+  BatchProcessor bp(db, type, bo);
+  BatchResult r;
+  if (op == "delete") {
+    if (!where.empty()) {
+      r = bp.remove_where(where, std::vector<Value>(params.begin(), params.end()));
+    } else {
+      auto ids = open_id_source(file);
+      r = bp.remove(*ids);
+    }
+  } else {
+    const EntityTypeDef def = db.require_type(type);
+    auto source = open_record_source(file, input_format, &def);
+    if (op == "insert") r = bp.insert(*source);
+    else if (op == "upsert") r = bp.upsert(*source);
+    else r = bp.update(*source);
+  }
+  display.finish();
+  std::cout << fmt::format(
+      "bulk {}: {} processed, {} inserted, {} updated, {} deleted, {} rejected{}, {} values, {:.3f} s ({:.0f} records/s)\n",
+      op, r.processed, r.inserted, r.updated, r.deleted, r.failed, r.aborted ? " (aborted)" : "", r.values_written,
+      r.seconds, r.seconds > 0 ? static_cast<double>(r.processed) / r.seconds : 0.0);
+  if (r.failed > 20) std::cerr << fmt::format("... {} rejections in all\n", r.failed);
+  return r.failed ? kExitRejected : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -133,7 +208,58 @@ int main(int argc, char** argv) {
   import->add_option("--format", import_format, "json|ndjson|csv (default: from the extension)")
       ->check(CLI::IsMember({"json", "ndjson", "csv"}));
   import->add_option("--rejects", import_rejects, "write rejected records here as NDJSON");
-  import->add_option("--chunk-size", import_chunk, "records per transaction")->check(CLI::Range(1, 1000000));
+  std::string import_key;
+  import->add_option("--key", import_key, "attribute that identifies entities (declared unique when created)");
+  auto* check = app.add_subcommand("check", "verify the database's integrity");
+  int64_t tx_size = 5000;
+  std::string on_error = "skip";
+  bool quiet = false;
+  auto add_bulk_options = [&](CLI::App* sub) {
+    sub->add_option("--chunk-size", import_chunk, "records per multi-row write / savepoint")->check(CLI::Range(1, 1000000));
+    sub->add_option("--transaction-size", tx_size, "records per transaction")->check(CLI::Range(1, 100000000));
+    sub->add_option("--on-error", on_error, "skip: reject bad records and go on; abort: stop at the first")
+        ->check(CLI::IsMember({"skip", "abort"}));
+    sub->add_flag("--quiet,-q", quiet, "no progress output");
+  };
+  add_bulk_options(import);
+
+  // bulk insert|upsert|update|delete|load TYPE [FILE|-]
+  auto* bulk = app.add_subcommand("bulk", "bulk insert, upsert, update, delete or load");
+  bulk->require_subcommand(1);
+  std::string bulk_type, bulk_file = "-", bulk_format, bulk_key, bulk_rejects, bulk_where;
+  std::vector<std::string> bulk_params;
+  std::map<std::string, CLI::App*> bulk_ops;
+  for (const char* op : {"insert", "upsert", "update", "delete", "load"}) {
+    CLI::App* sub = bulk->add_subcommand(op, fmt::format("bulk {} (input: {})", op,
+                                                         std::string_view(op) == "delete" || std::string_view(op) == "load"
+                                                             ? "ids, one per line" : "NDJSON, CSV or a JSON array"));
+    sub->add_option("type", bulk_type)->required();
+    sub->add_option("file", bulk_file, "input file, or - for standard input (default)");
+    if (std::string_view(op) == "load") {
+      add_format(sub);
+    } else {
+      add_bulk_options(sub);
+      sub->add_option("--rejects", bulk_rejects, "write rejected records here as NDJSON");
+    }
+    if (std::string_view(op) != "delete" && std::string_view(op) != "load")
+      sub->add_option("--input-format", bulk_format, "json|ndjson|csv (default: extension, ndjson for stdin)")
+          ->check(CLI::IsMember({"json", "ndjson", "csv"}));
+    if (std::string_view(op) == "upsert") sub->add_option("--key", bulk_key, "unique attribute that identifies entities")->required();
+    if (std::string_view(op) == "update") sub->add_option("--key", bulk_key, "unique attribute that identifies entities (default: the id field)");
+    if (std::string_view(op) == "delete") {
+      sub->add_option("--where", bulk_where, "delete every entity matching this WHERE expression instead of reading ids");
+      sub->add_option("--param,-p", bulk_params, "value for the next '?' in --where (repeatable)");
+    }
+    bulk_ops[op] = sub;
+  }
+
+  auto* gen = app.add_subcommand("gen", "generate synthetic data");
+  gen->require_subcommand(1);
+  auto* gen_catalog = gen->add_subcommand("catalog", "a reproducible synthetic product catalog as NDJSON on stdout");
+  int64_t gen_entities = 1000;
+  uint64_t gen_seed = 1;
+  gen_catalog->add_option("--entities,-n", gen_entities, "number of entities")->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  gen_catalog->add_option("--seed", gen_seed, "random seed");
 
   auto* get = app.add_subcommand("get", "print entities by id");
   std::string get_type;
@@ -167,12 +293,23 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
+    if (*gen_catalog) {  // needs no database
+      std::ios::sync_with_stdio(false);
+      batch::generate_catalog(std::cout, gen_entities, gen_seed);
+      std::cout.flush();
+      return 0;
+    }
     auto db = Database::open(db_url);
     const io::OutputFormat out_format = io::parse_output_format(format_name);
     std::ios::sync_with_stdio(false);
 
     if (*init) {
       std::cout << "initialised " << db_url << "\n";
+    } else if (*check) {
+      auto problems = db->integrity_check();
+      for (const auto& p : problems) std::cout << p << "\n";
+      if (!problems.empty()) return kExitError;
+      std::cout << "ok\n";
     } else if (*types) {
       if (types_name.empty()) write_types(std::cout, db->types(), out_format, false);
       else write_types(std::cout, {db->require_type(types_name)}, out_format, true);
@@ -182,7 +319,13 @@ int main(int argc, char** argv) {
       opts.format = import_format;
       opts.rejects_path = import_rejects;
       opts.chunk_size = import_chunk;
+      opts.key = import_key;
+      opts.transaction_size = tx_size;
+      opts.on_error = on_error == "abort" ? OnError::kAbort : OnError::kSkip;
+      cli::ProgressDisplay display("import", quiet);
+      opts.on_progress = [&](const BatchProgress& p) { display.update(p); };
       ImportReport r = import_file(*db, import_file_path, opts);
+      display.finish();
       std::cout << fmt::format(
           "imported {} of {} records into '{}' (ids {}..{}), {} rejected, {} new attributes, {} values, "
           "{:.3f} s ({:.0f} records/s)\n",
@@ -239,6 +382,12 @@ int main(int argc, char** argv) {
       s.remove(*e);
       s.flush();
       std::cout << fmt::format("deleted {} {}\n", del_type, del_id);
+    } else if (*bulk) {
+      std::string op;
+      for (auto& [name, sub] : bulk_ops)
+        if (*sub) op = name;
+      return run_bulk(*db, op, bulk_type, bulk_file, bulk_format, bulk_key, bulk_where, bulk_params, bulk_rejects,
+                      import_chunk, tx_size, on_error, quiet, out_format);
     } else if (*query) {
       std::vector<Value> params(query_params.begin(), query_params.end());
       const auto start = std::chrono::steady_clock::now();

@@ -158,6 +158,8 @@ QueryResult Database::query(std::string_view sql, const std::vector<Value>& para
   return result;
 }
 
+std::vector<std::string> Database::integrity_check() const { return impl_->backend->integrity_check(); }
+
 Session Database::session() { return Session(*this); }
 
 int64_t Database::tenant_id() const noexcept { return impl_->tenant_id; }

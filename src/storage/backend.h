@@ -41,6 +41,16 @@ class Backend {
   virtual std::vector<std::optional<EntityRecord>> load(int64_t tenant_id, int64_t type_id,
                                                         const std::vector<int64_t>& ids) = 0;
 
+  /// Entity ids holding each of `values` for attribute `attribute_id` of type `type` (a unique
+  /// attribute: at most one holder each); index-aligned, nullopt where no entity has the value.
+  /// One statement per call, whatever values.size().
+  virtual std::vector<std::optional<int64_t>> find_by_values(int64_t attribute_id, ValueType type,
+                                                             const std::vector<Value>& values) = 0;
+
+  /// Runs the backend's own consistency check (SQLite: PRAGMA integrity_check); returns the
+  /// problems found, empty when the store is intact.
+  virtual std::vector<std::string> integrity_check() = 0;
+
   /// Runs compiled query SQL in one read snapshot and decodes its rows by `q.columns`. For
   /// SELECT * (q.select_star) each row is [id, every attribute of q.type in definition order].
   virtual Rows execute(const query::CompiledQuery& q) = 0;

@@ -1,6 +1,8 @@
 #include "storage/sqlite/sqlite_backend.h"
 
 #include <fmt/format.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <chrono>
@@ -658,6 +660,72 @@ std::vector<std::optional<EntityRecord>> SqliteBackend::load(int64_t tenant_id, 
     out[i] = it->second;
   }
   return out;
+}
+
+std::vector<std::optional<int64_t>> SqliteBackend::find_by_values(int64_t attribute_id, ValueType type,
+                                                                  const std::vector<Value>& values) {
+  std::vector<std::optional<int64_t>> out(values.size());
+  if (values.empty()) return out;
+  // The values travel as one JSON array (strings for text and decimals, integers for int and
+  // datetime); the column's collation makes decimal matches numeric.
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartArray();
+  for (const Value& v : values) {
+    if (auto* i = std::get_if<int64_t>(&v)) w.Int64(*i);
+    else if (auto* t = std::get_if<DateTime>(&v)) w.Int64(t->micros);
+    else if (is_null(v)) w.Null();
+    else {
+      std::string s = to_string(v);
+      w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
+    }
+  }
+  w.EndArray();
+  // Decimals match numerically: key them without trailing fractional zeros (19.90 -> 19.9).
+  auto key_of = [type](const Value& v) {
+    std::string k = to_string(v);
+    if (type == ValueType::kDecimal && k.find('.') != std::string::npos) {
+      while (k.back() == '0') k.pop_back();
+      if (k.back() == '.') k.pop_back();
+    }
+    return k;
+  };
+  std::unordered_map<std::string, int64_t> holder;
+  {
+    auto reader = lease_reader();
+    Statement st = reader->prepare(fmt::format(
+        "SELECT value, entity_id FROM {} WHERE attribute_id = ? AND value IN (SELECT value FROM json_each(?))",
+        value_table(type)));
+    st.bind(1, attribute_id);
+    st.bind(2, std::string_view(buf.GetString(), buf.GetSize()));
+    while (st.step()) holder.emplace(key_of(st.column_value(0, type)), st.column_int(1));
+  }
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (is_null(values[i])) continue;
+    if (auto it = holder.find(key_of(values[i])); it != holder.end()) out[i] = it->second;
+  }
+  return out;
+}
+
+std::vector<std::string> SqliteBackend::integrity_check() {
+  // On a reader: the eavdb_decimal collation that the decimal index needs is registered there.
+  auto reader = lease_reader();
+  std::vector<std::string> problems;
+  Statement st = reader->prepare_once("PRAGMA integrity_check");
+  while (st.step()) {
+    std::string line = st.column_text(0);
+    if (line != "ok") problems.push_back(std::move(line));
+  }
+  // Value rows must belong to an existing entity (the write funnel deletes them together).
+  for (ValueType t : kAllTypes) {
+    Statement orphans = reader->prepare_once(fmt::format(
+        "SELECT count(*) FROM {} v WHERE NOT EXISTS (SELECT 1 FROM eav_entity e WHERE e.id = v.entity_id)",
+        value_table(t)));
+    orphans.step();
+    if (int64_t n = orphans.column_int(0))
+      problems.push_back(fmt::format("{} value rows of missing entities in {}", n, value_table(t)));
+  }
+  return problems;
 }
 
 Rows SqliteBackend::execute(const query::CompiledQuery& q) {

@@ -30,7 +30,10 @@ class SqliteBackend final : public Backend {
   CommitResult commit(const ChangeSet& changes) override;
   std::vector<std::optional<EntityRecord>> load(int64_t tenant_id, int64_t type_id,
                                                 const std::vector<int64_t>& ids) override;
+  std::vector<std::optional<int64_t>> find_by_values(int64_t attribute_id, ValueType type,
+                                                     const std::vector<Value>& values) override;
   Rows execute(const query::CompiledQuery& q) override;
+  std::vector<std::string> integrity_check() override;
 
   /// The schema version this binary writes.
   static int current_schema_version();

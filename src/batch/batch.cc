@@ -1,0 +1,441 @@
+#include "eavdb/batch.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "io/io.h"
+#include "storage/backend.h"
+
+namespace eavdb {
+namespace {
+
+constexpr size_t kKeptErrors = 1000;
+
+using Clock = std::chrono::steady_clock;
+
+// ---- sources ----------------------------------------------------------------------------------
+
+class FileRecordSource final : public RecordSource {
+ public:
+  FileRecordSource(const std::string& path, io::Format format, const EntityTypeDef* type)
+      : reader_(io::open_reader(path, format)), type_(type) {}
+
+  bool next(BatchRecord& out) override {
+    io::Record rec;
+    if (!reader_->next(rec)) return false;
+    out = BatchRecord{};
+    out.line = rec.line;
+    if (rec.error) {
+      out.error = *rec.error;
+      return true;
+    }
+    out.values.reserve(rec.fields.size());
+    for (auto& [name, field] : rec.fields) {
+      if (name == "id") {
+        try {
+          Value v = io::convert(field, ValueType::kInt);
+          if (auto* id = std::get_if<int64_t>(&v)) out.id = *id;
+        } catch (const Error& e) {
+          out.error = fmt::format("field 'id': {}", e.what());
+        }
+        continue;
+      }
+      const AttributeDef* a = type_ ? type_->find(name) : nullptr;
+      if (type_ && !a) a = type_->find(normalize_code(name));
+      if (!a) {
+        out.values.emplace_back(std::move(name), raw_value(field));
+        continue;
+      }
+      try {
+        out.values.emplace_back(a->code, io::convert(field, a->type));
+      } catch (const Error& e) {
+        out.error = e.what();
+        out.error_field = name;
+        out.values.clear();
+        return true;
+      }
+    }
+    return true;
+  }
+
+ private:
+  // A source field as the closest typed value; coerce() later fits it to the attribute.
+  static Value raw_value(io::RawField& f) {
+    switch (f.kind) {
+      case io::RawField::Kind::kNull: return std::monostate{};
+      case io::RawField::Kind::kBool: return int64_t{f.text == "true"};
+      case io::RawField::Kind::kNumber: {
+        if (f.text.find_first_of(".eE") == std::string::npos) {
+          if (auto v = io::parse_int_token(f.text)) return *v;
+        }
+        if (auto d = Decimal::try_parse(f.text)) return *d;
+        return std::move(f.text);
+      }
+      default: return std::move(f.text);
+    }
+  }
+  std::unique_ptr<io::RecordReader> reader_;
+  const EntityTypeDef* type_;
+};
+
+class StreamIdSource final : public IdSource {
+ public:
+  explicit StreamIdSource(const std::string& path) {
+    if (path != "-" && path != "/dev/stdin") {
+      file_.open(path);
+      if (!file_) throw Error(ErrorCode::kIo, fmt::format("cannot open '{}'", path));
+    }
+    in_ = file_.is_open() ? static_cast<std::istream*>(&file_) : &std::cin;
+  }
+  std::optional<int64_t> next() override {
+    std::string line;
+    while (std::getline(*in_, line)) {
+      ++line_no_;
+      auto first = line.find_first_not_of(" \t\r");
+      if (first == std::string::npos) continue;
+      auto last = line.find_last_not_of(" \t\r");
+      std::string_view text(line.data() + first, last - first + 1);
+      if (auto id = io::parse_int_token(text)) return *id;
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("line {}: '{}' is not an id", line_no_, text));
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::ifstream file_;
+  std::istream* in_;
+  int64_t line_no_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<RecordSource> open_record_source(const std::string& path, const std::string& format,
+                                                 const EntityTypeDef* type) {
+  const std::string file = path == "-" ? "/dev/stdin" : path;
+  const io::Format f = format.empty() ? io::format_from_path(file == "/dev/stdin" ? "stdin.ndjson" : file)
+                                      : io::parse_format(format);
+  return std::make_unique<FileRecordSource>(file, f, type);
+}
+
+std::unique_ptr<IdSource> open_id_source(const std::string& path) { return std::make_unique<StreamIdSource>(path); }
+
+// ---- the processor ----------------------------------------------------------------------------
+
+// One batch run: accumulates writes into a transaction-sized ChangeSet, commits through the
+// funnel, maps failures back to input positions and reports progress.
+struct BatchProcessor::Impl {
+  enum class Mode { kInsert, kUpsert, kUpdate, kDelete };
+
+  Impl(Database& db, const EntityTypeDef& type, const BatchOptions& options, Mode mode, int64_t total)
+      : db(db), type(type), options(options), mode(mode), total(total), start(Clock::now()) {
+    changes.isolate = options.on_error == OnError::kSkip;
+    changes.chunk_size = std::max<int64_t>(1, options.chunk_size);
+    if (!options.key.empty()) key = type.find(options.key);
+  }
+
+  struct Meta {
+    int64_t index;
+    int64_t line;
+  };
+  struct Pending {  // a validated record waiting for key resolution
+    EntityWrite write;
+    Meta meta;
+    Value key_value;
+  };
+
+  Database& db;
+  const EntityTypeDef& type;
+  const BatchOptions& options;
+  Mode mode;
+  int64_t total;
+  Clock::time_point start;
+  const AttributeDef* key = nullptr;
+  BatchResult result;
+  ChangeSet changes;
+  std::vector<Meta> metas;        // index-aligned with changes.writes
+  std::vector<Pending> pending;   // records awaiting key lookup (upsert / update by key)
+  std::unordered_set<std::string> keys_in_transaction;
+  bool stop = false;
+
+  void reject(const Meta& m, std::string field, std::string reason) {
+    ++result.failed;
+    BatchError e{m.index, m.line, std::move(field), std::move(reason)};
+    if (options.on_reject) options.on_reject(e);
+    if (result.errors.size() < kKeptErrors) result.errors.push_back(std::move(e));
+    if (options.on_error == OnError::kAbort) {
+      stop = true;
+      result.aborted = true;
+    }
+  }
+
+  void progress() {
+    if (!options.on_progress) return;
+    BatchProgress p;
+    p.done = result.processed;
+    p.total = total;
+    p.failed = result.failed;
+    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    p.records_per_second = secs > 0 ? static_cast<double>(p.done) / secs : 0;
+    if (total >= 0 && p.records_per_second > 0)
+      p.eta_seconds = static_cast<double>(std::max<int64_t>(0, total - p.done)) / p.records_per_second;
+    options.on_progress(p);
+  }
+
+  // Converts a record's values to attribute writes; false (after reject) when one does not fit.
+  bool build(const BatchRecord& rec, const Meta& m, EntityWrite& w, Value* key_value) {
+    std::vector<char> seen(type.attributes.size(), 0);
+    for (const auto& [name, raw] : rec.values) {
+      const AttributeDef* a = type.find(name);
+      if (!a) a = type.find(normalize_code(name));
+      if (!a) {
+        std::string hint = type.suggest(name);
+        reject(m, name, fmt::format("type '{}' has no attribute '{}'{}", type.code, name,
+                                    hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+        return false;
+      }
+      Value v;
+      try {
+        v = coerce(raw, a->type);
+      } catch (const Error& e) {
+        reject(m, name, e.what());
+        return false;
+      }
+      if (is_null(v) && w.kind == EntityWrite::Kind::kInsert) continue;
+      if (a == key && key_value) *key_value = v;
+      const size_t slot = static_cast<size_t>(a - type.attributes.data());
+      if (seen[slot]) {
+        for (auto& aw : w.values)
+          if (aw.attribute_id == a->id) aw.value = std::move(v);
+        continue;
+      }
+      seen[slot] = 1;
+      w.values.push_back({a->id, a->type, std::move(v)});
+    }
+    if (w.kind == EntityWrite::Kind::kInsert) {
+      for (size_t i = 0; i < type.attributes.size(); ++i) {
+        const AttributeDef& a = type.attributes[i];
+        if (seen[i]) continue;
+        if (a.default_value && !is_null(*a.default_value)) w.values.push_back({a.id, a.type, *a.default_value});
+        else if (a.required) {
+          reject(m, a.code, "required attribute has no value");
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  void add(const BatchRecord& rec) {
+    const Meta m{result.processed, rec.line};
+    ++result.processed;
+    if (rec.error) return reject(m, rec.error_field, *rec.error);
+    EntityWrite w;
+    w.type_id = type.id;
+    // Upserts are built as updates (NULL removes a value); resolve() turns new keys into inserts.
+    w.kind = mode == Mode::kInsert ? EntityWrite::Kind::kInsert : EntityWrite::Kind::kUpdate;
+    Value key_value;
+    if (!build(rec, m, w, key ? &key_value : nullptr)) return;
+    if (mode == Mode::kInsert) return push(std::move(w), m);
+    if (key) {
+      if (is_null(key_value)) return reject(m, key->code, "the key attribute has no value");
+      // A key twice in one transaction would race with itself: keep the first, reject the rest.
+      if (!keys_in_transaction.insert(to_string(key_value)).second)
+        return reject(m, key->code, fmt::format("duplicate key '{}' within the batch", to_string(key_value)));
+      pending.push_back({std::move(w), m, std::move(key_value)});
+      if (static_cast<int64_t>(pending.size()) >= changes.chunk_size) resolve();
+      return;
+    }
+    if (rec.id <= 0) return reject(m, "id", "record has no id");
+    w.id = rec.id;
+    push(std::move(w), m);
+  }
+
+  // Looks up the pending records' keys in one statement and turns them into inserts/updates.
+  void resolve() {
+    if (pending.empty()) return;
+    // Taken out first: push() may commit a full transaction, whose commit() resolves again.
+    std::vector<Pending> batch;
+    batch.swap(pending);
+    std::vector<Value> values;
+    values.reserve(batch.size());
+    for (auto& p : batch) values.push_back(p.key_value);
+    auto ids = db.backend().find_by_values(key->id, key->type, values);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Pending& p = batch[i];
+      if (ids[i]) {
+        p.write.kind = EntityWrite::Kind::kUpdate;
+        p.write.id = *ids[i];
+      } else if (mode == Mode::kUpdate) {
+        reject(p.meta, key->code, fmt::format("no {} has {} '{}'", type.code, key->code, to_string(p.key_value)));
+        continue;
+      } else {
+        p.write.kind = EntityWrite::Kind::kInsert;
+        if (!check_required(p)) continue;
+      }
+      push(std::move(p.write), p.meta);
+    }
+  }
+
+  // An upsert that turned out to be an insert must carry every required attribute.
+  bool check_required(Pending& p) {
+    for (const AttributeDef& a : type.attributes) {
+      bool has = false;
+      for (auto& aw : p.write.values) has |= aw.attribute_id == a.id && !is_null(aw.value);
+      if (has) continue;
+      if (a.default_value && !is_null(*a.default_value)) p.write.values.push_back({a.id, a.type, *a.default_value});
+      else if (a.required) {
+        reject(p.meta, a.code, "required attribute has no value");
+        return false;
+      }
+    }
+    std::erase_if(p.write.values, [](const AttributeWrite& aw) { return is_null(aw.value); });
+    return true;
+  }
+
+  void push(EntityWrite w, const Meta& m) {
+    changes.writes.push_back(std::move(w));
+    metas.push_back(m);
+    if (static_cast<int64_t>(changes.writes.size()) >= std::max(options.transaction_size, changes.chunk_size)) commit();
+  }
+
+  void commit() {
+    resolve();
+    if (changes.writes.empty() || stop) {
+      progress();
+      return;
+    }
+    CommitResult cr;
+    try {
+      cr = db.commit(changes);
+    } catch (const Error& e) {
+      if (changes.isolate || e.code() == ErrorCode::kStorage || e.code() == ErrorCode::kIo) throw;
+      // kAbort: the transaction was rolled back whole; name its first record and the reason.
+      reject(metas.front(), "", fmt::format("transaction of records {}..{} rolled back: {}", metas.front().index,
+                                            metas.back().index, e.what()));
+      changes.writes.clear();
+      metas.clear();
+      return;
+    }
+    std::vector<char> failed(changes.writes.size(), 0);
+    for (const WriteFailure& f : cr.failures) {
+      failed[f.index] = 1;
+      reject(metas[f.index], "", f.reason);
+    }
+    for (size_t i = 0; i < changes.writes.size(); ++i) {
+      if (failed[i]) continue;
+      switch (changes.writes[i].kind) {
+        case EntityWrite::Kind::kInsert:
+          ++result.inserted;
+          if (result.first_id == 0) result.first_id = cr.ids[i];
+          result.last_id = cr.ids[i];
+          break;
+        case EntityWrite::Kind::kUpdate: ++result.updated; break;
+        case EntityWrite::Kind::kDelete: ++result.deleted; break;
+      }
+    }
+    result.values_written += cr.value_rows_written;
+    changes.writes.clear();
+    metas.clear();
+    keys_in_transaction.clear();
+    progress();
+  }
+
+  BatchResult run(RecordSource& source) {
+    BatchRecord rec;
+    while (!stop && source.next(rec)) add(rec);
+    return finish();
+  }
+
+  BatchResult finish() {
+    commit();
+    // Validation rejects at once, commits later: report in input order.
+    std::stable_sort(result.errors.begin(), result.errors.end(),
+                     [](const BatchError& a, const BatchError& b) { return a.index < b.index; });
+    result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return std::move(result);
+  }
+};
+
+BatchProcessor::BatchProcessor(Database& db, std::string type, BatchOptions options)
+    : db_(&db), type_(db.require_type(type)), options_(std::move(options)) {
+  if (options_.chunk_size < 1) throw Error(ErrorCode::kInvalidArgument, "chunk size must be at least 1");
+  if (options_.transaction_size < 1) throw Error(ErrorCode::kInvalidArgument, "transaction size must be at least 1");
+  if (!options_.key.empty()) {
+    const AttributeDef* a = type_.find(options_.key);
+    if (!a) throw Error(ErrorCode::kNotFound, fmt::format("type '{}' has no attribute '{}'", type_.code, options_.key));
+    if (!a->unique)
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("attribute '{}' is not unique, so it cannot identify entities", options_.key));
+  }
+}
+
+BatchResult BatchProcessor::insert(RecordSource& records) {
+  Impl impl(*db_, type_, options_, Impl::Mode::kInsert, records.size_hint());
+  impl.key = nullptr;  // inserts never look keys up; uniqueness is checked on commit
+  return impl.run(records);
+}
+
+BatchResult BatchProcessor::upsert(RecordSource& records) {
+  if (options_.key.empty()) throw Error(ErrorCode::kInvalidArgument, "upsert needs a unique key attribute");
+  Impl impl(*db_, type_, options_, Impl::Mode::kUpsert, records.size_hint());
+  return impl.run(records);
+}
+
+BatchResult BatchProcessor::update(RecordSource& records) {
+  Impl impl(*db_, type_, options_, Impl::Mode::kUpdate, records.size_hint());
+  return impl.run(records);
+}
+
+BatchResult BatchProcessor::remove(IdSource& ids) {
+  Impl impl(*db_, type_, options_, Impl::Mode::kDelete, ids.size_hint());
+  while (!impl.stop) {
+    std::optional<int64_t> id = ids.next();
+    if (!id) break;
+    const Impl::Meta m{impl.result.processed, 0};
+    ++impl.result.processed;
+    EntityWrite w;
+    w.kind = EntityWrite::Kind::kDelete;
+    w.type_id = type_.id;
+    w.id = *id;
+    impl.push(std::move(w), m);
+  }
+  return impl.finish();
+}
+
+BatchResult BatchProcessor::remove_where(const std::string& where, const std::vector<Value>& params) {
+  // The matching ids are read first (one snapshot), then deleted in chunks through the funnel.
+  QueryResult r = db_->query(fmt::format("SELECT id FROM \"{}\" WHERE {}", type_.code, where), params);
+  struct VectorIds final : IdSource {
+    const QueryResult& r;
+    size_t next_row = 0;
+    explicit VectorIds(const QueryResult& r) : r(r) {}
+    std::optional<int64_t> next() override {
+      if (next_row >= r.rows.size()) return std::nullopt;
+      return std::get<int64_t>(r.rows[next_row++][0]);
+    }
+    int64_t size_hint() const override { return static_cast<int64_t>(r.rows.size()); }
+  } ids(r);
+  return remove(ids);
+}
+
+LoadResult BatchProcessor::load(const std::vector<int64_t>& ids) {
+  LoadResult out;
+  out.entities.reserve(ids.size());
+  const size_t chunk = static_cast<size_t>(options_.chunk_size);
+  for (size_t begin = 0; begin < ids.size(); begin += chunk) {
+    std::vector<int64_t> part(ids.begin() + static_cast<std::ptrdiff_t>(begin),
+                              ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), begin + chunk)));
+    for (auto& rec : db_->backend().load(db_->tenant_id(), type_.id, part)) out.entities.push_back(std::move(rec));
+  }
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (!out.entities[i]) out.missing.push_back(ids[i]);
+  return out;
+}
+
+}  // namespace eavdb
