@@ -109,7 +109,7 @@ parse_import() {
   [[ $line =~ ^imported\ ([0-9]+)\ of\ ([0-9]+)\ records.*\ ([0-9]+)\ rejected,.*\ ([0-9]+)\ values, ]] ||
     die "cannot parse the import summary: $line"
   IMPORTED=${BASH_REMATCH[1]} VALUES=${BASH_REMATCH[4]}
-  [ "$IMPORTED" = "$2" ] && [ "${BASH_REMATCH[3]}" = 0 ] || die "'$1' imported $IMPORTED of $2 records: $line"
+  if [ "$IMPORTED" != "$2" ] || [ "${BASH_REMATCH[3]}" != 0 ]; then die "'$1' imported $IMPORTED of $2 records: $line"; fi
 }
 
 # parse_bulk NAME OP EXPECTED: checks an `eavdb bulk` summary; sets BULK_VALUES and BULK_SECONDS.
@@ -119,7 +119,7 @@ parse_bulk() {
   [[ $line =~ ^bulk\ $2:\ ([0-9]+)\ processed,\ ([0-9]+)\ inserted,\ ([0-9]+)\ updated,\ ([0-9]+)\ deleted,\ ([0-9]+)\ rejected.*\ ([0-9]+)\ values,\ ([0-9.]+)\ s ]] ||
     die "cannot parse the bulk summary: $line"
   case $2 in update) count=${BASH_REMATCH[3]} ;; delete) count=${BASH_REMATCH[4]} ;; *) count=${BASH_REMATCH[1]} ;; esac
-  [ "$count" = "$3" ] && [ "${BASH_REMATCH[5]}" = 0 ] || die "'$1' did $count of $3 records: $line"
+  if [ "$count" != "$3" ] || [ "${BASH_REMATCH[5]}" != 0 ]; then die "'$1' did $count of $3 records: $line"; fi
   BULK_VALUES=${BASH_REMATCH[6]} BULK_SECONDS=${BASH_REMATCH[7]}
 }
 
@@ -159,7 +159,7 @@ record config "$(jq -cn --argjson small "$SMALL" --arg dataset "$FLIGHTS" --argj
 # ---- 1. import: eavdb vs a naive loop vs the sqlite3 .import floor ---------------------------
 echo "== import $FLIGHTS" >&2
 TOTAL=$(jq length "$FLIGHTS_PATH") || die "cannot read $FLIGHTS_PATH"
-[[ $TOTAL =~ ^[0-9]+$ ]] && [ "$TOTAL" -gt 0 ] || die "$FLIGHTS_PATH is not a JSON array of records"
+if ! [[ $TOTAL =~ ^[1-9][0-9]*$ ]]; then die "$FLIGHTS_PATH is not a JSON array of records"; fi
 run_timed import "$EAVDB" --db "$WORK/flights.db" import "$FLIGHTS_PATH" --type flight --quiet
 parse_import import "$TOTAL"
 record import "{\"records\":$TOTAL,\"values\":$VALUES,\"seconds\":$SECS,\"rss_kb\":$RSS_KB}"
@@ -191,8 +191,8 @@ if [ "$HAVE_BULK" = 1 ]; then
   copy_db "$WORK/flights.db" "$WORK/update.db"
   run_timed update "$EAVDB" --db "$WORK/update.db" bulk update flight "$WORK/update.ndjson" --quiet
   parse_bulk update update "$TENTH"
-  CHANGED=$(sqlite3 "$WORK/update.db" "SELECT count(*) FROM eav_value_int v JOIN eav_attribute a ON a.id = v.attribute_id WHERE a.code = '$UPDATE_ATTR' AND v.value = $UPDATE_VALUE") ||
-    die "cannot check the updated values"
+  CHANGED=$("$EAVDB" --db "$WORK/update.db" query "SELECT COUNT(*) FROM flight WHERE $UPDATE_ATTR = ?" \
+    -p "$UPDATE_VALUE" --format csv | tail -n1) || die "cannot count the updated entities"
   [ "$CHANGED" = "$TENTH" ] || die "bulk update: $CHANGED of $TENTH entities have $UPDATE_ATTR = $UPDATE_VALUE"
   record update "{\"records\":$TENTH,\"values\":$BULK_VALUES,\"seconds\":$SECS,\"engine_seconds\":$BULK_SECONDS}"
   copy_db "$WORK/flights.db" "$WORK/naive-update.db"

@@ -32,6 +32,7 @@ struct Options {
   int reader_connections = 4;      ///< size of the reader pool (SQLite)
   bool create_if_missing = true;   ///< create the file and schema when absent
   int busy_timeout_ms = 5000;      ///< how long a writer waits for another process's lock (ms)
+  int page_cache_kib = 32768;      ///< SQLite page cache per connection, in KiB
 };
 
 /// An open eavdb store.

@@ -378,6 +378,18 @@ BatchProcessor::BatchProcessor(Database& db, std::string type, BatchOptions opti
 BatchResult BatchProcessor::insert(RecordSource& records) {
   Impl impl(*db_, type_, options_, Impl::Mode::kInsert, records.size_hint());
   impl.key = nullptr;  // inserts never look keys up; uniqueness is checked on commit
+  // Index strategy: a large load into a small store appends without secondary indexes and
+  // rebuilds them once at the end. Not when the type has unique attributes: their checks probe
+  // the value index for every row.
+  bool has_unique = false;
+  for (const AttributeDef& a : type_.attributes) has_unique |= a.unique;
+  struct BulkLoad {
+    storage::Backend* backend = nullptr;
+    ~BulkLoad() {
+      if (backend) backend->end_bulk_load();
+    }
+  } bulk;
+  if (!has_unique && db_->backend().begin_bulk_load(records.size_hint())) bulk.backend = &db_->backend();
   return impl.run(records);
 }
 

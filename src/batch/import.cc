@@ -79,12 +79,11 @@ ImportReport import_file(Database& db, const std::string& path, const ImportOpti
   def.label = existing ? existing->label : options.type;
   for (const io::InferredColumn& c : inferrer.columns()) {
     if ((existing && existing->find(c.code)) || is_reserved_column(c.code)) continue;
-    AttributeDef a;
+    AttributeDef& a = def.attributes.emplace_back();
     a.code = c.code;
     a.label = c.label;
     a.type = c.type;
     a.unique = a.code == options.key;
-    def.attributes.push_back(std::move(a));
     report.new_attributes.push_back(c.code);
   }
   const EntityTypeDef type = db.define_type(def);

@@ -68,7 +68,8 @@ Database::~Database() = default;
 std::unique_ptr<Database> Database::open(std::string_view url, const Options& options) {
   auto impl = std::make_unique<Impl>();
   impl->backend = std::make_unique<storage::sqlite::SqliteBackend>(
-      sqlite_path(url), options.create_if_missing, options.reader_connections, options.busy_timeout_ms);
+      sqlite_path(url), options.create_if_missing, options.reader_connections, options.busy_timeout_ms,
+      options.page_cache_kib);
   if (!is_valid_code(options.tenant))
     throw Error(ErrorCode::kInvalidArgument, fmt::format("invalid tenant code '{}'", options.tenant));
   impl->tenant_id = impl->backend->ensure_tenant(options.tenant);

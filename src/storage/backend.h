@@ -33,6 +33,14 @@ class Backend {
   /// stored definition with ids. Throws Error(kSchema) when an existing attribute would change type.
   virtual EntityTypeDef save_type(int64_t tenant_id, const EntityTypeDef& def) = 0;
 
+  /// Before a bulk load of about `expected_rows` entities: when that is at least as many as the
+  /// store holds (and ≥ 10,000), drops the secondary indexes so the load only appends, and
+  /// records that in the store. Returns true when it did; the caller must then call
+  /// end_bulk_load(). A crash in between is repaired on the next open (indexes rebuilt).
+  virtual bool begin_bulk_load(int64_t expected_rows) = 0;
+  /// Rebuilds the indexes that begin_bulk_load dropped.
+  virtual void end_bulk_load() = 0;
+
   /// Applies a ChangeSet atomically (see Database::commit for errors).
   virtual CommitResult commit(const ChangeSet& changes) = 0;
 

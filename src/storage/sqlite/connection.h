@@ -66,8 +66,9 @@ class Statement {
 class Connection {
  public:
   /// Opens `path` (SQLITE_OPEN_CREATE when `create`), registers functions and applies the
-  /// connection pragmas (WAL, synchronous=NORMAL, busy timeout in ms). Throws Error(kStorage).
-  Connection(const std::string& path, bool create, int busy_timeout_ms);
+  /// connection pragmas (WAL, synchronous=NORMAL, busy timeout in ms, page cache in KiB).
+  /// Throws Error(kStorage).
+  Connection(const std::string& path, bool create, int busy_timeout_ms, int page_cache_kib = 32768);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -6,11 +6,13 @@
 
 #include <array>
 #include <string_view>
+#include <utility>
 
 namespace eavdb::storage::sqlite {
 
 // Value tables are WITHOUT ROWID, keyed (entity_id, attribute_id), with an (attribute_id, value)
-// index for filters and sorts. Decimals are canonical decimal TEXT under the eavdb_decimal
+// index for filters and sorts — except text: its values are long (any length), so an index
+// would copy them whole and double the write cost; text filters scan. Decimals are canonical decimal TEXT under the eavdb_decimal
 // collation (numeric comparison, registered on every connection); datetimes are INTEGER µs.
 inline constexpr std::array<std::string_view, 1> kMigrations = {
     R"sql(
@@ -56,8 +58,17 @@ CREATE TABLE eav_value_datetime(entity_id INTEGER NOT NULL, attribute_id INTEGER
 CREATE INDEX eav_value_datetime_av ON eav_value_datetime(attribute_id, value);
 CREATE TABLE eav_value_text(entity_id INTEGER NOT NULL, attribute_id INTEGER NOT NULL,
   value TEXT NOT NULL, PRIMARY KEY(entity_id, attribute_id)) WITHOUT ROWID;
-CREATE INDEX eav_value_text_av ON eav_value_text(attribute_id, value);
 )sql",
 };
+
+/// The secondary indexes that a bulk load into a small store drops and rebuilds afterwards
+/// (building an index by sorting beats inserting into it row by row): name, then DDL.
+inline constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kDeferrableIndexes = {{
+    {"eav_entity_type_idx", "CREATE INDEX IF NOT EXISTS eav_entity_type_idx ON eav_entity(type_id, id)"},
+    {"eav_value_varchar_av", "CREATE INDEX IF NOT EXISTS eav_value_varchar_av ON eav_value_varchar(attribute_id, value)"},
+    {"eav_value_int_av", "CREATE INDEX IF NOT EXISTS eav_value_int_av ON eav_value_int(attribute_id, value)"},
+    {"eav_value_decimal_av", "CREATE INDEX IF NOT EXISTS eav_value_decimal_av ON eav_value_decimal(attribute_id, value)"},
+    {"eav_value_datetime_av", "CREATE INDEX IF NOT EXISTS eav_value_datetime_av ON eav_value_datetime(attribute_id, value)"},
+}};
 
 }  // namespace eavdb::storage::sqlite

@@ -85,9 +85,10 @@ class SqliteBackend::ReaderLease {
   std::unique_ptr<Connection> c_;
 };
 
-SqliteBackend::SqliteBackend(const std::string& path, bool create, int readers, int busy_timeout_ms)
-    : path_(path), busy_timeout_ms_(busy_timeout_ms), readers_max_(std::max(1, readers)) {
-  writer_ = std::make_unique<Connection>(path, create, busy_timeout_ms);
+SqliteBackend::SqliteBackend(const std::string& path, bool create, int readers, int busy_timeout_ms,
+                             int page_cache_kib)
+    : path_(path), busy_timeout_ms_(busy_timeout_ms), page_cache_kib_(page_cache_kib), readers_max_(std::max(1, readers)) {
+  writer_ = std::make_unique<Connection>(path, create, busy_timeout_ms, page_cache_kib);
   migrate(create);
 }
 
@@ -118,7 +119,10 @@ void SqliteBackend::migrate(bool create) {
     throw Error(ErrorCode::kVersion,
                 fmt::format("'{}' has schema version {}, this eavdb supports up to {}: upgrade eavdb",
                             path_, version, target));
-  if (version == target) return;
+  if (version == target) {
+    rebuild_indexes_locked();  // repairs a bulk load that died with its indexes dropped
+    return;
+  }
   in_transaction(c, [&] {
     for (int v = version; v < target; ++v) c.exec(kMigrations[v]);
     c.exec(fmt::format(
@@ -126,6 +130,48 @@ void SqliteBackend::migrate(bool create) {
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         target));
   });
+}
+
+void SqliteBackend::rebuild_indexes_locked() {
+  Connection& c = *writer_;
+  {
+    Statement st = c.prepare("SELECT count(*) FROM eav_meta WHERE key = 'indexes_deferred'");
+    st.step();
+    if (st.column_int(0) == 0) return;
+  }  // reset before DDL: an active statement would lock the schema
+  in_transaction(c, [&] {
+    for (const auto& [name, ddl] : kDeferrableIndexes) c.exec(ddl);
+    c.exec("DELETE FROM eav_meta WHERE key = 'indexes_deferred'");
+  });
+}
+
+bool SqliteBackend::begin_bulk_load(int64_t expected_rows) {
+  constexpr int64_t kMinRows = 10000;
+  if (expected_rows < kMinRows) return false;
+  std::lock_guard lock(write_mu_);
+  Connection& c = *writer_;
+  bool dropped = false;
+  in_transaction(c, [&] {
+    {
+      Statement deferred = c.prepare("SELECT count(*) FROM eav_meta WHERE key = 'indexes_deferred'");
+      deferred.step();
+      if (deferred.column_int(0) > 0) return;  // another load already dropped them
+    }
+    {
+      Statement held = c.prepare("SELECT count(*) FROM eav_entity");
+      held.step();
+      if (held.column_int(0) > expected_rows) return;  // rebuilding would cost more than it saves
+    }  // statements reset before DDL: an active one would lock the schema
+    for (const auto& [name, ddl] : kDeferrableIndexes) c.exec(fmt::format("DROP INDEX IF EXISTS {}", name));
+    c.exec("INSERT INTO eav_meta(key, value) VALUES('indexes_deferred', '1')");
+    dropped = true;
+  });
+  return dropped;
+}
+
+void SqliteBackend::end_bulk_load() {
+  std::lock_guard lock(write_mu_);
+  rebuild_indexes_locked();
 }
 
 SqliteBackend::ReaderLease SqliteBackend::lease_reader() {
@@ -140,7 +186,7 @@ SqliteBackend::ReaderLease SqliteBackend::lease_reader() {
       ++readers_total_;
       lock.unlock();
       try {
-        return ReaderLease(this, std::make_unique<Connection>(path_, false, busy_timeout_ms_));
+        return ReaderLease(this, std::make_unique<Connection>(path_, false, busy_timeout_ms_, page_cache_kib_));
       } catch (...) {
         std::lock_guard relock(pool_mu_);
         --readers_total_;

@@ -21,12 +21,15 @@ class SqliteBackend final : public Backend {
   /// Opens (and when `create`, creates) the file at `path` and migrates its schema to the
   /// current version. Throws Error(kVersion) for a file from a newer eavdb, Error(kStorage) for a
   /// file that is not an eavdb database.
-  SqliteBackend(const std::string& path, bool create, int readers, int busy_timeout_ms);
+  /// `page_cache_kib` sizes each connection's page cache.
+  SqliteBackend(const std::string& path, bool create, int readers, int busy_timeout_ms, int page_cache_kib);
   ~SqliteBackend() override;
 
   int64_t ensure_tenant(std::string_view code) override;
   std::vector<EntityTypeDef> load_catalog(int64_t tenant_id) override;
   EntityTypeDef save_type(int64_t tenant_id, const EntityTypeDef& def) override;
+  bool begin_bulk_load(int64_t expected_rows) override;
+  void end_bulk_load() override;
   CommitResult commit(const ChangeSet& changes) override;
   std::vector<std::optional<EntityRecord>> load(int64_t tenant_id, int64_t type_id,
                                                 const std::vector<int64_t>& ids) override;
@@ -42,6 +45,7 @@ class SqliteBackend final : public Backend {
   class ReaderLease;
   ReaderLease lease_reader();
   void migrate(bool create);
+  void rebuild_indexes_locked();
   void fill_star_rows(Connection& c, const query::CompiledQuery& q, Rows& rows);
   struct CommitContext;
   // Applies one write (the per-write path: sessions, mixed chunks, isolation replay).
@@ -54,6 +58,7 @@ class SqliteBackend final : public Backend {
 
   std::string path_;
   int busy_timeout_ms_;
+  int page_cache_kib_;
   std::mutex write_mu_;
   std::unique_ptr<Connection> writer_;
   std::mutex pool_mu_;
