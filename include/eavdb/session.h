@@ -78,6 +78,9 @@ class Session {
   /// The entity with this id, loaded once and then served from the identity map; nullptr when no
   /// such entity of this type exists (or it was removed in this session).
   Entity* find(std::string_view type, int64_t id);
+  /// Many entities at once: those not yet in the identity map are loaded with one bulk load (a
+  /// fixed number of statements for any count). Index-aligned with `ids`; nullptr where missing.
+  std::vector<Entity*> find_many(std::string_view type, const std::vector<int64_t>& ids);
   /// Marks an entity for deletion on flush.
   void remove(Entity& entity);
   /// Writes all pending changes in one commit. Required attributes are checked here

@@ -72,22 +72,36 @@ Entity& Session::create(std::string_view type) {
   return *new_entities_.back();
 }
 
-Entity* Session::find(std::string_view type, int64_t id) {
-  auto key = std::make_pair(std::string(type), id);
-  if (auto it = identity_map_.find(key); it != identity_map_.end())
-    return it->second->removed_ ? nullptr : it->second.get();
+Entity* Session::find(std::string_view type, int64_t id) { return find_many(type, {id})[0]; }
+
+std::vector<Entity*> Session::find_many(std::string_view type, const std::vector<int64_t>& ids) {
   const EntityTypeDef& def = type_def(type);
-  auto loaded = db_->load(type, {id});
-  if (!loaded[0]) return nullptr;
-  auto e = std::make_unique<Entity>();
-  e->type_ = &def;
-  e->id_ = id;
-  e->version_ = loaded[0]->version;
-  for (auto& [attr_id, value] : loaded[0]->values)
-    if (const AttributeDef* a = def.find_by_id(attr_id)) e->values_.emplace(a->code, std::move(value));
-  Entity* raw = e.get();
-  identity_map_.emplace(std::move(key), std::move(e));
-  return raw;
+  std::vector<Entity*> out(ids.size(), nullptr);
+  std::vector<int64_t> to_load;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto it = identity_map_.find(std::make_pair(def.code, ids[i]));
+    if (it == identity_map_.end()) to_load.push_back(ids[i]);
+    else if (!it->second->removed_) out[i] = it->second.get();
+  }
+  if (to_load.empty()) return out;
+  for (auto& rec : db_->load(type, to_load)) {
+    if (!rec) continue;
+    auto key = std::make_pair(def.code, rec->id);
+    if (identity_map_.count(key)) continue;  // the same id asked twice
+    auto e = std::make_unique<Entity>();
+    e->type_ = &def;
+    e->id_ = rec->id;
+    e->version_ = rec->version;
+    for (auto& [attr_id, value] : rec->values)
+      if (const AttributeDef* a = def.find_by_id(attr_id)) e->values_.emplace(a->code, std::move(value));
+    identity_map_.emplace(std::move(key), std::move(e));
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (out[i]) continue;
+    auto it = identity_map_.find(std::make_pair(def.code, ids[i]));
+    if (it != identity_map_.end() && !it->second->removed_) out[i] = it->second.get();
+  }
+  return out;
 }
 
 void Session::remove(Entity& entity) { entity.removed_ = true; }

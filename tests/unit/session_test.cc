@@ -347,3 +347,35 @@ TEST(StorageTest, ConcurrentReadersSeeMonotonicCommittedState) {
 
 }  // namespace
 }  // namespace eavdb
+
+namespace eavdb {
+namespace {
+
+TEST(SessionFindMany, LoadsManyKeepsIdentityAndOrder) {
+  testing::TempDir dir;
+  auto db = Database::open(dir.file("m.db"));
+  db->define_type(product_type());
+  std::vector<int64_t> ids;
+  {
+    Session s = db->session();
+    std::vector<Entity*> created;
+    for (int i = 0; i < 20; ++i) {
+      Entity& e = s.create("product");
+      e.set("name", "p" + std::to_string(i));
+      created.push_back(&e);
+    }
+    s.flush();
+    for (auto* e : created) ids.push_back(e->id());
+  }
+  Session s = db->session();
+  Entity* first = s.find("product", ids[3]);
+  auto many = s.find_many("product", {ids[5], 999999, ids[3], ids[5]});
+  ASSERT_EQ(many.size(), 4u);
+  EXPECT_EQ(std::get<std::string>(many[0]->get("name")), "p5");
+  EXPECT_EQ(many[1], nullptr);
+  EXPECT_EQ(many[2], first);  // identity map: the already-tracked object
+  EXPECT_EQ(many[3], many[0]);
+}
+
+}  // namespace
+}  // namespace eavdb
