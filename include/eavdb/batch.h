@@ -100,6 +100,22 @@ struct BatchError {
   std::string reason;
 };
 
+/// Writes rejected records to a file as NDJSON, one object per line:
+/// {"record": N (1-based), "line": L, "field": "...", "reason": "..."}. Not thread-safe.
+class RejectsWriter {
+ public:
+  /// Truncates/creates `path`; an empty path makes a writer that discards everything.
+  /// Throws Error(kIo) when the file cannot be written.
+  explicit RejectsWriter(const std::string& path);
+  ~RejectsWriter();
+  /// Appends one rejection.
+  void add(const BatchError& e);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 /// What a batch did.
 struct BatchResult {
   int64_t processed = 0;  ///< records read from the input

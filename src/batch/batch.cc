@@ -1,6 +1,8 @@
 #include "eavdb/batch.h"
 
 #include <fmt/format.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <chrono>
@@ -124,6 +126,37 @@ std::unique_ptr<RecordSource> open_record_source(const std::string& path, const 
 }
 
 std::unique_ptr<IdSource> open_id_source(const std::string& path) { return std::make_unique<StreamIdSource>(path); }
+
+// ---- rejects file -----------------------------------------------------------------------------
+
+struct RejectsWriter::Impl {
+  std::ofstream out;
+};
+
+RejectsWriter::RejectsWriter(const std::string& path) : impl_(std::make_unique<Impl>()) {
+  if (path.empty()) return;
+  impl_->out.open(path, std::ios::out | std::ios::trunc);
+  if (!impl_->out) throw Error(ErrorCode::kIo, fmt::format("cannot write rejects file '{}'", path));
+}
+
+RejectsWriter::~RejectsWriter() = default;
+
+void RejectsWriter::add(const BatchError& e) {
+  if (!impl_->out.is_open()) return;
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("record");
+  w.Int64(e.index + 1);
+  w.Key("line");
+  w.Int64(e.line);
+  w.Key("field");
+  w.String(e.field.c_str(), static_cast<rapidjson::SizeType>(e.field.size()));
+  w.Key("reason");
+  w.String(e.reason.c_str(), static_cast<rapidjson::SizeType>(e.reason.size()));
+  w.EndObject();
+  impl_->out << buf.GetString() << '\n';
+}
 
 // ---- the processor ----------------------------------------------------------------------------
 

@@ -1,42 +1,13 @@
 #include "eavdb/import.h"
 
 #include <fmt/format.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <chrono>
-#include <fstream>
 
 #include "io/io.h"
 
 namespace eavdb {
 namespace {
-
-// Streams rejections to a file as NDJSON: {"record":N,"line":L,"field":"...","reason":"..."}
-// (record numbers 1-based).
-class RejectsFile {
- public:
-  explicit RejectsFile(const std::string& path) {
-    if (path.empty()) return;
-    out_.open(path, std::ios::out | std::ios::trunc);
-    if (!out_) throw Error(ErrorCode::kIo, fmt::format("cannot write rejects file '{}'", path));
-  }
-  void add(const BatchError& e) {
-    if (!out_.is_open()) return;
-    rapidjson::StringBuffer buf;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-    w.StartObject();
-    w.Key("record"); w.Int64(e.index + 1);
-    w.Key("line"); w.Int64(e.line);
-    w.Key("field"); w.String(e.field.c_str(), static_cast<rapidjson::SizeType>(e.field.size()));
-    w.Key("reason"); w.String(e.reason.c_str(), static_cast<rapidjson::SizeType>(e.reason.size()));
-    w.EndObject();
-    out_ << buf.GetString() << '\n';
-  }
-
- private:
-  std::ofstream out_;
-};
 
 // The file's records, with the count from the inference pass as the size hint for progress.
 class CountedSource final : public RecordSource {
@@ -101,7 +72,7 @@ ImportReport import_file(Database& db, const std::string& path, const ImportOpti
   bo.transaction_size = options.transaction_size;
   bo.on_error = options.on_error;
   bo.on_progress = options.on_progress;
-  RejectsFile rejects(options.rejects_path);
+  RejectsWriter rejects(options.rejects_path);
   bo.on_reject = [&](const BatchError& e) { rejects.add(e); };
   CountedSource source(open_record_source(path, options.format, &type), total);
   BatchResult r = BatchProcessor(db, options.type, bo).insert(source);

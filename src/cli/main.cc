@@ -9,7 +9,6 @@
 
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <map>
 
@@ -131,25 +130,10 @@ int run_bulk(Database& db, const std::string& op, const std::string& type, const
   bo.key = key;
   cli::ProgressDisplay display("bulk " + op, quiet);
   bo.on_progress = [&](const BatchProgress& p) { display.update(p); };
-  std::ofstream rejects;
-  if (!rejects_path.empty()) {
-    rejects.open(rejects_path, std::ios::trunc);
-    if (!rejects) throw Error(ErrorCode::kIo, fmt::format("cannot write rejects file '{}'", rejects_path));
-  }
+  RejectsWriter rejects(rejects_path);
   int shown = 0;
   bo.on_reject = [&](const BatchError& e) {
-    if (rejects.is_open()) {
-      rapidjson::OStreamWrapper osw(rejects);
-      rapidjson::Writer<rapidjson::OStreamWrapper> w(osw);
-      w.StartObject();
-      w.Key("record"); w.Int64(e.index + 1);
-      w.Key("line"); w.Int64(e.line);
-      w.Key("field"); w.String(e.field.c_str(), static_cast<rapidjson::SizeType>(e.field.size()));
-      w.Key("reason"); w.String(e.reason.c_str(), static_cast<rapidjson::SizeType>(e.reason.size()));
-      w.EndObject();
-      osw.Flush();
-      rejects << '\n';
-    }
+    rejects.add(e);
     if (shown++ < 20)
       std::cerr << fmt::format("rejected: record {}{}{}: {}\n", e.index + 1, e.line ? fmt::format(" (line {})", e.line) : "",
                                e.field.empty() ? "" : fmt::format(", field '{}'", e.field), e.reason);
