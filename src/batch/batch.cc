@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <unordered_map>
 #include <unordered_set>
@@ -337,32 +338,65 @@ struct BatchProcessor::Impl {
     if (static_cast<int64_t>(changes.writes.size()) >= std::max(options.transaction_size, changes.chunk_size)) commit();
   }
 
+  // A submitted transaction whose result has not been accounted for yet.
+  struct InFlight {
+    std::future<CommitResult> result;
+    std::vector<EntityWrite::Kind> kinds;
+    std::vector<Meta> metas;
+  };
+  std::optional<InFlight> inflight;
+
+  // Submits the current transaction. Inserts are pipelined: the transaction commits on a
+  // second thread while this one reads and converts the next (one in flight at most, so memory
+  // stays at two transactions). Upserts and updates commit in line: their key lookups must see
+  // every earlier transaction.
   void commit() {
     resolve();
     if (changes.writes.empty() || stop) {
-      progress();
+      drain();
       return;
     }
+    InFlight next;
+    next.kinds.reserve(changes.writes.size());
+    for (const EntityWrite& w : changes.writes) next.kinds.push_back(w.kind);
+    next.metas = std::move(metas);
+    ChangeSet cs = std::move(changes);
+    changes = ChangeSet{};
+    changes.isolate = cs.isolate;
+    changes.chunk_size = cs.chunk_size;
+    metas.clear();
+    keys_in_transaction.clear();
+    drain();  // the previous transaction is accounted for first; under kAbort it may stop us
+    if (stop) return;
+    const auto policy = mode == Mode::kInsert ? std::launch::async : std::launch::deferred;
+    next.result = std::async(policy, [this, cs = std::move(cs)]() mutable { return db.commit(std::move(cs)); });
+    inflight = std::move(next);
+    if (mode != Mode::kInsert) drain();
+  }
+
+  // Waits for the in-flight transaction and accounts for it.
+  void drain() {
+    if (!inflight) return;
+    InFlight f = std::move(*inflight);
+    inflight.reset();
     CommitResult cr;
     try {
-      cr = db.commit(changes);
+      cr = f.result.get();
     } catch (const Error& e) {
       if (changes.isolate || e.code() == ErrorCode::kStorage || e.code() == ErrorCode::kIo) throw;
       // kAbort: the transaction was rolled back whole; name its first record and the reason.
-      reject(metas.front(), "", fmt::format("transaction of records {}..{} rolled back: {}", metas.front().index,
-                                            metas.back().index, e.what()));
-      changes.writes.clear();
-      metas.clear();
+      reject(f.metas.front(), "", fmt::format("transaction of records {}..{} rolled back: {}", f.metas.front().index,
+                                              f.metas.back().index, e.what()));
       return;
     }
-    std::vector<char> failed(changes.writes.size(), 0);
-    for (const WriteFailure& f : cr.failures) {
-      failed[f.index] = 1;
-      reject(metas[f.index], "", f.reason);
+    std::vector<char> failed(f.kinds.size(), 0);
+    for (const WriteFailure& wf : cr.failures) {
+      failed[wf.index] = 1;
+      reject(f.metas[wf.index], "", wf.reason);
     }
-    for (size_t i = 0; i < changes.writes.size(); ++i) {
+    for (size_t i = 0; i < f.kinds.size(); ++i) {
       if (failed[i]) continue;
-      switch (changes.writes[i].kind) {
+      switch (f.kinds[i]) {
         case EntityWrite::Kind::kInsert:
           ++result.inserted;
           if (result.first_id == 0) result.first_id = cr.ids[i];
@@ -373,9 +407,6 @@ struct BatchProcessor::Impl {
       }
     }
     result.values_written += cr.value_rows_written;
-    changes.writes.clear();
-    metas.clear();
-    keys_in_transaction.clear();
     progress();
   }
 
@@ -387,6 +418,8 @@ struct BatchProcessor::Impl {
 
   BatchResult finish() {
     commit();
+    drain();
+    progress();  // the final, exact count
     // Validation rejects at once, commits later: report in input order.
     std::stable_sort(result.errors.begin(), result.errors.end(),
                      [](const BatchError& a, const BatchError& b) { return a.index < b.index; });
