@@ -12,6 +12,6 @@ echo "== asan build (ASan + UBSan) =="
 scripts/build.sh asan
 # The sanitizer run looks for memory errors; the full differential query count ran above.
 EAVDB_DIFFERENTIAL_QUERIES=200 ctest --preset asan -j "$(nproc)"
-echo "== tsan build (ThreadSanitizer: the concurrent tests) =="
+echo "== tsan build (ThreadSanitizer: concurrent reads/writes, pipelined bulk inserts) =="
 scripts/build.sh tsan
 ctest --preset tsan

@@ -55,6 +55,10 @@ struct BatchRecord {
   int64_t line = 0;                  ///< source line, for error messages (0 when unknown)
   std::optional<std::string> error;  ///< set by a source for a malformed record: rejected as is
   std::string error_field;           ///< the field `error` concerns, "" for the whole record
+  /// Set by a source that already converted every value naming an attribute to that
+  /// attribute's type (as open_record_source with a type does): the processor then moves the
+  /// values instead of coercing copies.
+  bool typed = false;
 };
 
 /// A pull stream of records.

@@ -34,6 +34,7 @@ class FileRecordSource final : public RecordSource {
     if (!reader_->next(rec)) return false;
     out = BatchRecord{};
     out.line = rec.line;
+    out.typed = type_ != nullptr;
     if (rec.error) {
       out.error = *rec.error;
       return true;
@@ -222,11 +223,23 @@ struct BatchProcessor::Impl {
   }
 
   // Converts a record's values to attribute writes; false (after reject) when one does not fit.
-  bool build(const BatchRecord& rec, const Meta& m, EntityWrite& w, Value* key_value) {
+  // Attribute by code, for the per-value lookups of build().
+  std::unordered_map<std::string_view, const AttributeDef*> by_code = [this] {
+    std::unordered_map<std::string_view, const AttributeDef*> m;
+    for (const AttributeDef& a : type.attributes) m.emplace(a.code, &a);
+    return m;
+  }();
+  const AttributeDef* attribute(const std::string& name) const {
+    if (auto it = by_code.find(name); it != by_code.end()) return it->second;
+    if (auto it = by_code.find(normalize_code(name)); it != by_code.end()) return it->second;
+    return nullptr;
+  }
+
+  bool build(BatchRecord& rec, const Meta& m, EntityWrite& w, Value* key_value) {
     std::vector<char> seen(type.attributes.size(), 0);
-    for (const auto& [name, raw] : rec.values) {
-      const AttributeDef* a = type.find(name);
-      if (!a) a = type.find(normalize_code(name));
+    w.values.reserve(rec.values.size());
+    for (auto& [name, raw] : rec.values) {
+      const AttributeDef* a = attribute(name);
       if (!a) {
         std::string hint = type.suggest(name);
         reject(m, name, fmt::format("type '{}' has no attribute '{}'{}", type.code, name,
@@ -234,11 +247,15 @@ struct BatchProcessor::Impl {
         return false;
       }
       Value v;
-      try {
-        v = coerce(raw, a->type);
-      } catch (const Error& e) {
-        reject(m, name, e.what());
-        return false;
+      if (rec.typed) {
+        v = std::move(raw);  // the source converted it to this attribute's type
+      } else {
+        try {
+          v = coerce(raw, a->type);
+        } catch (const Error& e) {
+          reject(m, name, e.what());
+          return false;
+        }
       }
       if (is_null(v) && w.kind == EntityWrite::Kind::kInsert) continue;
       if (a == key && key_value) *key_value = v;
@@ -265,7 +282,7 @@ struct BatchProcessor::Impl {
     return true;
   }
 
-  void add(const BatchRecord& rec) {
+  void add(BatchRecord& rec) {
     const Meta m{result.processed, rec.line};
     ++result.processed;
     if (rec.error) return reject(m, rec.error_field, *rec.error);
