@@ -477,6 +477,38 @@ bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size
   const int64_t tenant_id = ctx.changes.tenant_id;
   std::vector<ValueRow> rows[5];
   auto type_slot = [](ValueType t) { return static_cast<size_t>(t); };
+  // Writes the collected value rows of every type with multi-row INSERTs (`suffix`: the
+  // ON CONFLICT clause for updates) and empties the collection.
+  auto write_value_rows = [&](std::string_view suffix) {
+    for (ValueType t : kAllTypes) {
+      auto& r = rows[type_slot(t)];
+      multi_row(c, fmt::format("INSERT INTO {}(entity_id, attribute_id, value) VALUES ", value_table(t)),
+                std::string(suffix), "(?,?,?)", 3, r.size(), [&](Statement& st, int p, size_t i) {
+                  st.bind(p, r[i].entity_id);
+                  st.bind(p + 1, r[i].attribute_id);
+                  st.bind_value(p + 2, *r[i].value);
+                });
+      ctx.out.value_rows_written += static_cast<int64_t>(r.size());
+      r.clear();
+    }
+  };
+  // Bumps the version of (or deletes) every entity in `json` in one statement; numbered
+  // parameters let both statements share one binding. Fewer rows changed than `expected`
+  // means an entity is missing: the chunk fails and is replayed write by write.
+  auto touch_entities = [&](EntityWrite::Kind kind, const std::string& json, size_t expected) {
+    Statement st = c.prepare(
+        kind == EntityWrite::Kind::kUpdate
+            ? "UPDATE eav_entity SET version = version + 1, updated_at = ?1"
+              " WHERE id IN (SELECT value FROM json_each(?2)) AND type_id = ?3 AND tenant_id = ?4"
+            : "DELETE FROM eav_entity WHERE id IN (SELECT value FROM json_each(?2)) AND type_id = ?3 AND tenant_id = ?4");
+    if (kind == EntityWrite::Kind::kUpdate) st.bind(1, ctx.now);
+    st.bind(2, std::string_view(json));
+    st.bind(3, type_id);
+    st.bind(4, tenant_id);
+    st.run();
+    if (c.changes() != static_cast<int64_t>(expected))
+      throw Error(ErrorCode::kNotFound, "an entity of the chunk does not exist");
+  };
 
   // Inserts: a block of ids, one multi-row statement per 256 entities and per value type.
   if (!inserts.empty()) {
@@ -499,35 +531,14 @@ bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size
         if (!is_null(a.value)) rows[type_slot(a.type)].push_back({id, a.attribute_id, &a.value});
     }
     ctx.out.entities_written += static_cast<int64_t>(inserts.size());
-    for (ValueType t : kAllTypes) {
-      auto& r = rows[type_slot(t)];
-      multi_row(c, fmt::format("INSERT INTO {}(entity_id, attribute_id, value) VALUES ", value_table(t)), "",
-                "(?,?,?)", 3, r.size(), [&](Statement& st, int p, size_t i) {
-                  st.bind(p, r[i].entity_id);
-                  st.bind(p + 1, r[i].attribute_id);
-                  st.bind_value(p + 2, *r[i].value);
-                });
-      ctx.out.value_rows_written += static_cast<int64_t>(r.size());
-      r.clear();
-    }
+    write_value_rows("");
   }
 
   // Updates: one version bump for the set, then value upserts (and deletes for NULLs).
   if (!updates.empty()) {
     std::vector<int64_t> ids(updated_ids.begin(), updated_ids.end());
     const std::string json = id_array(ids);
-    {
-      Statement st = c.prepare(
-          "UPDATE eav_entity SET version = version + 1, updated_at = ?"
-          " WHERE id IN (SELECT value FROM json_each(?)) AND type_id = ? AND tenant_id = ?");
-      st.bind(1, ctx.now);
-      st.bind(2, std::string_view(json));
-      st.bind(3, type_id);
-      st.bind(4, tenant_id);
-      st.run();
-    }
-    if (c.changes() != static_cast<int64_t>(ids.size()))
-      throw Error(ErrorCode::kNotFound, "an entity of the chunk does not exist");
+    touch_entities(EntityWrite::Kind::kUpdate, json, ids.size());
     std::unordered_map<int64_t, int64_t> versions;
     {
       Statement st = c.prepare("SELECT id, version FROM eav_entity WHERE id IN (SELECT value FROM json_each(?))");
@@ -545,18 +556,7 @@ bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size
       }
     }
     ctx.out.entities_written += static_cast<int64_t>(updates.size());
-    for (ValueType t : kAllTypes) {
-      auto& r = rows[type_slot(t)];
-      multi_row(c, fmt::format("INSERT INTO {}(entity_id, attribute_id, value) VALUES ", value_table(t)),
-                " ON CONFLICT(entity_id, attribute_id) DO UPDATE SET value = excluded.value", "(?,?,?)", 3,
-                r.size(), [&](Statement& st, int p, size_t i) {
-                  st.bind(p, r[i].entity_id);
-                  st.bind(p + 1, r[i].attribute_id);
-                  st.bind_value(p + 2, *r[i].value);
-                });
-      ctx.out.value_rows_written += static_cast<int64_t>(r.size());
-      r.clear();
-    }
+    write_value_rows(" ON CONFLICT(entity_id, attribute_id) DO UPDATE SET value = excluded.value");
     for (auto& [id, a] : removals) {
       Statement del = c.prepare(
           fmt::format("DELETE FROM {} WHERE entity_id = ? AND attribute_id = ?", value_table(a->type)));
@@ -571,16 +571,7 @@ bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size
   if (!deletes.empty()) {
     std::vector<int64_t> ids(deleted_ids.begin(), deleted_ids.end());
     const std::string json = id_array(ids);
-    {
-      Statement st = c.prepare(
-          "DELETE FROM eav_entity WHERE id IN (SELECT value FROM json_each(?)) AND type_id = ? AND tenant_id = ?");
-      st.bind(1, std::string_view(json));
-      st.bind(2, type_id);
-      st.bind(3, tenant_id);
-      st.run();
-    }
-    if (c.changes() != static_cast<int64_t>(ids.size()))
-      throw Error(ErrorCode::kNotFound, "an entity of the chunk does not exist");
+    touch_entities(EntityWrite::Kind::kDelete, json, ids.size());
     for (ValueType t : kAllTypes) {
       Statement st = c.prepare(
           fmt::format("DELETE FROM {} WHERE entity_id IN (SELECT value FROM json_each(?))", value_table(t)));
