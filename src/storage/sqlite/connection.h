@@ -82,7 +82,6 @@ class Connection {
   Statement prepare_once(const std::string& sql);
   /// Rows changed by the last statement.
   int64_t changes() const { return sqlite3_changes64(db_); }
-  int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
   sqlite3* raw() const noexcept { return db_; }
 
  private:
