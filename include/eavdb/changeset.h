@@ -59,6 +59,10 @@ struct CommitResult {
   int64_t value_rows_written = 0; ///< typed value rows inserted, replaced or deleted
   int64_t entities_written = 0;   ///< eav_entity rows inserted, updated or deleted
   std::vector<WriteFailure> failures;  ///< only with ChangeSet::isolate, in write order
+  /// The store's invalidation-log rows this commit wrote, [first, last]; 0 when none (cache
+  /// coherence bookkeeping: a process skips its own rows when it reads the log).
+  int64_t change_seq_first = 0;
+  int64_t change_seq_last = 0;
 };
 
 }  // namespace eavdb

@@ -9,12 +9,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "eavdb/cache.h"
 #include "eavdb/changeset.h"
 #include "eavdb/error.h"
 #include "eavdb/result.h"
@@ -25,6 +27,7 @@ namespace eavdb {
 
 class Session;
 namespace storage { class Backend; }
+namespace cache { struct CachedResult; class Caches; }
 
 /// Options for Database::open.
 struct Options {
@@ -33,6 +36,7 @@ struct Options {
   bool create_if_missing = true;   ///< create the file and schema when absent
   int busy_timeout_ms = 5000;      ///< how long a writer waits for another process's lock (ms)
   int page_cache_kib = 32768;      ///< SQLite page cache per connection, in KiB
+  CacheOptions cache;              ///< the cache levels (eavdb/cache.h)
 };
 
 /// An open eavdb store.
@@ -83,14 +87,33 @@ class Database {
   /// A new unit of work bound to this database (see session.h).
   Session session();
 
+  // ---- caches -------------------------------------------------------------------------------
+  /// Counters of every cache level (L1 counts sessions that have ended).
+  CacheStats cache_stats() const;
+  /// Drops every cached entity and result of this tenant, in memory and in L3.
+  void cache_clear();
+  /// Loads entities of `type_code` into L2 (and L3): every entity, or the ids returned by `sql`
+  /// (a query over the type whose first column is id; its result is cached in L4 too).
+  /// Returns the number of entities loaded. Errors as load() and query().
+  int64_t cache_warm(std::string_view type_code, std::string_view sql = {});
+
   /// The tenant's storage id.
   int64_t tenant_id() const noexcept;
   /// The backend (for layers below the faces: batch, tests).
   storage::Backend& backend() noexcept;
 
  private:
+  friend class Session;
   struct Impl;
   explicit Database(std::unique_ptr<Impl> impl);
+  // The cache levels, or nullptr when disabled.
+  cache::Caches* caches() const noexcept;
+  // query() through L4, returning the shared cached entry (Session's L1 keeps it).
+  std::shared_ptr<const cache::CachedResult> query_cached(std::string_view sql, const std::vector<Value>& params) const;
+  // Compiles and executes; `before_execute` (the cache's hook) gets the query's tags first.
+  QueryResult run_query(std::string_view sql, const std::vector<Value>& params,
+                        const std::function<std::optional<QueryResult>(const std::vector<std::string>&)>*
+                            before_execute) const;
   std::unique_ptr<Impl> impl_;
 };
 

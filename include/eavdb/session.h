@@ -14,15 +14,19 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include "eavdb/cache.h"
 #include "eavdb/changeset.h"
+#include "eavdb/result.h"
 #include "eavdb/schema.h"
 #include "eavdb/value.h"
 
 namespace eavdb {
 
 class Database;
+namespace cache { struct CachedResult; }
 class Session;
 
 /// An entity tracked by a Session. Owned by the session; references stay valid until it ends.
@@ -87,13 +91,28 @@ class Session {
   /// (Error(kConstraint) naming entity and attribute). On error nothing is written and the
   /// session keeps its pending changes.
   FlushResult flush();
-  /// Forgets every tracked entity (pending changes are discarded).
+  /// Forgets every tracked entity and cached result (pending changes are discarded).
   void clear();
 
+  /// Runs a query (Database::query) through the session's query cache (L1): a repeated query
+  /// is answered from the session while no commit has touched what it reads (its L4 tags).
+  /// Results reflect committed data, not this session's unflushed changes.
+  QueryResult query(std::string_view sql, const std::vector<Value>& params = {});
+  /// This session's L1 counters (identity-map finds and query-cache lookups).
+  const CacheLevelStats& cache_stats() const noexcept { return l1_; }
+
  private:
+  struct PairHash {
+    size_t operator()(const std::pair<int64_t, int64_t>& k) const noexcept {
+      return std::hash<int64_t>{}(k.first * 0x9E3779B97F4A7C15ll ^ k.second);
+    }
+  };
   Database* db_;
   std::map<std::string, EntityTypeDef, std::less<>> types_;  ///< types seen by this session
-  std::map<std::pair<std::string, int64_t>, std::unique_ptr<Entity>> identity_map_;
+  /// (type id, entity id) -> entity: the identity map.
+  std::unordered_map<std::pair<int64_t, int64_t>, std::unique_ptr<Entity>, PairHash> identity_map_;
+  std::unordered_map<std::string, std::shared_ptr<const cache::CachedResult>> queries_;  ///< L1 results
+  CacheLevelStats l1_;
   std::vector<std::unique_ptr<Entity>> new_entities_;
   const EntityTypeDef& type_def(std::string_view code);
 };

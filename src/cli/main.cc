@@ -97,6 +97,26 @@ QueryResult entity_rows(const EntityTypeDef& type, const std::vector<std::option
   return r;
 }
 
+// Cache counters as a result table: one row per level, then the coherence state.
+QueryResult cache_stats_rows(const CacheStats& st) {
+  QueryResult r;
+  r.columns = {{"level", ValueType::kVarchar},     {"hits", ValueType::kInt},          {"misses", ValueType::kInt},
+               {"hit_ratio", ValueType::kDecimal}, {"evictions", ValueType::kInt},     {"expirations", ValueType::kInt},
+               {"invalidations", ValueType::kInt}, {"entries", ValueType::kInt},       {"bytes", ValueType::kInt},
+               {"loads", ValueType::kInt},         {"mean_load_us", ValueType::kDecimal}, {"errors", ValueType::kInt}};
+  auto row = [&](const char* name, const CacheLevelStats& l) {
+    auto i = [](uint64_t v) { return Value{static_cast<int64_t>(v)}; };
+    r.rows.push_back({std::string(name), i(l.hits), i(l.misses), Decimal::parse(fmt::format("{:.4f}", l.hit_ratio())),
+                      i(l.evictions), i(l.expirations), i(l.invalidations), i(l.entries), i(l.bytes), i(l.loads),
+                      Decimal::parse(fmt::format("{:.1f}", l.mean_load_us())), i(l.errors)});
+  };
+  row("l1_session", st.l1);
+  row(fmt::format("l2_{}", st.policy).c_str(), st.l2);
+  row(st.l3_url.empty() ? "l3_none" : "l3", st.l3);
+  row("l4_query", st.l4);
+  return r;
+}
+
 // Parses "k=v" assignments onto an entity; "k=" removes the value.
 void apply_assignments(Entity& e, const std::vector<std::string>& assignments) {
   for (const auto& kv : assignments) {
@@ -171,6 +191,16 @@ int main(int argc, char** argv) {
   std::string db_url = default_db_url();
   std::string format_name = "table";
   app.add_option("--db", db_url, "database URL (sqlite:///path or a path); default $EAVDB_URL or ./eavdb.db");
+  Options db_options;
+  if (const char* l3 = std::getenv("EAVDB_CACHE_L3")) db_options.cache.l3_url = l3;
+  bool no_cache = false;
+  int64_t entity_ttl_ms = db_options.cache.entity_ttl.count();
+  app.add_flag("--no-cache", no_cache, "read everything from the database (no L2/L3/L4)");
+  app.add_option("--cache-l3", db_options.cache.l3_url,
+                 "shared cache: redis://host:port[/db] or file:///dir (default $EAVDB_CACHE_L3)");
+  app.add_option("--cache-policy", db_options.cache.policy, "L2 policy")->check(CLI::IsMember({"wtinylfu", "lru"}));
+  app.add_option("--cache-bytes", db_options.cache.l2_max_bytes, "L2 size bound in bytes")->check(CLI::PositiveNumber);
+  app.add_option("--cache-ttl-ms", entity_ttl_ms, "entity TTL in ms (0: none)")->check(CLI::NonNegativeNumber);
   auto add_format = [&](CLI::App* sub) {
     sub->add_option("--format", format_name, "output format")
         ->check(CLI::IsMember({"table", "json", "ndjson", "csv"}));
@@ -274,7 +304,23 @@ int main(int argc, char** argv) {
   query->add_flag("--timing", query_timing, "print the execution time to stderr");
   add_format(query);
 
+  auto* cache = app.add_subcommand("cache", "cache statistics, warming and clearing");
+  cache->require_subcommand(1);
+  auto* cache_stats = cache->add_subcommand("stats", "counters of every cache level of this process, L3 state");
+  add_format(cache_stats);
+  auto* cache_warm = cache->add_subcommand("warm", "load a type's entities (or a query's ids) into L2/L3");
+  std::string warm_type, warm_query;
+  cache_warm->add_option("type", warm_type)->required();
+  cache_warm->add_option("--query", warm_query, "warm only the ids this query returns (first column id)");
+  add_format(cache_warm);
+  auto* cache_clear = cache->add_subcommand("clear", "drop every cached entity and result (also in L3)");
+  int query_repeat = 1;
+  query->add_option("--repeat", query_repeat, "run the query N times (with --timing: first and mean of the rest)")
+      ->check(CLI::Range(1, 1000000));
+
   CLI11_PARSE(app, argc, argv);
+  db_options.cache.enabled = !no_cache;
+  db_options.cache.entity_ttl = std::chrono::milliseconds(entity_ttl_ms);
 
   try {
     if (*gen_catalog) {  // needs no database
@@ -283,7 +329,7 @@ int main(int argc, char** argv) {
       std::cout.flush();
       return 0;
     }
-    auto db = Database::open(db_url);
+    auto db = Database::open(db_url, db_options);
     const io::OutputFormat out_format = io::parse_output_format(format_name);
     std::ios::sync_with_stdio(false);
 
@@ -374,11 +420,33 @@ int main(int argc, char** argv) {
                       import_chunk, tx_size, on_error, quiet, out_format);
     } else if (*query) {
       std::vector<Value> params(query_params.begin(), query_params.end());
-      const auto start = std::chrono::steady_clock::now();
+      auto start = std::chrono::steady_clock::now();
       QueryResult r = db->query(query_sql, params);
       const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      start = std::chrono::steady_clock::now();
+      for (int i = 1; i < query_repeat; ++i) r = db->query(query_sql, params);
+      const double rest_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
       io::write_result(std::cout, r, out_format);
-      if (query_timing) std::cerr << fmt::format("time: {:.3f} ms, {} row{}\n", ms, r.rows.size(), r.rows.size() == 1 ? "" : "s");
+      if (query_timing) {
+        std::cerr << fmt::format("time: {:.3f} ms, {} row{}\n", ms, r.rows.size(), r.rows.size() == 1 ? "" : "s");
+        if (query_repeat > 1)
+          std::cerr << fmt::format("repeated {} times: {:.3f} µs mean\n", query_repeat - 1, rest_ms * 1000.0 / (query_repeat - 1));
+      }
+    } else if (*cache_stats) {
+      io::write_result(std::cout, cache_stats_rows(db->cache_stats()), out_format);
+      const CacheStats st = db->cache_stats();
+      if (!st.l3_url.empty())
+        std::cerr << fmt::format("l3 {}: breaker {}, invalidation bus {}\n", st.l3_url, st.l3_breaker,
+                                 st.bus_connected ? "connected" : "not connected");
+    } else if (*cache_warm) {
+      const auto start = std::chrono::steady_clock::now();
+      const int64_t n = db->cache_warm(warm_type, warm_query);
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::cerr << fmt::format("warmed {} {} entities in {:.3f} s\n", n, warm_type, s);
+      io::write_result(std::cout, cache_stats_rows(db->cache_stats()), out_format);
+    } else if (*cache_clear) {
+      db->cache_clear();
+      std::cout << "cache cleared\n";
     }
     std::cout.flush();
     return 0;

@@ -2,10 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <deque>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
 
+#include "cache/caches.h"
 #include "eavdb/session.h"
 #include "query/compiler.h"
 #include "storage/sqlite/sqlite_backend.h"
@@ -31,6 +33,13 @@ std::string sqlite_path(std::string_view url) {
 struct Database::Impl {
   std::unique_ptr<storage::Backend> backend;
   int64_t tenant_id = 0;
+  Options options;
+  std::unique_ptr<cache::Caches> caches;  ///< null when caching is disabled
+  // What this process knows of other processes' commits (the SQLite invalidation log).
+  std::mutex sync_mu;
+  int64_t seen_data_version = 0;
+  int64_t seen_change_seq = 0;
+  std::deque<std::pair<int64_t, int64_t>> own_changes;  ///< log ranges this process wrote
   mutable std::shared_mutex catalog_mu;
   // Immutable snapshot, replaced whole on change: readers keep theirs alive while they use it.
   mutable std::shared_ptr<const CatalogMap> catalog;
@@ -48,6 +57,41 @@ struct Database::Impl {
   std::shared_ptr<const CatalogMap> snapshot() const {
     std::shared_lock lock(catalog_mu);
     return catalog;
+  }
+
+  // Before serving from a cache: applies the commits other processes made since the last check.
+  // PRAGMA data_version tells cheaply whether anything changed; only then is the log read.
+  void sync_foreign() {
+    if (!caches) return;
+    const int64_t dv = backend->data_version();
+    std::lock_guard lock(sync_mu);
+    if (dv == seen_data_version) return;
+    constexpr int64_t kMaxRows = 10000;
+    std::vector<storage::Backend::Change> rows = backend->changes_since(seen_change_seq, kMaxRows + 1);
+    if (!rows.empty() && (rows.front().seq != seen_change_seq + 1 || static_cast<int64_t>(rows.size()) > kMaxRows)) {
+      // The log was pruned past us, or too much happened: start over from empty caches.
+      caches->flush_all();
+      seen_change_seq = std::max(rows.back().seq, backend->last_change_seq());
+      own_changes.clear();
+    } else if (!rows.empty()) {
+      cache::Invalidation inv;
+      for (const auto& r : rows) {
+        if (r.tenant_id != tenant_id) continue;
+        bool own = false;
+        for (const auto& [first, last] : own_changes)
+          if (r.seq >= first && r.seq <= last) own = true;
+        if (!own) inv.entities.push_back({r.type_id, r.entity_id, 0});
+      }
+      if (!inv.entities.empty()) caches->apply_foreign(inv);
+      seen_change_seq = rows.back().seq;
+    }
+    while (!own_changes.empty() && own_changes.front().second <= seen_change_seq) own_changes.pop_front();
+    seen_data_version = dv;
+  }
+
+  std::chrono::milliseconds ttl_of(std::string_view type_code) const {
+    auto it = options.cache.type_ttl.find(type_code);
+    return it == options.cache.type_ttl.end() ? options.cache.entity_ttl : it->second;
   }
 
   // The snapshot holding `code`, reloading once from storage when another process may have
@@ -73,7 +117,14 @@ std::unique_ptr<Database> Database::open(std::string_view url, const Options& op
   if (!is_valid_code(options.tenant))
     throw Error(ErrorCode::kInvalidArgument, fmt::format("invalid tenant code '{}'", options.tenant));
   impl->tenant_id = impl->backend->ensure_tenant(options.tenant);
+  impl->options = options;
   impl->reload_catalog();
+  if (options.cache.enabled) {
+    impl->seen_data_version = impl->backend->data_version();
+    impl->seen_change_seq = impl->backend->last_change_seq();
+    impl->caches = std::make_unique<cache::Caches>(
+        options.cache, fmt::format("{}:{}", impl->backend->store_id(), impl->tenant_id));
+  }
   return std::unique_ptr<Database>(new Database(std::move(impl)));
 }
 
@@ -91,6 +142,7 @@ EntityTypeDef Database::define_type(const EntityTypeDef& def) {
   }
   EntityTypeDef stored = impl_->backend->save_type(impl_->tenant_id, def);
   impl_->reload_catalog();
+  if (impl_->caches) impl_->caches->flush_all();  // SELECT * results gain the new columns
   return stored;
 }
 
@@ -119,16 +171,50 @@ std::vector<EntityTypeDef> Database::types() const {
 
 CommitResult Database::commit(ChangeSet changes) {
   changes.tenant_id = impl_->tenant_id;
-  return impl_->backend->commit(changes);
+  if (!impl_->caches) return impl_->backend->commit(changes);
+  cache::Invalidation inv;
+  CommitResult result = impl_->backend->commit(changes, [&](const CommitResult& r) {
+    inv = cache::make_invalidation(impl_->caches->ns(), changes, r);
+    impl_->caches->before_commit(inv);
+  });
+  if (result.change_seq_last != 0) {
+    std::lock_guard lock(impl_->sync_mu);
+    impl_->own_changes.emplace_back(result.change_seq_first, result.change_seq_last);
+  }
+  impl_->caches->after_commit(inv);
+  return result;
 }
 
 std::vector<std::optional<EntityRecord>> Database::load(std::string_view type_code,
                                                         const std::vector<int64_t>& ids) const {
-  EntityTypeDef t = require_type(type_code);
-  return impl_->backend->load(impl_->tenant_id, t.id, ids);
+  auto snap = impl_->snapshot_with(type_code);
+  auto it = snap->find(type_code);
+  if (it == snap->end()) require_type(type_code);  // throws kNotFound with a suggestion
+  const EntityTypeDef& t = it->second;
+  if (!impl_->caches) return impl_->backend->load(impl_->tenant_id, t.id, ids);
+  impl_->sync_foreign();
+  return impl_->caches->get_entities(t.id, impl_->ttl_of(type_code), ids, [&](const std::vector<int64_t>& missing) {
+    return impl_->backend->load(impl_->tenant_id, t.id, missing);
+  });
 }
 
 QueryResult Database::query(std::string_view sql, const std::vector<Value>& params) const {
+  if (!impl_->caches) return run_query(sql, params, nullptr);
+  return query_cached(sql, params)->result;
+}
+
+std::shared_ptr<const cache::CachedResult> Database::query_cached(std::string_view sql,
+                                                                  const std::vector<Value>& params) const {
+  impl_->sync_foreign();
+  std::string sig = cache::Caches::signature(impl_->tenant_id, query::normalized_text(sql), params);
+  return impl_->caches->query(sig, [&](const cache::Caches::BeforeExecute& before) {
+    return run_query(sql, params, &before);
+  });
+}
+
+QueryResult Database::run_query(std::string_view sql, const std::vector<Value>& params,
+                                const std::function<std::optional<QueryResult>(const std::vector<std::string>&)>*
+                                    before_execute) const {
   // Compile against one catalog snapshot; when the query names a type this process has not seen
   // yet, reload once and compile again.
   auto snap = impl_->snapshot();
@@ -152,11 +238,44 @@ QueryResult Database::query(std::string_view sql, const std::vector<Value>& para
         return codes;
       }};
   query::CompiledQuery q = query::compile(sql, params, catalog);
+  if (before_execute) {
+    if (auto cached = (*before_execute)(cache::query_tags(q.type->id, q.attributes_read, q.reads_row_versions)))
+      return std::move(*cached);
+  }
   QueryResult result;
   result.columns = q.columns;
   result.select_star = q.select_star;
   result.rows = impl_->backend->execute(q);
   return result;
+}
+
+cache::Caches* Database::caches() const noexcept { return impl_->caches.get(); }
+
+CacheStats Database::cache_stats() const {
+  if (!impl_->caches) return {};
+  return impl_->caches->stats();
+}
+
+void Database::cache_clear() {
+  if (impl_->caches) impl_->caches->clear();
+}
+
+int64_t Database::cache_warm(std::string_view type_code, std::string_view sql) {
+  EntityTypeDef t = require_type(type_code);
+  std::vector<int64_t> ids;
+  QueryResult r = query(sql.empty() ? fmt::format("SELECT id FROM \"{}\" ORDER BY id", t.code) : std::string(sql));
+  if (r.columns.empty() || r.columns[0].name != "id" || r.columns[0].type != ValueType::kInt)
+    throw Error(ErrorCode::kInvalidArgument, "cache warm: the query's first column must be id");
+  for (const auto& row : r.rows)
+    if (auto* id = std::get_if<int64_t>(&row[0])) ids.push_back(*id);
+  constexpr size_t kBatch = 1000;
+  int64_t warmed = 0;
+  for (size_t i = 0; i < ids.size(); i += kBatch) {
+    std::vector<int64_t> batch(ids.begin() + static_cast<std::ptrdiff_t>(i),
+                               ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + kBatch)));
+    for (const auto& rec : load(t.code, batch)) warmed += rec ? 1 : 0;
+  }
+  return warmed;
 }
 
 std::vector<std::string> Database::integrity_check() const { return impl_->backend->integrity_check(); }

@@ -4,16 +4,72 @@
 
 #include "eavdb/error.h"
 #include "query/binder.h"
+#include "query/lexer.h"
 #include "query/parser.h"
 #include "query/sqlgen.h"
 
 namespace eavdb::query {
 
+namespace {
+
+bool is_row_version(const BoundColumn& c) {
+  return c.system != BoundColumn::System::kNone && c.system != BoundColumn::System::kId;
+}
+
+bool pred_reads_row_version(const BoundPred* p) {
+  if (!p) return false;
+  if (p->kind == BoundPred::Kind::kAnd || p->kind == BoundPred::Kind::kOr) {
+    for (const auto& c : p->children)
+      if (pred_reads_row_version(c.get())) return true;
+    return false;
+  }
+  return is_row_version(p->column);
+}
+
+bool reads_row_versions(const BoundQuery& q) {
+  for (const auto& o : q.outputs)
+    if (o.agg != Agg::kCountStar && is_row_version(o.column)) return true;
+  for (const auto& g : q.group_by)
+    if (is_row_version(g)) return true;
+  for (const auto& o : q.order_by)
+    if (o.value.agg != Agg::kCountStar && is_row_version(o.value.column)) return true;
+  return pred_reads_row_version(q.where.get());
+}
+
+}  // namespace
+
+std::string normalized_text(std::string_view sql) {
+  if (sql.size() > kMaxQueryBytes)
+    throw Error(ErrorCode::kLimit,
+                fmt::format("query is {} bytes; at most {} are accepted", sql.size(), kMaxQueryBytes));
+  std::string out;
+  out.reserve(sql.size());
+  for (const Token& t : tokenize(sql)) {
+    if (t.kind == Tok::kEnd) break;
+    // Kind tag and length prefix: 'x' and x, or one string and two tokens, never collide.
+    out.push_back(static_cast<char>('A' + static_cast<int>(t.kind)));
+    out.append(std::to_string(t.text.size()));
+    out.push_back(':');
+    out.append(t.text);
+  }
+  return out;
+}
+
 CompiledQuery compile(std::string_view sql, const std::vector<Value>& params, const Catalog& catalog) {
   if (sql.size() > kMaxQueryBytes)
     throw Error(ErrorCode::kLimit,
                 fmt::format("query is {} bytes; at most {} are accepted", sql.size(), kMaxQueryBytes));
-  return generate(query::bind(parse(sql), params, catalog));
+  BoundQuery bound = query::bind(parse(sql), params, catalog);
+  std::vector<int64_t> read;
+  if (bound.star)
+    for (const AttributeDef& a : bound.type->attributes) read.push_back(a.id);
+  else
+    for (const BoundJoin& j : bound.joins) read.push_back(j.attribute->id);
+  const bool row_versions = reads_row_versions(bound);
+  CompiledQuery q = generate(std::move(bound));
+  q.attributes_read = std::move(read);
+  q.reads_row_versions = row_versions;
+  return q;
 }
 
 }  // namespace eavdb::query

@@ -46,7 +46,17 @@ struct CompiledQuery {
   /// the attribute values of those ids.
   std::vector<ResultColumn> columns;
   bool select_star = false;
+  /// Ids of the attributes whose values the query reads (filters, outputs, sort and group keys;
+  /// every attribute for SELECT *): the query cache tags results with them.
+  std::vector<int64_t> attributes_read;
+  /// True when the query reads version, created_at or updated_at (they change on every update).
+  bool reads_row_versions = false;
 };
+
+/// The cache signature of a query text: its tokens, normalised (keywords and identifiers
+/// lower-cased, whitespace dropped), so spellings that differ only in layout share
+/// one signature. Throws Error(kSyntax) like tokenize().
+std::string normalized_text(std::string_view sql);
 
 /// Parses, binds and compiles `sql` with positional `params` (for '?').
 /// Throws Error with: kSyntax (message: "syntax error at line L, column C: expected X, found Y"),

@@ -2,8 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "cache/caches.h"
 #include "eavdb/database.h"
 #include "eavdb/error.h"
+#include "query/compiler.h"
 
 namespace eavdb {
 namespace {
@@ -53,8 +57,18 @@ void Entity::set(std::string_view code, const Value& value) {
 }
 
 Session::Session(Database& db) : db_(&db) {}
-Session::~Session() = default;
-Session::Session(Session&&) noexcept = default;
+
+Session::~Session() {
+  if (db_ && (l1_.hits || l1_.misses))
+    if (auto* c = db_->caches()) c->add_l1(l1_);
+}
+
+Session::Session(Session&& o) noexcept
+    : db_(o.db_), types_(std::move(o.types_)), identity_map_(std::move(o.identity_map_)),
+      queries_(std::move(o.queries_)), l1_(o.l1_), new_entities_(std::move(o.new_entities_)) {
+  o.db_ = nullptr;
+  o.l1_ = {};
+}
 
 const EntityTypeDef& Session::type_def(std::string_view code) {
   auto it = types_.find(code);
@@ -72,21 +86,32 @@ Entity& Session::create(std::string_view type) {
   return *new_entities_.back();
 }
 
-Entity* Session::find(std::string_view type, int64_t id) { return find_many(type, {id})[0]; }
+Entity* Session::find(std::string_view type, int64_t id) {
+  const EntityTypeDef& def = type_def(type);
+  auto it = identity_map_.find({def.id, id});
+  if (it == identity_map_.end()) return find_many(type, {id})[0];
+  ++l1_.hits;
+  return it->second->removed_ ? nullptr : it->second.get();
+}
 
 std::vector<Entity*> Session::find_many(std::string_view type, const std::vector<int64_t>& ids) {
   const EntityTypeDef& def = type_def(type);
   std::vector<Entity*> out(ids.size(), nullptr);
   std::vector<int64_t> to_load;
   for (size_t i = 0; i < ids.size(); ++i) {
-    auto it = identity_map_.find(std::make_pair(def.code, ids[i]));
-    if (it == identity_map_.end()) to_load.push_back(ids[i]);
-    else if (!it->second->removed_) out[i] = it->second.get();
+    auto it = identity_map_.find({def.id, ids[i]});
+    if (it == identity_map_.end()) {
+      to_load.push_back(ids[i]);
+      ++l1_.misses;
+    } else {
+      ++l1_.hits;
+      if (!it->second->removed_) out[i] = it->second.get();
+    }
   }
   if (to_load.empty()) return out;
   for (auto& rec : db_->load(type, to_load)) {
     if (!rec) continue;
-    auto key = std::make_pair(def.code, rec->id);
+    auto key = std::make_pair(def.id, rec->id);
     if (identity_map_.count(key)) continue;  // the same id asked twice
     auto e = std::make_unique<Entity>();
     e->type_ = &def;
@@ -98,7 +123,7 @@ std::vector<Entity*> Session::find_many(std::string_view type, const std::vector
   }
   for (size_t i = 0; i < ids.size(); ++i) {
     if (out[i]) continue;
-    auto it = identity_map_.find(std::make_pair(def.code, ids[i]));
+    auto it = identity_map_.find({def.id, ids[i]});
     if (it != identity_map_.end() && !it->second->removed_) out[i] = it->second.get();
   }
   return out;
@@ -135,8 +160,14 @@ FlushResult Session::flush() {
     cs.writes.push_back(std::move(w));
     written.push_back(e.get());
   }
-  for (auto& [key, e] : identity_map_) {
-    if (!e->dirty()) continue;
+  // Ordered by (type, id): the same session state always writes in the same order.
+  std::vector<Entity*> dirty;
+  for (auto& [key, e] : identity_map_)
+    if (e->dirty()) dirty.push_back(e.get());
+  std::sort(dirty.begin(), dirty.end(), [](const Entity* a, const Entity* b) {
+    return std::make_pair(a->type_->id, a->id_) < std::make_pair(b->type_->id, b->id_);
+  });
+  for (Entity* e : dirty) {
     EntityWrite w;
     w.type_id = e->type_->id;
     w.id = e->id_;
@@ -149,7 +180,7 @@ FlushResult Session::flush() {
       add_values(*e, w, true);
     }
     cs.writes.push_back(std::move(w));
-    written.push_back(e.get());
+    written.push_back(e);
   }
   if (cs.empty()) return result;
   CommitResult cr = db_->commit(std::move(cs));  // throws before any state below changes
@@ -172,8 +203,8 @@ FlushResult Session::flush() {
   // New entities now have ids: move them into the identity map; drop removed ones.
   for (auto& e : new_entities_) {
     if (e->removed_) continue;
-    auto key = std::make_pair(e->type_->code, e->id_);
-    identity_map_.emplace(std::move(key), std::move(e));
+    auto key = std::make_pair(e->type_->id, e->id_);
+    identity_map_.emplace(key, std::move(e));
   }
   // Moved-from slots are gone; created-then-removed entities stay owned until the session ends.
   std::erase_if(new_entities_, [](const auto& e) { return !e; });
@@ -183,6 +214,21 @@ FlushResult Session::flush() {
 void Session::clear() {
   identity_map_.clear();
   new_entities_.clear();
+  queries_.clear();
+}
+
+QueryResult Session::query(std::string_view sql, const std::vector<Value>& params) {
+  if (!db_->caches()) return db_->query(sql, params);
+  std::string sig = cache::Caches::signature(db_->tenant_id(), query::normalized_text(sql), params);
+  auto it = queries_.find(sig);
+  if (it != queries_.end() && it->second->valid()) {
+    ++l1_.hits;
+    return it->second->result;
+  }
+  ++l1_.misses;
+  auto entry = db_->query_cached(sql, params);
+  queries_.insert_or_assign(std::move(sig), entry);
+  return entry->result;
 }
 
 }  // namespace eavdb

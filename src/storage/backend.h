@@ -41,8 +41,30 @@ class Backend {
   /// Rebuilds the indexes that begin_bulk_load dropped.
   virtual void end_bulk_load() = 0;
 
-  /// Applies a ChangeSet atomically (see Database::commit for errors).
-  virtual CommitResult commit(const ChangeSet& changes) = 0;
+  /// Applies a ChangeSet atomically (see Database::commit for errors). `before_commit`, when set,
+  /// runs inside the transaction after every write succeeded and just before COMMIT, with the
+  /// result (ids and new versions) — the caches announce new versions there. An exception from it
+  /// rolls the transaction back.
+  virtual CommitResult commit(const ChangeSet& changes,
+                              const std::function<void(const CommitResult&)>& before_commit = {}) = 0;
+
+  /// One invalidation-log row: entity `entity_id` of `type_id` changed (entity_id 0: any entity
+  /// of the type).
+  struct Change {
+    int64_t seq = 0;
+    int64_t tenant_id = 0;
+    int64_t type_id = 0;
+    int64_t entity_id = 0;
+  };
+  /// A counter that changes whenever another connection (of any process) committed since the
+  /// previous call (SQLite: PRAGMA data_version on a dedicated connection). Cheap: no table read.
+  virtual int64_t data_version() = 0;
+  /// A random id generated when the store was created: names the store in shared caches.
+  virtual std::string store_id() = 0;
+  /// The newest invalidation-log sequence number (0 when empty).
+  virtual int64_t last_change_seq() = 0;
+  /// Log rows with seq > `after`, ascending, at most `limit`.
+  virtual std::vector<Change> changes_since(int64_t after, int64_t limit) = 0;
 
   /// Loads entities of type `type_id` (tenant `tenant_id`) by id; index-aligned with `ids`,
   /// nullopt where missing. Uses a fixed number of statements regardless of ids.size().

@@ -14,7 +14,7 @@ namespace eavdb::storage::sqlite {
 // index for filters and sorts — except text: its values are long (any length), so an index
 // would copy them whole and double the write cost; text filters scan. Decimals are canonical decimal TEXT under the eavdb_decimal
 // collation (numeric comparison, registered on every connection); datetimes are INTEGER µs.
-inline constexpr std::array<std::string_view, 1> kMigrations = {
+inline constexpr std::array<std::string_view, 2> kMigrations = {
     R"sql(
 CREATE TABLE eav_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE eav_tenant(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE);
@@ -58,6 +58,14 @@ CREATE TABLE eav_value_datetime(entity_id INTEGER NOT NULL, attribute_id INTEGER
 CREATE INDEX eav_value_datetime_av ON eav_value_datetime(attribute_id, value);
 CREATE TABLE eav_value_text(entity_id INTEGER NOT NULL, attribute_id INTEGER NOT NULL,
   value TEXT NOT NULL, PRIMARY KEY(entity_id, attribute_id)) WITHOUT ROWID;
+)sql",
+    // 2: the invalidation log other processes read to drop stale cache entries (one row per
+    // written entity, or one per type with entity_id NULL for large commits), and the entity id
+    // high-water mark: ids are never reused, so a cache tombstone for a deleted id stays true.
+    R"sql(
+CREATE TABLE eav_invalidation(seq INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL,
+  type_id INTEGER NOT NULL, entity_id INTEGER);
+INSERT INTO eav_meta(key, value) SELECT 'entity_id_hwm', COALESCE(max(id), 0) FROM eav_entity;
 )sql",
 };
 

@@ -90,7 +90,20 @@ SqliteBackend::SqliteBackend(const std::string& path, bool create, int readers, 
     : path_(path), busy_timeout_ms_(busy_timeout_ms), page_cache_kib_(page_cache_kib), readers_max_(std::max(1, readers)) {
   writer_ = std::make_unique<Connection>(path, create, busy_timeout_ms, page_cache_kib);
   migrate(create);
+  std::lock_guard lock(write_mu_);
+  {
+    Statement st = writer_->prepare("SELECT value FROM eav_meta WHERE key = 'store_id'");
+    if (st.step()) store_id_ = st.column_text(0);
+  }
+  if (store_id_.empty()) {
+    writer_->exec("INSERT OR IGNORE INTO eav_meta(key, value) VALUES('store_id', lower(hex(randomblob(16))))");
+    Statement st = writer_->prepare("SELECT value FROM eav_meta WHERE key = 'store_id'");
+    st.step();
+    store_id_ = st.column_text(0);
+  }
 }
+
+std::string SqliteBackend::store_id() { return store_id_; }
 
 SqliteBackend::~SqliteBackend() = default;
 
@@ -589,7 +602,8 @@ bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size
   return true;
 }
 
-CommitResult SqliteBackend::commit(const ChangeSet& changes) {
+CommitResult SqliteBackend::commit(const ChangeSet& changes,
+                                   const std::function<void(const CommitResult&)>& before_commit) {
   CommitResult out;
   if (changes.empty()) return out;
   const size_t n = changes.writes.size();
@@ -600,10 +614,14 @@ CommitResult SqliteBackend::commit(const ChangeSet& changes) {
   in_transaction(c, [&] {
     CommitContext ctx{c, changes, now_micros(), 0, {}, out};
     {
-      Statement st = c.prepare("SELECT COALESCE(max(id), 0) + 1 FROM eav_entity");
+      // Ids are never reused, even after the newest entity was deleted (caches keep tombstones).
+      Statement st = c.prepare(
+          "SELECT max(COALESCE((SELECT max(id) FROM eav_entity), 0),"
+          " COALESCE((SELECT CAST(value AS INTEGER) FROM eav_meta WHERE key = 'entity_id_hwm'), 0)) + 1");
       st.step();
       ctx.next_id = st.column_int(0);
     }
+    const int64_t first_id = ctx.next_id;
     {
       Statement st = c.prepare("SELECT id FROM eav_attribute WHERE is_unique = 1");
       while (st.step()) ctx.unique_attrs.insert(st.column_int(0));
@@ -652,7 +670,87 @@ CommitResult SqliteBackend::commit(const ChangeSet& changes) {
         }
       }
     }
+    if (ctx.next_id != first_id) {
+      Statement st = c.prepare(
+          "INSERT INTO eav_meta(key, value) VALUES('entity_id_hwm', ?)"
+          " ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+      st.bind(1, std::to_string(ctx.next_id - 1));
+      st.run();
+    }
+    log_invalidations(c, changes, out);
+    if (before_commit) before_commit(out);
   });
+  return out;
+}
+
+void SqliteBackend::log_invalidations(Connection& c, const ChangeSet& changes, CommitResult& out) {
+  // Small commits name each entity; large ones name the types (readers then drop the whole type).
+  constexpr size_t kPerEntityLimit = 1000;
+  constexpr int64_t kKeepRows = 100000;  // readers further behind than this flush everything
+  std::set<int64_t> types;
+  size_t written = 0;
+  for (size_t i = 0; i < changes.writes.size(); ++i)
+    if (out.ids[i] != 0) {
+      types.insert(changes.writes[i].type_id);
+      ++written;
+    }
+  if (written == 0) return;
+  Statement st = c.prepare(
+      "INSERT INTO eav_invalidation(seq, tenant_id, type_id, entity_id)"
+      " VALUES((SELECT COALESCE(max(seq), 0) + 1 FROM eav_invalidation), ?, ?, ?)");
+  const int64_t rows = static_cast<int64_t>(written <= kPerEntityLimit ? written : types.size());
+  if (written <= kPerEntityLimit) {
+    for (size_t i = 0; i < changes.writes.size(); ++i) {
+      if (out.ids[i] == 0) continue;
+      st.bind(1, changes.tenant_id);
+      st.bind(2, changes.writes[i].type_id);
+      st.bind(3, out.ids[i]);
+      st.run();
+      sqlite3_reset(st.raw());
+    }
+  } else {
+    for (int64_t type : types) {
+      st.bind(1, changes.tenant_id);
+      st.bind(2, type);
+      st.bind_null(3);
+      st.run();
+      sqlite3_reset(st.raw());
+    }
+  }
+  const int64_t last = sqlite3_last_insert_rowid(c.raw());
+  out.change_seq_first = last - rows + 1;
+  out.change_seq_last = last;
+  if (last % 1024 < rows) {  // crossed a multiple of 1024: prune now and then, not every commit
+    Statement prune = c.prepare("DELETE FROM eav_invalidation WHERE seq <= ?");
+    prune.bind(1, last - kKeepRows);
+    prune.run();
+  }
+}
+
+int64_t SqliteBackend::data_version() {
+  std::lock_guard lock(version_mu_);
+  if (!version_conn_) version_conn_ = std::make_unique<Connection>(path_, false, busy_timeout_ms_, 64);
+  Statement st = version_conn_->prepare("PRAGMA data_version");
+  st.step();
+  return st.column_int(0);
+}
+
+int64_t SqliteBackend::last_change_seq() {
+  auto reader = lease_reader();
+  Statement st = reader->prepare("SELECT COALESCE(max(seq), 0) FROM eav_invalidation");
+  st.step();
+  return st.column_int(0);
+}
+
+std::vector<Backend::Change> SqliteBackend::changes_since(int64_t after, int64_t limit) {
+  std::vector<Change> out;
+  auto reader = lease_reader();
+  Statement st = reader->prepare(
+      "SELECT seq, tenant_id, type_id, COALESCE(entity_id, 0) FROM eav_invalidation"
+      " WHERE seq > ? ORDER BY seq LIMIT ?");
+  st.bind(1, after);
+  st.bind(2, limit);
+  while (st.step()) out.push_back({st.column_int(0), st.column_int(1), st.column_int(2), st.column_int(3)});
   return out;
 }
 

@@ -30,7 +30,12 @@ class SqliteBackend final : public Backend {
   EntityTypeDef save_type(int64_t tenant_id, const EntityTypeDef& def) override;
   bool begin_bulk_load(int64_t expected_rows) override;
   void end_bulk_load() override;
-  CommitResult commit(const ChangeSet& changes) override;
+  CommitResult commit(const ChangeSet& changes,
+                      const std::function<void(const CommitResult&)>& before_commit = {}) override;
+  int64_t data_version() override;
+  std::string store_id() override;
+  int64_t last_change_seq() override;
+  std::vector<Change> changes_since(int64_t after, int64_t limit) override;
   std::vector<std::optional<EntityRecord>> load(int64_t tenant_id, int64_t type_id,
                                                 const std::vector<int64_t>& ids) override;
   std::vector<std::optional<int64_t>> find_by_values(int64_t attribute_id, ValueType type,
@@ -55,12 +60,17 @@ class SqliteBackend final : public Backend {
   // Applies writes [begin, end) with multi-row / set-based statements; false when the chunk
   // does not qualify (then nothing was written).
   bool write_chunk_set_based(CommitContext& ctx, size_t begin, size_t end);
+  // Appends the commit's rows to eav_invalidation and prunes old ones.
+  void log_invalidations(Connection& c, const ChangeSet& changes, CommitResult& out);
 
   std::string path_;
+  std::string store_id_;
   int busy_timeout_ms_;
   int page_cache_kib_;
   std::mutex write_mu_;
   std::unique_ptr<Connection> writer_;
+  std::mutex version_mu_;
+  std::unique_ptr<Connection> version_conn_;  ///< only runs PRAGMA data_version
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;

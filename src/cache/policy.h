@@ -1,0 +1,87 @@
+// eavdb::cache — admission and eviction policies: W-TinyLFU (Caffeine's design) and plain LRU.
+//
+// The policy decides which entries stay; it does not hold keys or values. Entries are named by a
+// 64-bit key hash and a Handle (a slot index the policy hands out and recycles), and carry a
+// weight (bytes, or 1 for entry-counted caches). The owner keeps its own key -> (handle, value)
+// map and removes what the policy reports as evicted.
+//
+// W-TinyLFU (Einziger, Friedman, Manes: "TinyLFU: A Highly Efficient Cache Admission Policy",
+// ACM ToS 2017; Caffeine's implementation notes):
+//  - a window LRU (initially 1% of the capacity) takes every new entry;
+//  - the main space is a segmented LRU: probation (20% of main) and protected (80% of main);
+//  - an entry leaving the window competes with the probation LRU victim: the one with the higher
+//    estimated frequency stays (ties favour the victim);
+//  - frequencies come from a count-min sketch of 4-bit counters (4 hash functions, one 64-bit word
+//    per group), all counters halved every 10 × capacity increments ("aging");
+//  - the window share adapts by hill climbing on the hit ratio of each sample period.
+// LRU is kept for comparison (PolicyKind::kLru): one list, no admission filter.
+//
+// Thread-safety: none. The L2 shared cache (shared_cache.h) calls a policy under its shard's
+// policy lock; the simulator uses it from one thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace eavdb::cache {
+
+/// Which policy a cache runs.
+enum class PolicyKind { kWTinyLfu, kLru };
+
+/// "wtinylfu" / "lru".
+std::string_view policy_name(PolicyKind kind) noexcept;
+/// Parses "wtinylfu" or "lru"; throws Error(kInvalidArgument) otherwise.
+PolicyKind parse_policy(std::string_view name);
+
+/// A slot index handed out by Policy::insert; valid until the entry is evicted or removed.
+using Handle = uint32_t;
+inline constexpr Handle kNoHandle = UINT32_MAX;
+
+/// An entry the policy dropped: its key hash and the (now recycled) handle it had.
+struct Evicted {
+  uint64_t key_hash = 0;
+  Handle handle = kNoHandle;
+};
+
+/// Counters of one policy, for stats and the simulator.
+struct PolicyStats {
+  uint64_t entries = 0;       ///< live entries
+  uint64_t weight = 0;        ///< sum of live weights
+  uint64_t evictions = 0;     ///< entries dropped to make room (not explicit removals)
+  uint64_t window_max = 0;    ///< current window capacity (weight units); 0 for LRU
+  uint64_t metadata_bytes = 0;///< bytes the policy holds for bookkeeping (slots + sketch)
+};
+
+/// An admission/eviction policy over weighted entries. See the file comment.
+class Policy {
+ public:
+  /// A policy bounded by `max_weight` (sum of weights) and `max_entries` (count); both ≥ 1.
+  /// `max_entries` also sizes the frequency sketch. Throws Error(kInvalidArgument) for 0.
+  static std::unique_ptr<Policy> create(PolicyKind kind, uint64_t max_weight, uint64_t max_entries);
+  virtual ~Policy() = default;
+
+  /// Records a lookup of a key that is not cached (feeds the frequency sketch and the hill
+  /// climber's hit ratio).
+  virtual void record_miss(uint64_t key_hash) = 0;
+  /// Records a hit on a live entry (frequency + recency). A stale handle (already evicted or
+  /// recycled) must be tolerated: it is ignored or at worst touches another live entry's recency.
+  virtual void record_hit(Handle handle) = 0;
+  /// Adds a new entry of `weight` (the caller guarantees key_hash is not already present) and
+  /// evicts until both bounds hold. Every dropped entry is appended to `evicted` — possibly the new
+  /// entry itself (weight > max_weight, or it lost admission). Returns the new entry's handle, or
+  /// kNoHandle when it was dropped at once.
+  virtual Handle insert(uint64_t key_hash, uint64_t weight, std::vector<Evicted>& evicted) = 0;
+  /// Changes a live entry's weight (a replaced value) and evicts as insert() does.
+  virtual void update_weight(Handle handle, uint64_t weight, std::vector<Evicted>& evicted) = 0;
+  /// Removes a live entry (explicit invalidation or expiry); not counted as an eviction.
+  virtual void remove(Handle handle) = 0;
+  /// Removes everything (counters kept).
+  virtual void clear() = 0;
+  /// Current counters.
+  virtual PolicyStats stats() const = 0;
+};
+
+}  // namespace eavdb::cache

@@ -1,0 +1,434 @@
+// eavdb::cache — the L2 cache: shared by every thread of a process, sharded, bounded by bytes
+// and by entries, W-TinyLFU (or LRU) admission and eviction, TTL with jitter, probabilistic early
+// refresh (XFetch) and single-flight loads.
+//
+// Concurrency (after Caffeine's BoundedLocalCache):
+//  - the key space is split into shards by key hash; there is no global lock;
+//  - a read takes its shard's map lock in shared mode only, and records the access in the shard's
+//    lossy read buffer (a ring of policy handles); the buffer is drained into the policy under the
+//    shard's policy lock by whoever finds it free (try_lock), so reads never wait on the policy;
+//  - writes (fill, invalidate) take the policy lock, then the map lock exclusively.
+//
+// Coherence: every key maps to one of kStripes invalidation stripes with an epoch counter. A
+// loader reads epoch(key) *before* it reads the source; put() stores the value only if the
+// stripe's epoch is unchanged, so a value loaded before an invalidation can never be stored after
+// it. invalidate() bumps the epoch before erasing. Single-flight followers only join a load that
+// started in the current epoch, so a read that begins after an invalidation returned never gets a
+// value loaded before it.
+//
+// Weights are bytes as charged by the caller (key + value + per-entry overhead); the sum of live
+// weights never exceeds max_bytes, and the number of entries never exceeds max_entries.
+//
+// XFetch (Vattani, Chierichetti, Lowenstein: "Optimal Probabilistic Cache Stampede Prevention",
+// PVLDB 8(8), 2015): a hit at time t on an entry that took Δ to load and expires at T asks for an
+// early refresh when t − Δ·β·ln(U) ≥ T, U uniform in (0, 1]; one reader (single-flight) reloads
+// while the others keep hitting the current value.
+//
+// Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <shared_mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/policy.h"
+#include "eavdb/cache.h"
+#include "eavdb/error.h"
+
+namespace eavdb::cache {
+
+/// Settings of one shared cache.
+struct SharedCacheOptions {
+  uint64_t max_bytes = 64ull << 20;   ///< bound on the sum of entry weights (bytes)
+  uint64_t max_entries = 1u << 20;    ///< bound on the number of entries
+  PolicyKind policy = PolicyKind::kWTinyLfu;
+  int shards = 16;                    ///< rounded up to a power of two
+  double ttl_jitter = 0.1;            ///< each TTL is scaled by a uniform factor in [1−j, 1+j]
+  double xfetch_beta = 1.0;           ///< XFetch β (> 1 refreshes earlier); 0 disables early refresh
+};
+
+/// Counters of one cache level (see eavdb/cache.h).
+using LevelStats = CacheLevelStats;
+
+/// What a loader returns for one key.
+template <class V>
+struct Loaded {
+  std::shared_ptr<const V> value;  ///< handed to the caller (and followers)
+  uint64_t weight = 0;             ///< bytes charged
+  std::chrono::nanoseconds ttl{0}; ///< 0: no expiry
+  bool store = true;               ///< false: return the value but do not cache it (e.g. too large)
+};
+
+/// A sharded, concurrent, bounded cache from K to immutable V. Hash must be a stateless functor
+/// returning a well-mixed 64-bit hash.
+template <class K, class V, class Hash>
+class SharedCache {
+ public:
+  using ValuePtr = std::shared_ptr<const V>;
+  static constexpr int kStripes = 1024;   ///< invalidation stripes (epochs)
+  static constexpr uint32_t kReadBufferSize = 64;
+
+  /// Throws Error(kInvalidArgument) when a bound is 0.
+  explicit SharedCache(const SharedCacheOptions& options) : options_(options) {
+    if (options.max_bytes == 0 || options.max_entries == 0)
+      throw Error(ErrorCode::kInvalidArgument, "cache bounds must be positive");
+    size_t n = 1;
+    while (n < static_cast<size_t>(std::max(1, options.shards))) n <<= 1;
+    // Small caches get fewer shards so each keeps a useful share of the bounds.
+    while (n > 1 && (options.max_entries / n < 64 || options.max_bytes / n < 4096)) n >>= 1;
+    shard_mask_ = n - 1;
+    shards_ = std::vector<std::unique_ptr<Shard>>(n);
+    for (auto& s : shards_) {
+      s = std::make_unique<Shard>();
+      s->policy = Policy::create(options.policy, std::max<uint64_t>(1, options.max_bytes / n),
+                                 std::max<uint64_t>(1, options.max_entries / n));
+      for (auto& slot : s->read_buffer) slot.store(kNoHandle, std::memory_order_relaxed);
+    }
+  }
+
+  /// The value cached for `key`, or nullptr (miss or expired). Records the access.
+  ValuePtr get(const K& key) {
+    bool refresh = false;
+    return lookup(key, hash_of(key), refresh);
+  }
+
+  /// The epoch of key's invalidation stripe; read it before loading the value from its source.
+  uint64_t epoch(const K& key) const noexcept {
+    return stripes_[stripe_of(hash_of(key))].load(std::memory_order_acquire);
+  }
+
+  /// Stores `value` unless `key`'s stripe epoch moved past `epoch_before_load` (an invalidation
+  /// raced the load) or the value does not fit. Returns true when stored.
+  bool put(const K& key, ValuePtr value, uint64_t weight, std::chrono::nanoseconds ttl,
+           uint64_t epoch_before_load, std::chrono::nanoseconds load_time = {}) {
+    const uint64_t h = hash_of(key);
+    Shard& s = shard_of(h);
+    std::vector<Evicted> evicted;
+    std::lock_guard plock(s.policy_mu);
+    drain(s);
+    std::unique_lock mlock(s.map_mu);
+    // Checked under the map lock, which invalidate() also holds while erasing: either it bumped
+    // the epoch already (we refuse) or it erases after us.
+    if (stripes_[stripe_of(h)].load(std::memory_order_acquire) != epoch_before_load) {
+      s.stats.stale_fills.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    const int64_t now = now_ns();
+    const int64_t expires = ttl.count() > 0 ? now + jittered(ttl.count()) : 0;
+    auto it = s.map.find(key);
+    Handle fresh = kNoHandle;
+    if (it != s.map.end()) {
+      Node& n = it->second;
+      n.value = std::move(value);
+      n.expires_ns = expires;
+      n.load_ns = load_time.count();
+      s.bytes += weight - n.weight;  // unsigned wrap is intended (a decrease)
+      n.weight = weight;
+      s.policy->update_weight(n.handle, weight, evicted);
+    } else {
+      fresh = s.policy->insert(h, weight, evicted);
+    }
+    // Victims first: the policy may have recycled a victim's handle for the new entry.
+    bool stored = it != s.map.end() || fresh != kNoHandle;
+    for (const Evicted& e : evicted) {
+      const K* k = e.handle < s.keys.size() ? s.keys[e.handle] : nullptr;
+      if (!k || hash_of(*k) != e.key_hash) continue;  // the new entry itself, refused
+      auto victim = s.map.find(*k);
+      if (victim == s.map.end() || victim->second.handle != e.handle) continue;
+      if (*k == key) stored = false;
+      s.bytes -= victim->second.weight;
+      s.keys[e.handle] = nullptr;
+      s.map.erase(victim);
+      s.stats.evictions.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (fresh != kNoHandle) {
+      auto pos = s.map.emplace(key, Node{std::move(value), fresh, weight, expires, load_time.count()}).first;
+      if (s.keys.size() <= fresh) s.keys.resize(fresh + 1, nullptr);
+      s.keys[fresh] = &pos->first;
+      s.bytes += weight;
+    }
+    return stored;
+  }
+
+  /// Drops `key` and moves its stripe epoch forward (fills that loaded before are refused).
+  void invalidate(const K& key) {
+    const uint64_t h = hash_of(key);
+    Shard& s = shard_of(h);
+    std::lock_guard plock(s.policy_mu);
+    std::unique_lock mlock(s.map_mu);
+    stripes_[stripe_of(h)].fetch_add(1, std::memory_order_acq_rel);
+    erase_locked(s, key, s.stats.invalidations);
+  }
+
+  /// Drops everything and moves every epoch forward.
+  void invalidate_all() {
+    for (auto& st : stripes_) st.fetch_add(1, std::memory_order_acq_rel);
+    for (auto& sp : shards_) {
+      Shard& s = *sp;
+      std::lock_guard plock(s.policy_mu);
+      std::unique_lock mlock(s.map_mu);
+      for (auto& slot : s.read_buffer) slot.store(kNoHandle, std::memory_order_relaxed);
+      s.stats.invalidations.fetch_add(s.map.size(), std::memory_order_relaxed);
+      s.map.clear();
+      s.keys.clear();
+      s.bytes = 0;
+      s.policy->clear();
+    }
+    for (auto& st : stripes_) st.fetch_add(1, std::memory_order_acq_rel);
+  }
+
+  /// The cached value, or the one `load(key)` returns (Loaded<V>), with single-flight: concurrent
+  /// callers missing the same key in the same epoch wait for one load. An XFetch-selected hit
+  /// reloads early. Exceptions from `load` propagate to the leader and to every waiting follower.
+  template <class Loader>
+  ValuePtr get_or_load(const K& key, Loader&& load) {
+    const uint64_t h = hash_of(key);
+    bool refresh = false;
+    if (ValuePtr v = lookup(key, h, refresh); v && !refresh) return v;
+    else if (v && refresh) {
+      // Early refresh: only if nobody is loading this key already; the others keep the old value.
+      auto flight = lead(key, h);
+      if (!flight.leader) return v;
+      shard_of(h).stats.early_refreshes.fetch_add(1, std::memory_order_relaxed);
+      return run_flight(key, h, flight, load);
+    }
+    auto flight = lead(key, h);
+    if (flight.leader) return run_flight(key, h, flight, load);
+    return wait_flight(*flight.flight);
+  }
+
+  /// Counters summed over the shards.
+  LevelStats stats() const {
+    LevelStats out;
+    for (const auto& sp : shards_) {
+      const Shard& s = *sp;
+      out.hits += s.stats.hits.load(std::memory_order_relaxed);
+      out.misses += s.stats.misses.load(std::memory_order_relaxed);
+      out.evictions += s.stats.evictions.load(std::memory_order_relaxed);
+      out.expirations += s.stats.expirations.load(std::memory_order_relaxed);
+      out.invalidations += s.stats.invalidations.load(std::memory_order_relaxed);
+      out.stale_fills += s.stats.stale_fills.load(std::memory_order_relaxed);
+      out.early_refreshes += s.stats.early_refreshes.load(std::memory_order_relaxed);
+      out.loads += s.stats.loads.load(std::memory_order_relaxed);
+      out.load_ns += s.stats.load_ns.load(std::memory_order_relaxed);
+      std::shared_lock lock(s.map_mu);
+      out.entries += s.map.size();
+      out.bytes += s.bytes;
+    }
+    return out;
+  }
+
+  /// Policy bookkeeping bytes summed over the shards (slots + sketches).
+  uint64_t policy_metadata_bytes() const {
+    uint64_t total = 0;
+    for (const auto& sp : shards_) {
+      std::lock_guard lock(sp->policy_mu);
+      total += sp->policy->stats().metadata_bytes;
+    }
+    return total;
+  }
+
+  /// The options it was built with.
+  const SharedCacheOptions& options() const noexcept { return options_; }
+
+ private:
+  struct Node {
+    ValuePtr value;
+    Handle handle = kNoHandle;
+    uint64_t weight = 0;
+    int64_t expires_ns = 0;  ///< steady-clock ns; 0: never
+    int64_t load_ns = 0;     ///< how long the load took (XFetch Δ)
+  };
+  struct Flight {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    ValuePtr value;
+    std::exception_ptr error;
+    uint64_t epoch = 0;
+  };
+  struct FlightTicket {
+    std::shared_ptr<Flight> flight;
+    bool leader = false;
+  };
+  struct Counters {
+    std::atomic<uint64_t> hits{0}, misses{0}, evictions{0}, expirations{0}, invalidations{0},
+        stale_fills{0}, early_refreshes{0}, loads{0}, load_ns{0};
+  };
+  struct alignas(64) Shard {
+    mutable std::shared_mutex map_mu;
+    std::unordered_map<K, Node, Hash> map;
+    std::vector<const K*> keys;  ///< handle -> key in `map` (guarded by both locks for writes)
+    uint64_t bytes = 0;
+    mutable std::mutex policy_mu;
+    std::unique_ptr<Policy> policy;
+    std::array<std::atomic<Handle>, kReadBufferSize> read_buffer;
+    std::atomic<uint32_t> read_head{0};
+    std::mutex flight_mu;
+    std::unordered_map<K, std::shared_ptr<Flight>, Hash> flights;
+    Counters stats;
+  };
+
+  static uint64_t hash_of(const K& key) noexcept { return Hash{}(key); }
+  static size_t stripe_of(uint64_t h) noexcept { return static_cast<size_t>(h >> 20) % kStripes; }
+  Shard& shard_of(uint64_t h) const noexcept { return *shards_[h & shard_mask_]; }
+  static int64_t now_ns() noexcept {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+  static double uniform01() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    return (static_cast<double>(rng() >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
+  }
+  int64_t jittered(int64_t ttl) const {
+    const double j = std::clamp(options_.ttl_jitter, 0.0, 0.9);
+    if (j == 0) return ttl;
+    return std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(ttl) * (1.0 - j + 2.0 * j * uniform01())));
+  }
+
+  ValuePtr lookup(const K& key, uint64_t h, bool& refresh) {
+    Shard& s = shard_of(h);
+    ValuePtr out;
+    Handle handle = kNoHandle;
+    bool expired = false;
+    {
+      std::shared_lock lock(s.map_mu);
+      auto it = s.map.find(key);
+      if (it != s.map.end()) {
+        const Node& n = it->second;
+        const int64_t now = n.expires_ns ? now_ns() : 0;
+        if (n.expires_ns && now >= n.expires_ns) {
+          expired = true;
+        } else {
+          out = n.value;
+          handle = n.handle;
+          if (n.expires_ns && options_.xfetch_beta > 0 && n.load_ns > 0)
+            refresh = static_cast<double>(now) - static_cast<double>(n.load_ns) * options_.xfetch_beta *
+                                                     std::log(uniform01()) >= static_cast<double>(n.expires_ns);
+        }
+      }
+    }
+    if (out) {
+      s.stats.hits.fetch_add(1, std::memory_order_relaxed);
+      record_read(s, handle);
+      return out;
+    }
+    s.stats.misses.fetch_add(1, std::memory_order_relaxed);
+    if (expired) remove_expired(s, key);
+    if (s.policy_mu.try_lock()) {
+      std::lock_guard plock(s.policy_mu, std::adopt_lock);
+      s.policy->record_miss(h);
+      drain(s);
+    }
+    return nullptr;
+  }
+
+  // Lossy: when the ring is full the access is simply not recorded (Caffeine does the same).
+  void record_read(Shard& s, Handle handle) {
+    const uint32_t i = s.read_head.fetch_add(1, std::memory_order_relaxed);
+    s.read_buffer[i % kReadBufferSize].store(handle, std::memory_order_relaxed);
+    if ((i + 1) % (kReadBufferSize / 2) == 0 && s.policy_mu.try_lock()) {
+      std::lock_guard plock(s.policy_mu, std::adopt_lock);
+      drain(s);
+    }
+  }
+
+  // Under policy_mu: replays buffered hits into the policy. Handles may be stale (the entry was
+  // evicted since); Policy::record_hit tolerates that.
+  void drain(Shard& s) {
+    for (auto& slot : s.read_buffer) {
+      Handle h = slot.exchange(kNoHandle, std::memory_order_relaxed);
+      if (h != kNoHandle) s.policy->record_hit(h);
+    }
+  }
+
+  void remove_expired(Shard& s, const K& key) {
+    std::lock_guard plock(s.policy_mu);
+    std::unique_lock mlock(s.map_mu);
+    auto it = s.map.find(key);
+    if (it != s.map.end() && it->second.expires_ns && now_ns() >= it->second.expires_ns)
+      erase_locked(s, key, s.stats.expirations);
+  }
+
+  // Under both locks.
+  void erase_locked(Shard& s, const K& key, std::atomic<uint64_t>& counter) {
+    auto it = s.map.find(key);
+    if (it == s.map.end()) return;
+    s.policy->remove(it->second.handle);
+    if (it->second.handle < s.keys.size()) s.keys[it->second.handle] = nullptr;
+    s.bytes -= it->second.weight;
+    s.map.erase(it);
+    counter.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  FlightTicket lead(const K& key, uint64_t h) {
+    Shard& s = shard_of(h);
+    const uint64_t ep = stripes_[stripe_of(h)].load(std::memory_order_acquire);
+    std::lock_guard lock(s.flight_mu);
+    auto it = s.flights.find(key);
+    if (it != s.flights.end() && it->second->epoch == ep) return {it->second, false};
+    auto f = std::make_shared<Flight>();
+    f->epoch = ep;
+    s.flights.insert_or_assign(key, f);  // a flight of an older epoch no longer takes followers
+    return {std::move(f), true};
+  }
+
+  template <class Loader>
+  ValuePtr run_flight(const K& key, uint64_t h, FlightTicket& t, Loader& load) {
+    Shard& s = shard_of(h);
+    Flight& f = *t.flight;
+    ValuePtr result;
+    std::exception_ptr error;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      Loaded<V> l = load(key);
+      const auto took = std::chrono::steady_clock::now() - start;
+      s.stats.loads.fetch_add(1, std::memory_order_relaxed);
+      s.stats.load_ns.fetch_add(static_cast<uint64_t>(took.count()), std::memory_order_relaxed);
+      result = l.value;
+      if (l.value && l.store) put(key, l.value, l.weight, l.ttl, f.epoch, took);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    {
+      std::lock_guard lock(s.flight_mu);
+      auto it = s.flights.find(key);
+      if (it != s.flights.end() && it->second == t.flight) s.flights.erase(it);
+    }
+    {
+      std::lock_guard lock(f.mu);
+      f.done = true;
+      f.value = result;
+      f.error = error;
+    }
+    f.cv.notify_all();
+    if (error) std::rethrow_exception(error);
+    return result;
+  }
+
+  static ValuePtr wait_flight(Flight& f) {
+    std::unique_lock lock(f.mu);
+    f.cv.wait(lock, [&] { return f.done; });
+    if (f.error) std::rethrow_exception(f.error);
+    return f.value;
+  }
+
+  SharedCacheOptions options_;
+  size_t shard_mask_ = 0;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::array<std::atomic<uint64_t>, kStripes> stripes_{};
+};
+
+}  // namespace eavdb::cache

@@ -1,0 +1,229 @@
+// L2 shared cache: bounds, byte accounting, TTL and jitter, stale-fill refusal, single-flight,
+// XFetch early refresh, concurrent use (also run under ThreadSanitizer).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <barrier>
+#include <string>
+#include <thread>
+
+#include "cache/shared_cache.h"
+
+namespace eavdb::cache {
+namespace {
+
+struct IntHash {
+  uint64_t operator()(int64_t k) const noexcept {
+    uint64_t x = static_cast<uint64_t>(k) + 0x9E3779B97F4A7C15ull;  // splitmix64 finaliser
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+  }
+};
+using Cache = SharedCache<int64_t, std::string, IntHash>;
+
+std::shared_ptr<const std::string> val(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+
+SharedCacheOptions opts(uint64_t bytes, uint64_t entries, PolicyKind p = PolicyKind::kWTinyLfu) {
+  SharedCacheOptions o;
+  o.max_bytes = bytes;
+  o.max_entries = entries;
+  o.policy = p;
+  return o;
+}
+
+TEST(CacheShared, PutGetInvalidate) {
+  Cache c(opts(1 << 20, 1000));
+  EXPECT_EQ(c.get(1), nullptr);
+  ASSERT_TRUE(c.put(1, val("one"), 100, {}, c.epoch(1)));
+  ASSERT_NE(c.get(1), nullptr);
+  EXPECT_EQ(*c.get(1), "one");
+  c.invalidate(1);
+  EXPECT_EQ(c.get(1), nullptr);
+  auto st = c.stats();
+  EXPECT_EQ(st.hits, 2u);
+  EXPECT_EQ(st.misses, 2u);
+  EXPECT_EQ(st.invalidations, 1u);
+  EXPECT_EQ(st.entries, 0u);
+  EXPECT_EQ(st.bytes, 0u);
+}
+
+TEST(CacheShared, ByteBoundHoldsAndIsUsed) {
+  for (PolicyKind p : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+    const uint64_t limit = 1 << 20;
+    Cache c(opts(limit, 1 << 20, p));
+    uint64_t inserted_bytes = 0;
+    for (int64_t k = 0; k < 20000; ++k) {
+      const uint64_t w = 100 + static_cast<uint64_t>(k % 7) * 50;  // 100..400 bytes
+      c.put(k, val(std::string(8, 'x')), w, {}, c.epoch(k));
+      inserted_bytes += w;
+      if (k % 997 == 0) ASSERT_LE(c.stats().bytes, limit) << "after " << k;
+      c.get(k % 50);  // a hot set, so admission has something to protect
+    }
+    auto st = c.stats();
+    EXPECT_GT(inserted_bytes, 4 * limit);
+    EXPECT_LE(st.bytes, limit);
+    // The budget is used: within 1% of the limit once full (weights ≤ 400 B ≪ shard size).
+    EXPECT_GE(static_cast<double>(st.bytes), 0.99 * static_cast<double>(limit)) << policy_name(p);
+    EXPECT_GT(st.evictions, 0u);
+  }
+}
+
+TEST(CacheShared, EntryBoundHolds) {
+  Cache c(opts(1ull << 30, 1024));
+  for (int64_t k = 0; k < 10000; ++k) c.put(k, val("v"), 10, {}, c.epoch(k));
+  EXPECT_LE(c.stats().entries, 1024u);
+  EXPECT_GE(c.stats().entries, 1000u);
+}
+
+TEST(CacheShared, OversizedValueIsNotStored) {
+  Cache c(opts(64 * 1024, 1000));
+  EXPECT_FALSE(c.put(1, val("big"), 10 * 1024 * 1024, {}, c.epoch(1)));
+  EXPECT_EQ(c.get(1), nullptr);
+  EXPECT_EQ(c.stats().bytes, 0u);
+}
+
+TEST(CacheShared, ReplaceAdjustsBytes) {
+  Cache c(opts(1 << 20, 1000));
+  c.put(1, val("a"), 100, {}, c.epoch(1));
+  c.put(1, val("b"), 300, {}, c.epoch(1));
+  EXPECT_EQ(*c.get(1), "b");
+  EXPECT_EQ(c.stats().bytes, 300u);
+  EXPECT_EQ(c.stats().entries, 1u);
+}
+
+TEST(CacheShared, TtlExpiresWithJitterInRange) {
+  SharedCacheOptions o = opts(1 << 20, 1000);
+  o.ttl_jitter = 0.5;
+  o.xfetch_beta = 0;
+  Cache c(o);
+  for (int64_t k = 0; k < 50; ++k) c.put(k, val("v"), 10, std::chrono::milliseconds(40), c.epoch(k));
+  // With jitter 0.5 every TTL lies in [20 ms, 60 ms]: nothing expired before 20 ms, all by 60 ms.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  int alive = 0;
+  for (int64_t k = 0; k < 50; ++k) alive += c.get(k) != nullptr;
+  EXPECT_EQ(alive, 50);
+  std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  for (int64_t k = 0; k < 50; ++k) EXPECT_EQ(c.get(k), nullptr) << k;
+  EXPECT_EQ(c.stats().expirations, 50u);
+  EXPECT_EQ(c.stats().entries, 0u);
+}
+
+TEST(CacheShared, FillAfterInvalidationIsRefused) {
+  Cache c(opts(1 << 20, 1000));
+  const uint64_t before = c.epoch(7);  // a loader starts reading the source
+  c.invalidate(7);                     // a commit lands meanwhile
+  EXPECT_FALSE(c.put(7, val("old"), 10, {}, before));
+  EXPECT_EQ(c.get(7), nullptr);
+  EXPECT_EQ(c.stats().stale_fills, 1u);
+  EXPECT_TRUE(c.put(7, val("new"), 10, {}, c.epoch(7)));
+  c.invalidate_all();
+  EXPECT_EQ(c.get(7), nullptr);
+}
+
+TEST(CacheShared, SingleFlightUnder64ConcurrentMisses) {
+  Cache c(opts(1 << 20, 1000));
+  std::atomic<int> loads{0};
+  constexpr int kThreads = 64;
+  std::barrier start(kThreads);
+  std::vector<std::thread> threads;
+  std::vector<std::string> got(kThreads);
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      auto v = c.get_or_load(42, [&](int64_t) {
+        loads.fetch_add(1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the others arrive meanwhile
+        return Loaded<std::string>{val("loaded"), 10, {}};
+      });
+      got[t] = v ? *v : "";
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(loads.load(), 1);
+  for (const auto& g : got) EXPECT_EQ(g, "loaded");
+}
+
+TEST(CacheShared, SingleFlightPropagatesErrorsAndRetries) {
+  Cache c(opts(1 << 20, 1000));
+  EXPECT_THROW(c.get_or_load(1, [](int64_t) -> Loaded<std::string> { throw Error(ErrorCode::kStorage, "db down"); }),
+               Error);
+  auto v = c.get_or_load(1, [](int64_t) { return Loaded<std::string>{val("ok"), 10, {}}; });
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(*v, "ok");
+}
+
+TEST(CacheShared, FollowerDoesNotJoinALoadFromBeforeAnInvalidation) {
+  Cache c(opts(1 << 20, 1000));
+  std::atomic<bool> leader_started{false}, release{false};
+  std::thread leader([&] {
+    c.get_or_load(5, [&](int64_t) {
+      leader_started = true;
+      while (!release) std::this_thread::yield();
+      return Loaded<std::string>{val("v1"), 10, {}};
+    });
+  });
+  while (!leader_started) std::this_thread::yield();
+  c.invalidate(5);  // a commit returned after the leader began reading
+  // A read that begins now must not receive the leader's (older) value.
+  auto v = c.get_or_load(5, [](int64_t) { return Loaded<std::string>{val("v2"), 10, {}}; });
+  release = true;
+  leader.join();
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(*v, "v2");
+  // And the leader's fill was refused: the cache holds v2.
+  ASSERT_NE(c.get(5), nullptr);
+  EXPECT_EQ(*c.get(5), "v2");
+}
+
+TEST(CacheShared, XFetchRefreshesEarlyOnce) {
+  SharedCacheOptions o = opts(1 << 20, 1000);
+  o.ttl_jitter = 0;
+  o.xfetch_beta = 1.0;
+  Cache c(o);
+  // A load that took 50 ms, with a TTL of 60 ms: XFetch refreshes well before expiry.
+  c.put(1, val("v1"), 10, std::chrono::milliseconds(60), c.epoch(1), std::chrono::milliseconds(50));
+  int refreshes = 0;
+  bool saw_v1_after_refresh_started = false;
+  for (int i = 0; i < 200; ++i) {
+    auto v = c.get_or_load(1, [&](int64_t) {
+      ++refreshes;
+      return Loaded<std::string>{val("v2"), 10, std::chrono::hours(1)};
+    });
+    ASSERT_NE(v, nullptr);
+    if (*v == "v2") break;
+    saw_v1_after_refresh_started = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(saw_v1_after_refresh_started);
+  EXPECT_EQ(refreshes, 1);
+  EXPECT_EQ(c.stats().early_refreshes, 1u);
+  EXPECT_EQ(c.stats().expirations, 0u);  // refreshed before it ever expired
+}
+
+TEST(CacheShared, ConcurrentReadersAndWritersKeepBounds) {
+  Cache c(opts(256 * 1024, 4096));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      uint64_t x = static_cast<uint64_t>(t) + 1;
+      for (int i = 0; i < 20000; ++i) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        const int64_t k = static_cast<int64_t>((x >> 33) % 5000);
+        if (i % 10 == 0) {
+          c.invalidate(k);
+        } else if (auto v = c.get(k)) {
+          EXPECT_EQ(*v, std::to_string(k));
+        } else {
+          c.put(k, val(std::to_string(k)), static_cast<uint64_t>(64 + k % 100), {}, c.epoch(k));
+        }
+      }
+    });
+  for (auto& th : threads) th.join();
+  auto st = c.stats();
+  EXPECT_LE(st.bytes, 256u * 1024u);
+  EXPECT_LE(st.entries, 4096u);
+  EXPECT_GT(st.hits, 0u);
+}
+
+}  // namespace
+}  // namespace eavdb::cache
