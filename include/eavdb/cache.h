@@ -86,6 +86,9 @@ struct CacheStats {
   uint64_t foreign_commits = 0;  ///< commits of other processes noticed (SQLite invalidation log)
   uint64_t full_flushes = 0;     ///< times L2/L4 were dropped whole (bus lost, log gap, clear)
   uint64_t bus_messages = 0;     ///< invalidations received from other processes over the bus
+  /// Propagation delay of those messages (publisher's commit → our invalidation), µs, over the
+  /// last 4096 messages; 0 without samples. Clocks of one machine (CLOCK_REALTIME).
+  double bus_delay_p50_us = 0, bus_delay_p99_us = 0, bus_delay_max_us = 0;
   uint64_t policy_metadata_bytes = 0;  ///< L2 policy bookkeeping (slots + sketches)
 };
 

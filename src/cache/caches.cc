@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <random>
 #include <set>
 
@@ -148,9 +149,13 @@ Caches::Caches(const CacheOptions& options, std::string ns)
     ro.command_timeout_ms = options.l3_timeout_ms;
     ro.connect_timeout_ms = std::max(options.l3_timeout_ms, 100);
     l3_ = RemoteStore::open(options.l3_url, ro);
+    // With a bus, memory levels wait for the subscription: an invalidation published before we
+    // subscribed would otherwise be missed.
+    bus_down_.store(true, std::memory_order_release);
     subscription_ = l3_->subscribe(
         ns_, [this](const Invalidation& inv) { on_bus_message(inv); },
         [this](bool connected) { on_bus_connection(connected); });
+    if (!subscription_) bus_down_.store(false, std::memory_order_release);  // file://: no bus
   }
 }
 
@@ -393,6 +398,13 @@ void Caches::on_bus_message(const Invalidation& inv) {
     }
   }
   for (const auto& t : inv.tags) tags_.bump(t);
+  if (inv.sent_at_us > 0) {
+    constexpr size_t kDelaySamples = 4096;
+    const double delay = static_cast<double>(realtime_us() - inv.sent_at_us);
+    std::lock_guard lock(delay_mu_);
+    if (bus_delays_us_.size() < kDelaySamples) bus_delays_us_.push_back(delay);
+    else bus_delays_us_[bus_delay_next_++ % kDelaySamples] = delay;
+  }
 }
 
 void Caches::on_bus_connection(bool connected) {
@@ -449,6 +461,18 @@ CacheStats Caches::stats() const {
     s.l3.load_ns = l3_load_ns_.load(std::memory_order_relaxed);
     s.l3.errors = r.errors + r.breaker_open_skips;
     s.bus_connected = subscription_ && subscription_->connected();
+  }
+  std::vector<double> delays;
+  {
+    std::lock_guard lock(delay_mu_);
+    delays = bus_delays_us_;
+  }
+  if (!delays.empty()) {
+    std::sort(delays.begin(), delays.end());
+    auto at = [&](double q) { return delays[std::min(delays.size() - 1, static_cast<size_t>(q * static_cast<double>(delays.size())))]; };
+    s.bus_delay_p50_us = at(0.50);
+    s.bus_delay_p99_us = at(0.99);
+    s.bus_delay_max_us = delays.back();
   }
   return s;
 }

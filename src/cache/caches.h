@@ -165,6 +165,9 @@ class Caches {
   std::atomic<uint64_t> full_flushes_{0}, bus_messages_{0}, foreign_commits_{0};
   std::atomic<uint64_t> l3_hits_{0}, l3_misses_{0}, l3_load_ns_{0}, l3_loads_{0};
   std::atomic<uint64_t> l4_hits_{0}, l4_misses_{0};
+  mutable std::mutex delay_mu_;
+  std::vector<double> bus_delays_us_;  ///< ring of the last kDelaySamples propagation delays
+  size_t bus_delay_next_ = 0;
   mutable std::mutex l1_mu_;
   CacheLevelStats l1_;
 };

@@ -14,7 +14,16 @@
 //  - frequencies come from a count-min sketch of 4-bit counters (4 hash functions, one 64-bit word
 //    per group), all counters halved every 10 × capacity increments ("aging");
 //  - the window share adapts by hill climbing on the hit ratio of each sample period.
+// Both bounds (weight and entry count) apply to every region: window and protected maxima are
+// shares of each. Details and the data layout: policy.cc; the sketch: frequency_sketch.h.
 // LRU is kept for comparison (PolicyKind::kLru): one list, no admission filter.
+//
+// Frequencies are fed by record_miss() and record_hit() only, not by insert(): an owner calls
+// record_miss(h) on a lookup miss and insert(h, ...) when it then stores the value. An entry
+// inserted without a recorded miss competes with the frequency its key already has.
+//
+// Memory: per entry a 24-byte slot (8 bytes of links + queue tag, 16 of key hash and weight) and
+// 4-8 bytes of sketch (bit_floor(max_entries) 64-bit words); stats().metadata_bytes counts both.
 //
 // Thread-safety: none. The L2 shared cache (shared_cache.h) calls a policy under its shard's
 // policy lock; the simulator uses it from one thread.
@@ -40,7 +49,9 @@ PolicyKind parse_policy(std::string_view name);
 using Handle = uint32_t;
 inline constexpr Handle kNoHandle = UINT32_MAX;
 
-/// An entry the policy dropped: its key hash and the (now recycled) handle it had.
+/// An entry the policy dropped: its key hash and the (now free) handle it had. The entry being
+/// inserted, when it is dropped inside insert(), is reported with handle kNoHandle. A handle
+/// reported by a call is never the handle that call returns.
 struct Evicted {
   uint64_t key_hash = 0;
   Handle handle = kNoHandle;
@@ -59,7 +70,8 @@ struct PolicyStats {
 class Policy {
  public:
   /// A policy bounded by `max_weight` (sum of weights) and `max_entries` (count); both ≥ 1.
-  /// `max_entries` also sizes the frequency sketch. Throws Error(kInvalidArgument) for 0.
+  /// `max_entries` also sizes the frequency sketch and the sample periods (10 × max_entries).
+  /// Throws Error(kInvalidArgument) for 0 or for max_entries > 2^30 − 2.
   static std::unique_ptr<Policy> create(PolicyKind kind, uint64_t max_weight, uint64_t max_entries);
   virtual ~Policy() = default;
 
@@ -67,18 +79,23 @@ class Policy {
   /// climber's hit ratio).
   virtual void record_miss(uint64_t key_hash) = 0;
   /// Records a hit on a live entry (frequency + recency). A stale handle (already evicted or
-  /// recycled) must be tolerated: it is ignored or at worst touches another live entry's recency.
+  /// recycled) must be tolerated: it is ignored (free slot, out of range, kNoHandle) or at worst
+  /// touches another live entry's recency and frequency (slot recycled since).
   virtual void record_hit(Handle handle) = 0;
   /// Adds a new entry of `weight` (the caller guarantees key_hash is not already present) and
   /// evicts until both bounds hold. Every dropped entry is appended to `evicted` — possibly the new
   /// entry itself (weight > max_weight, or it lost admission). Returns the new entry's handle, or
   /// kNoHandle when it was dropped at once.
   virtual Handle insert(uint64_t key_hash, uint64_t weight, std::vector<Evicted>& evicted) = 0;
-  /// Changes a live entry's weight (a replaced value) and evicts as insert() does.
+  /// Changes a live entry's weight (a replaced value) and evicts as insert() does; the entry's
+  /// recency and frequency are unchanged. If the new weight exceeds max_weight the entry itself
+  /// is evicted (reported with its handle). A stale handle to a free slot is ignored.
   virtual void update_weight(Handle handle, uint64_t weight, std::vector<Evicted>& evicted) = 0;
-  /// Removes a live entry (explicit invalidation or expiry); not counted as an eviction.
+  /// Removes a live entry (explicit invalidation or expiry); not counted as an eviction. A stale
+  /// handle to a free slot is ignored.
   virtual void remove(Handle handle) = 0;
-  /// Removes everything (counters kept).
+  /// Removes everything (counters, frequency sketch and window share kept). Every handle issued
+  /// so far becomes stale.
   virtual void clear() = 0;
   /// Current counters.
   virtual PolicyStats stats() const = 0;

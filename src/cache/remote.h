@@ -12,8 +12,9 @@
 //    number. Version pointers carry no TTL, so a Redis running a volatile-* eviction policy never
 //    drops them (under allkeys-* eviction a dropped pointer can let a late fill store an older
 //    version: run Redis with a volatile-* policy or noeviction);
-//  - the record itself lives under `e:<ns>:<id>:<version>:<gen>` (msgpack, TTL with jitter) and is
-//    immutable: it is only ever filled with the record the database returned at that version;
+//  - the record itself (msgpack, TTL with jitter) is stored tagged with its version and `<gen>`
+//    and is served only when both match the pointer and the current generation; it is only ever
+//    filled with the record the database returned at that version;
 //  - a committer announces the versions it is about to commit *before* the database COMMIT
 //    (announce()), so a reader that starts after the commit returns can never be handed the
 //    older record: it either finds the new record or misses and reads the database;

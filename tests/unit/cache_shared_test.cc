@@ -57,7 +57,9 @@ TEST(CacheShared, ByteBoundHoldsAndIsUsed) {
       const uint64_t w = 100 + static_cast<uint64_t>(k % 7) * 50;  // 100..400 bytes
       c.put(k, val(std::string(8, 'x')), w, {}, c.epoch(k));
       inserted_bytes += w;
-      if (k % 997 == 0) ASSERT_LE(c.stats().bytes, limit) << "after " << k;
+      if (k % 997 == 0) {
+        ASSERT_LE(c.stats().bytes, limit) << "after " << k;
+      }
       c.get(k % 50);  // a hot set, so admission has something to protect
     }
     auto st = c.stats();
@@ -180,10 +182,11 @@ TEST(CacheShared, XFetchRefreshesEarlyOnce) {
   o.ttl_jitter = 0;
   o.xfetch_beta = 1.0;
   Cache c(o);
-  // A load that took 50 ms, with a TTL of 60 ms: XFetch refreshes well before expiry.
-  c.put(1, val("v1"), 10, std::chrono::milliseconds(60), c.epoch(1), std::chrono::milliseconds(50));
-  int refreshes = 0;
-  bool saw_v1_after_refresh_started = false;
+  // A load that took 500 ms, with a TTL of 600 ms: each hit refreshes with probability
+  // P(-Δ·ln U ≥ remaining) ≥ e^(-1.2) ≈ 30 %, so a refresh comes within a few hits, long before
+  // the entry would expire; then the new value (TTL 1 h) is served.
+  c.put(1, val("v1"), 10, std::chrono::milliseconds(600), c.epoch(1), std::chrono::milliseconds(500));
+  int refreshes = 0, hits_before = 0;
   for (int i = 0; i < 200; ++i) {
     auto v = c.get_or_load(1, [&](int64_t) {
       ++refreshes;
@@ -191,13 +194,21 @@ TEST(CacheShared, XFetchRefreshesEarlyOnce) {
     });
     ASSERT_NE(v, nullptr);
     if (*v == "v2") break;
-    saw_v1_after_refresh_started = true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ++hits_before;
   }
-  EXPECT_TRUE(saw_v1_after_refresh_started);
+  EXPECT_EQ(*c.get(1), "v2");
   EXPECT_EQ(refreshes, 1);
+  EXPECT_LT(hits_before, 200);
   EXPECT_EQ(c.stats().early_refreshes, 1u);
-  EXPECT_EQ(c.stats().expirations, 0u);  // refreshed before it ever expired
+  EXPECT_EQ(c.stats().expirations, 0u);  // refreshed before it expired
+  // Without β the same entry is never refreshed early.
+  o.xfetch_beta = 0;
+  Cache plain(o);
+  plain.put(1, val("v1"), 10, std::chrono::milliseconds(600), plain.epoch(1), std::chrono::milliseconds(500));
+  for (int i = 0; i < 50; ++i)
+    plain.get_or_load(1, [](int64_t) { return Loaded<std::string>{val("v2"), 10, {}}; });
+  EXPECT_EQ(*plain.get(1), "v1");
+  EXPECT_EQ(plain.stats().early_refreshes, 0u);
 }
 
 TEST(CacheShared, ConcurrentReadersAndWritersKeepBounds) {

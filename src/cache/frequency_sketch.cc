@@ -1,0 +1,90 @@
+// Count-min sketch with 4-bit counters and periodic halving; see frequency_sketch.h.
+#include "cache/frequency_sketch.h"
+
+#include <algorithm>
+#include <bit>
+
+namespace eavdb::cache {
+namespace {
+
+constexpr uint64_t kMaxCapacity = uint64_t{1} << 30;
+constexpr uint64_t kWordsPerBlock = 8;                  // 64 bytes: one cache line
+constexpr uint64_t kOneMask = 0x1111111111111111ULL;    // the low bit of every nibble
+constexpr uint64_t kResetMask = 0x7777777777777777ULL;  // every nibble but its high bit
+constexpr uint64_t kCounterMax = 15;
+
+// The owner's key hashes may be weak in some bits (e.g. identity hashes of small integers); a
+// full-avalanche mixer (splitmix64's finalizer) makes every output bit depend on every input bit.
+uint64_t mix(uint64_t x) noexcept {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  x ^= x >> 31;
+  return x;
+}
+
+// Where one of a key's four counters lives: a word of the table and a nibble of that word.
+struct CounterRef {
+  uint64_t word;
+  uint32_t shift;  // bit offset of the nibble
+};
+
+// The four counters of a key: block from the high half of the mixed hash, then per counter i one
+// byte of the low half: bit 0 picks word 2i or 2i + 1 of the block, bits 1-4 pick the nibble.
+void locate(uint64_t key_hash, uint64_t block_mask, CounterRef (&out)[4]) noexcept {
+  const uint64_t h = mix(key_hash);
+  const uint64_t block = ((h >> 32) & block_mask) * kWordsPerBlock;
+  for (uint32_t i = 0; i < 4; ++i) {
+    const uint32_t byte = static_cast<uint32_t>(h >> (8 * i)) & 0xff;
+    out[i].word = block + 2 * i + (byte & 1);
+    out[i].shift = ((byte >> 1) & 15) * 4;
+  }
+}
+
+}  // namespace
+
+FrequencySketch::FrequencySketch(uint64_t capacity) {
+  capacity = std::clamp<uint64_t>(capacity, 1, kMaxCapacity);
+  const uint64_t words = std::max(kWordsPerBlock, std::bit_floor(capacity));
+  table_.assign(words, 0);
+  block_mask_ = words / kWordsPerBlock - 1;
+  sample_size_ = 10 * capacity;
+}
+
+uint32_t FrequencySketch::frequency(uint64_t key_hash) const noexcept {
+  CounterRef refs[4];
+  locate(key_hash, block_mask_, refs);
+  uint64_t result = kCounterMax;
+  for (const CounterRef& r : refs) result = std::min(result, (table_[r.word] >> r.shift) & kCounterMax);
+  return static_cast<uint32_t>(result);
+}
+
+void FrequencySketch::increment(uint64_t key_hash) noexcept {
+  CounterRef refs[4];
+  locate(key_hash, block_mask_, refs);
+  bool added = false;
+  for (const CounterRef& r : refs) {
+    if (((table_[r.word] >> r.shift) & kCounterMax) == kCounterMax) continue;
+    table_[r.word] += uint64_t{1} << r.shift;
+    added = true;
+  }
+  if (added && ++size_ >= sample_size_) reset();
+}
+
+void FrequencySketch::clear() noexcept {
+  std::fill(table_.begin(), table_.end(), 0);
+  size_ = 0;
+}
+
+void FrequencySketch::reset() noexcept {
+  uint64_t odd = 0;  // counters whose low bit the halving drops
+  for (uint64_t& word : table_) {
+    odd += static_cast<uint64_t>(std::popcount(word & kOneMask));
+    word = (word >> 1) & kResetMask;
+  }
+  size_ = (size_ - std::min(size_, odd / 4)) / 2;
+  ++resets_;
+}
+
+}  // namespace eavdb::cache

@@ -1,0 +1,609 @@
+// Admission/eviction policies over a slab of slots: W-TinyLFU (Caffeine's design) and LRU.
+//
+// Layout. Every entry is a 24-byte Slot in one std::vector (the slab); a Handle is its index.
+// Slots are threaded on doubly linked lists by 32-bit indices: prev, and next whose top two bits
+// hold the queue the slot is on (free, window, probation, protected; LRU uses "window" as its
+// only list). Freed slots go on a free list (singly linked through next, queue tag kFree), so a
+// stale handle to a freed slot is recognised and ignored; a stale handle to a recycled slot
+// names another live entry, which at worst gets a spurious recency/frequency bump. Per entry the
+// policy's own bookkeeping is 8 bytes of links + tag, plus the key hash (8) and weight (8) that
+// stand for the key and its accounting, plus the sketch's 4-8 bytes (frequency_sketch.h).
+//
+// W-TinyLFU follows Caffeine's BoundedLocalCache (evictEntries, admit, climb) generalised to two
+// simultaneous bounds, weight and entry count: every region (window, protected, total) has a
+// maximum in both units, derived from one share of the capacity kept in parts per million.
+//  - Regions: the window starts at 1% of the capacity, protected at 80% of the rest; probation
+//    is what remains (19.8%, constant: the hill climber trades capacity between window and
+//    protected only, as Caffeine does).
+//  - A new entry enters the window MRU. While the window is over its maximum its LRU entries move
+//    to the probation MRU and become admission candidates. While the whole policy is over a bound,
+//    candidates (walked from the first one moved, toward the MRU end) duel with victims (walked
+//    from the probation LRU end): the candidate is admitted (the victim evicted) if its sketch
+//    frequency is higher; on a tie or less it is evicted — except that a candidate with
+//    frequency ≥ 6 wins with probability 1/128, so an attacker cannot pin a victim by inflating
+//    its frequency through hash collisions (Caffeine's hash-flooding defence). When candidates
+//    run out the window's LRU entries become candidates; when victims run out the protected,
+//    then the window queues supply them.
+//  - A hit in the window or protected moves the entry to its queue's MRU end; a hit in probation
+//    promotes it to the protected MRU; protected overflow demotes protected LRU entries to the
+//    probation MRU.
+//  - Hill climbing (Caffeine's climb()): once the policy has been half full, every sample period
+//    (the sketch's 10 × max_entries) compares the period's hit ratio with the previous one: if it
+//    did not drop the window keeps moving in the same direction, otherwise it reverses; the step
+//    starts at 6.25% of the capacity (first move: shrink), decays by 2% each period, and restarts
+//    at 6.25% when the hit ratio moved by 5 points or more. Growing the window takes capacity
+//    from protected (demoting its overflow) and refills the window from the probation/protected
+//    LRU ends; shrinking it moves window LRU entries to probation.
+#include "cache/policy.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+
+#include "cache/frequency_sketch.h"
+#include "eavdb/error.h"
+
+namespace eavdb::cache {
+namespace {
+
+// ---- slab and intrusive lists ----------------------------------------------------------------
+
+constexpr uint32_t kIndexBits = 30;
+constexpr uint32_t kIndexMask = (uint32_t{1} << kIndexBits) - 1;
+constexpr uint32_t kNil = kIndexMask;  // "no slot" in a link
+// An insert holds max_entries + 1 slots for a moment; every index must stay below kNil.
+constexpr uint64_t kMaxEntriesLimit = kNil - 1;
+
+// The queue a slot is on, stored in the top two bits of Slot::next_queue.
+enum Queue : uint32_t { kFree = 0, kWindow = 1, kProbation = 2, kProtected = 3 };
+
+// One entry's bookkeeping. 24 bytes: 8 of links + queue tag, 16 of key hash and weight.
+struct Slot {
+  uint64_t key_hash;
+  uint64_t weight;
+  uint32_t prev;        // previous slot (toward the LRU end) or kNil
+  uint32_t next_queue;  // next slot (toward the MRU end) or kNil | queue << kIndexBits
+};
+static_assert(sizeof(Slot) == 24);
+
+// A queue: LRU end at head, MRU end at tail, with its total weight and entry count.
+struct List {
+  uint32_t head = kNil;
+  uint32_t tail = kNil;
+  uint64_t weight = 0;
+  uint64_t count = 0;
+};
+
+// The slots of one policy and the lists threading them. Indices passed in must be live unless
+// stated otherwise; live() is the check for untrusted handles.
+class Slab {
+ public:
+  // A slab that never needs more than `max_slots` slots (max_entries + 1: an insert holds one
+  // extra entry until it has evicted).
+  explicit Slab(uint64_t max_slots) : max_slots_(max_slots) {}
+
+  // True if `h` names an occupied slot (not out of range, not on the free list).
+  bool live(Handle h) const noexcept { return h < slots_.size() && queue(h) != kFree; }
+  Queue queue(uint32_t i) const noexcept { return static_cast<Queue>(slots_[i].next_queue >> kIndexBits); }
+  // The slot after `i` on its list (toward the MRU end), or kNil.
+  uint32_t next(uint32_t i) const noexcept { return slots_[i].next_queue & kIndexMask; }
+  uint64_t key_hash(uint32_t i) const noexcept { return slots_[i].key_hash; }
+  uint64_t weight(uint32_t i) const noexcept { return slots_[i].weight; }
+  const List& list(Queue q) const noexcept { return lists_[q]; }
+  // The LRU end of `q`, or kNil when it is empty.
+  uint32_t head(Queue q) const noexcept { return lists_[q].head; }
+  uint64_t entries() const noexcept { return entries_; }
+  uint64_t total_weight() const noexcept { return weight_; }
+  // Bytes of slot storage (the vector's capacity).
+  size_t memory_bytes() const noexcept { return slots_.capacity() * sizeof(Slot); }
+
+  // Takes a free slot (or grows the slab), fills it and links it at the MRU end of `q`.
+  uint32_t allocate(uint64_t key_hash, uint64_t weight, Queue q) {
+    uint32_t i = free_head_;
+    if (i != kNil) {
+      free_head_ = next(i);
+    } else {
+      i = static_cast<uint32_t>(slots_.size());
+      if (slots_.size() == slots_.capacity()) {
+        // Double, as push_back would, but never past the most slots the bounds allow, so a full
+        // entry-bounded policy holds no spare capacity.
+        slots_.reserve(std::min<uint64_t>(std::max<uint64_t>(16, 2 * slots_.capacity()), max_slots_));
+      }
+      slots_.push_back(Slot{});
+    }
+    slots_[i].key_hash = key_hash;
+    slots_[i].weight = weight;
+    link_tail(i, q);
+    ++entries_;
+    weight_ += weight;
+    return i;
+  }
+
+  // Unlinks `i` and puts it on the free list.
+  void release(uint32_t i) noexcept {
+    unlink(i);
+    --entries_;
+    weight_ -= slots_[i].weight;
+    slots_[i].prev = kNil;
+    set_next(i, free_head_, kFree);
+    free_head_ = i;
+  }
+
+  // Moves `i` to the MRU end of `q` (which may be the queue it is on).
+  void move_to_tail(uint32_t i, Queue q) noexcept {
+    unlink(i);
+    link_tail(i, q);
+  }
+
+  void set_weight(uint32_t i, uint64_t weight) noexcept {
+    List& l = lists_[queue(i)];
+    l.weight = l.weight - slots_[i].weight + weight;
+    weight_ = weight_ - slots_[i].weight + weight;
+    slots_[i].weight = weight;
+  }
+
+  // Frees every slot; the vector keeps its capacity. Old handles become out of range.
+  void clear() noexcept {
+    slots_.clear();
+    lists_ = {};
+    free_head_ = kNil;
+    entries_ = 0;
+    weight_ = 0;
+  }
+
+ private:
+  void set_next(uint32_t i, uint32_t next, Queue q) noexcept {
+    slots_[i].next_queue = next | (uint32_t{q} << kIndexBits);
+  }
+
+  void link_tail(uint32_t i, Queue q) noexcept {
+    List& l = lists_[q];
+    slots_[i].prev = l.tail;
+    set_next(i, kNil, q);
+    if (l.tail != kNil) {
+      set_next(l.tail, i, q);
+    } else {
+      l.head = i;
+    }
+    l.tail = i;
+    l.weight += slots_[i].weight;
+    ++l.count;
+  }
+
+  void unlink(uint32_t i) noexcept {
+    const Queue q = queue(i);
+    List& l = lists_[q];
+    const uint32_t prev = slots_[i].prev;
+    const uint32_t next = this->next(i);
+    if (prev != kNil) {
+      set_next(prev, next, q);
+    } else {
+      l.head = next;
+    }
+    if (next != kNil) {
+      slots_[next].prev = prev;
+    } else {
+      l.tail = prev;
+    }
+    l.weight -= slots_[i].weight;
+    --l.count;
+  }
+
+  const uint64_t max_slots_;
+  std::vector<Slot> slots_;
+  std::array<List, 4> lists_{};  // indexed by Queue; lists_[kFree] stays empty
+  uint32_t free_head_ = kNil;    // free slots, singly linked through next
+  uint64_t entries_ = 0;
+  uint64_t weight_ = 0;
+};
+
+// ---- shared parts ----------------------------------------------------------------------------
+
+// What both policies share: the slab, the bounds, eviction reporting.
+class SlabPolicy : public Policy {
+ public:
+  SlabPolicy(uint64_t max_weight, uint64_t max_entries)
+      : slab_(max_entries + 1), max_weight_(max_weight), max_entries_(max_entries) {}
+
+  void remove(Handle handle) override {
+    if (slab_.live(handle)) slab_.release(handle);
+  }
+
+ protected:
+  bool over_capacity() const noexcept {
+    return slab_.total_weight() > max_weight_ || slab_.entries() > max_entries_;
+  }
+
+  // Drops `i` to make room and reports it; the entry being inserted is reported as kNoHandle
+  // (its caller never saw a handle for it).
+  void evict(uint32_t i, std::vector<Evicted>& evicted) {
+    evicted.push_back(Evicted{slab_.key_hash(i), i == inserting_ ? kNoHandle : i});
+    slab_.release(i);
+    ++evictions_;
+  }
+
+  // Reports an entry too heavy for the policy without ever giving it a slot.
+  void reject_oversized(uint64_t key_hash, std::vector<Evicted>& evicted) {
+    evicted.push_back(Evicted{key_hash, kNoHandle});
+    ++evictions_;
+  }
+
+  PolicyStats base_stats() const noexcept {
+    PolicyStats s;
+    s.entries = slab_.entries();
+    s.weight = slab_.total_weight();
+    s.evictions = evictions_;
+    s.metadata_bytes = slab_.memory_bytes();
+    return s;
+  }
+
+  Slab slab_;
+  const uint64_t max_weight_;
+  const uint64_t max_entries_;
+  uint64_t evictions_ = 0;
+  uint32_t inserting_ = kNil;  // the slot insert() is placing, while it evicts
+};
+
+// ---- LRU -------------------------------------------------------------------------------------
+
+// One list; hits move to the MRU end; the LRU end is evicted while over a bound.
+class LruPolicy final : public SlabPolicy {
+ public:
+  using SlabPolicy::SlabPolicy;
+
+  void record_miss(uint64_t) override {}
+
+  void record_hit(Handle handle) override {
+    if (slab_.live(handle)) slab_.move_to_tail(handle, kWindow);
+  }
+
+  Handle insert(uint64_t key_hash, uint64_t weight, std::vector<Evicted>& evicted) override {
+    if (weight > max_weight_) {
+      reject_oversized(key_hash, evicted);
+      return kNoHandle;
+    }
+    const uint32_t i = slab_.allocate(key_hash, weight, kWindow);
+    inserting_ = i;
+    evict_lru(evicted);
+    inserting_ = kNil;
+    return slab_.live(i) ? i : kNoHandle;
+  }
+
+  void update_weight(Handle handle, uint64_t weight, std::vector<Evicted>& evicted) override {
+    if (!slab_.live(handle)) return;
+    if (weight > max_weight_) {
+      evict(handle, evicted);
+      return;
+    }
+    slab_.set_weight(handle, weight);
+    evict_lru(evicted);
+  }
+
+  void clear() override { slab_.clear(); }
+
+  PolicyStats stats() const override { return base_stats(); }
+
+ private:
+  void evict_lru(std::vector<Evicted>& evicted) {
+    while (over_capacity()) evict(slab_.head(kWindow), evicted);
+  }
+};
+
+// ---- W-TinyLFU -------------------------------------------------------------------------------
+
+constexpr int64_t kPpm = 1'000'000;                // shares are in parts per million
+constexpr int64_t kInitialWindowPpm = 10'000;      // 1% of the capacity
+constexpr int64_t kInitialProtectedPpm = 792'000;  // 80% of the main 99%
+constexpr int64_t kMinWindowPpm = 1;               // keeps the window at ≥ 1 unit (ceil)
+constexpr double kStepPpm = 0.0625 * kPpm;         // Caffeine's HILL_CLIMBER_STEP_PERCENT
+constexpr double kStepDecay = 0.98;                // HILL_CLIMBER_STEP_DECAY_RATE
+constexpr double kRestartThreshold = 0.05;         // HILL_CLIMBER_RESTART_THRESHOLD
+constexpr uint32_t kHashDosThreshold = 6;          // ADMIT_HASHDOS_THRESHOLD
+constexpr uint64_t kAdmissionSeed = 0x5ca1ab1e0ddba11ULL;
+
+// floor(x × ppm / 10^6) without overflow (x < 2^64, ppm ≤ 10^6).
+uint64_t scale_floor(uint64_t x, int64_t ppm) noexcept {
+  const uint64_t p = static_cast<uint64_t>(ppm);
+  return x / kPpm * p + x % kPpm * p / kPpm;
+}
+
+// ceil(x × ppm / 10^6) without overflow.
+uint64_t scale_ceil(uint64_t x, int64_t ppm) noexcept {
+  const uint64_t p = static_cast<uint64_t>(ppm);
+  return scale_floor(x, ppm) + (x % kPpm * p % kPpm != 0 ? 1 : 0);
+}
+
+// splitmix64: the admission lottery's generator (deterministic, so runs are reproducible).
+uint64_t splitmix64(uint64_t& state) noexcept {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// Window TinyLFU; see the file comment.
+class WTinyLfuPolicy final : public SlabPolicy {
+ public:
+  WTinyLfuPolicy(uint64_t max_weight, uint64_t max_entries)
+      : SlabPolicy(max_weight, max_entries), sketch_(max_entries), step_ppm_(-kStepPpm) {
+    update_limits();
+  }
+
+  void record_miss(uint64_t key_hash) override {
+    sketch_.increment(key_hash);
+    if (!warm_) return;
+    ++misses_in_sample_;
+    climb();
+  }
+
+  void record_hit(Handle handle) override {
+    if (!slab_.live(handle)) return;
+    sketch_.increment(slab_.key_hash(handle));
+    switch (slab_.queue(handle)) {
+      case kWindow:
+      case kProtected:
+        slab_.move_to_tail(handle, slab_.queue(handle));
+        break;
+      case kProbation:
+        promote(handle);
+        break;
+      case kFree:
+        break;
+    }
+    if (!warm_) return;
+    ++hits_in_sample_;
+    climb();
+  }
+
+  Handle insert(uint64_t key_hash, uint64_t weight, std::vector<Evicted>& evicted) override {
+    if (weight > max_weight_) {
+      reject_oversized(key_hash, evicted);
+      return kNoHandle;
+    }
+    const uint32_t i = slab_.allocate(key_hash, weight, kWindow);
+    if (!warm_) warm_ = 2 * slab_.total_weight() >= max_weight_ || 2 * slab_.entries() >= max_entries_;
+    inserting_ = i;
+    evict_entries(evicted);
+    inserting_ = kNil;
+    return slab_.live(i) ? i : kNoHandle;
+  }
+
+  void update_weight(Handle handle, uint64_t weight, std::vector<Evicted>& evicted) override {
+    if (!slab_.live(handle)) return;
+    if (weight > max_weight_) {
+      evict(handle, evicted);
+      return;
+    }
+    slab_.set_weight(handle, weight);
+    demote_from_protected();
+    evict_entries(evicted);
+  }
+
+  void clear() override { slab_.clear(); }
+
+  PolicyStats stats() const override {
+    PolicyStats s = base_stats();
+    s.window_max = window_max_weight_;
+    s.metadata_bytes += sketch_.memory_bytes();
+    return s;
+  }
+
+ private:
+  bool window_over() const noexcept {
+    const List& w = slab_.list(kWindow);
+    return w.weight > window_max_weight_ || w.count > window_max_entries_;
+  }
+  bool protected_over() const noexcept {
+    const List& p = slab_.list(kProtected);
+    return p.weight > protected_max_weight_ || p.count > protected_max_entries_;
+  }
+  bool fits_window(uint32_t i) const noexcept {
+    const List& w = slab_.list(kWindow);
+    return w.weight + slab_.weight(i) <= window_max_weight_ && w.count + 1 <= window_max_entries_;
+  }
+
+  // Recomputes the regions' maxima (both units) from the shares.
+  void update_limits() noexcept {
+    window_max_weight_ = scale_ceil(max_weight_, window_ppm_);
+    window_max_entries_ = scale_ceil(max_entries_, window_ppm_);
+    protected_max_weight_ = scale_floor(max_weight_, protected_ppm_);
+    protected_max_entries_ = scale_floor(max_entries_, protected_ppm_);
+  }
+
+  // A hit in probation: to the protected MRU (unless the entry could never fit there).
+  void promote(uint32_t i) noexcept {
+    if (slab_.weight(i) > protected_max_weight_ || protected_max_entries_ == 0) {
+      slab_.move_to_tail(i, kProbation);
+      return;
+    }
+    slab_.move_to_tail(i, kProtected);
+    demote_from_protected();
+  }
+
+  // Protected overflow goes back to the probation MRU, LRU first.
+  void demote_from_protected() noexcept {
+    while (protected_over()) slab_.move_to_tail(slab_.head(kProtected), kProbation);
+  }
+
+  // Window overflow moves to the probation MRU; returns the first slot moved (the oldest
+  // candidate) or kNil.
+  uint32_t evict_from_window() noexcept {
+    uint32_t first = kNil;
+    while (window_over()) {
+      const uint32_t i = slab_.head(kWindow);
+      slab_.move_to_tail(i, kProbation);
+      if (first == kNil) first = i;
+    }
+    return first;
+  }
+
+  // Caffeine's admit(): true if the candidate should replace the victim.
+  bool admit(uint64_t candidate_hash, uint64_t victim_hash) noexcept {
+    const uint32_t victim_freq = sketch_.frequency(victim_hash);
+    const uint32_t candidate_freq = sketch_.frequency(candidate_hash);
+    if (candidate_freq > victim_freq) return true;
+    if (candidate_freq >= kHashDosThreshold) return (splitmix64(rng_) & 127) == 0;
+    return false;
+  }
+
+  void evict_entries(std::vector<Evicted>& evicted) { evict_from_main(evict_from_window(), evicted); }
+
+  // Evicts until both bounds hold, dueling candidates against victims (see the file comment).
+  void evict_from_main(uint32_t candidate, std::vector<Evicted>& evicted) {
+    Queue candidate_queue = kProbation;
+    Queue victim_queue = kProbation;
+    uint32_t victim = slab_.head(kProbation);
+    while (over_capacity()) {
+      if (candidate == kNil && candidate_queue == kProbation) {
+        candidate = slab_.head(kWindow);
+        candidate_queue = kWindow;
+      }
+      if (candidate == kNil && victim == kNil) {
+        if (victim_queue == kProbation) {
+          victim = slab_.head(kProtected);
+          victim_queue = kProtected;
+          continue;
+        }
+        if (victim_queue == kProtected) {
+          victim = slab_.head(kWindow);
+          victim_queue = kWindow;
+          continue;
+        }
+        break;  // nothing left (cannot happen while over a bound ≥ 1)
+      }
+      if (victim == kNil) {
+        const uint32_t next = slab_.next(candidate);
+        evict(candidate, evicted);
+        candidate = next;
+        continue;
+      }
+      if (candidate == kNil) {
+        const uint32_t next = slab_.next(victim);
+        evict(victim, evicted);
+        victim = next;
+        continue;
+      }
+      if (candidate == victim) {
+        victim = slab_.next(victim);
+        evict(candidate, evicted);
+        candidate = kNil;
+        continue;
+      }
+      if (admit(slab_.key_hash(candidate), slab_.key_hash(victim))) {
+        const uint32_t next = slab_.next(victim);
+        evict(victim, evicted);
+        victim = next;
+        candidate = slab_.next(candidate);
+      } else {
+        const uint32_t next = slab_.next(candidate);
+        evict(candidate, evicted);
+        candidate = next;
+      }
+    }
+  }
+
+  // Caffeine's climb(): at the end of each sample period, steps the window share.
+  void climb() {
+    const uint64_t samples = hits_in_sample_ + misses_in_sample_;
+    if (samples < sketch_.sample_size()) return;
+    const double hit_rate = static_cast<double>(hits_in_sample_) / static_cast<double>(samples);
+    const double change = hit_rate - previous_hit_rate_;
+    const double amount = change >= 0 ? step_ppm_ : -step_ppm_;
+    step_ppm_ =
+        std::abs(change) >= kRestartThreshold ? (amount >= 0 ? kStepPpm : -kStepPpm) : kStepDecay * amount;
+    previous_hit_rate_ = hit_rate;
+    hits_in_sample_ = 0;
+    misses_in_sample_ = 0;
+    const auto adjustment = static_cast<int64_t>(amount);
+    if (adjustment > 0) {
+      increase_window(adjustment);
+    } else if (adjustment < 0) {
+      decrease_window(-adjustment);
+    }
+  }
+
+  // Moves up to `quota` ppm from protected to the window and refills the window from the LRU
+  // ends of probation (preferred) and protected.
+  void increase_window(int64_t quota) noexcept {
+    quota = std::min(quota, protected_ppm_);
+    if (quota == 0) return;
+    protected_ppm_ -= quota;
+    window_ppm_ += quota;
+    update_limits();
+    demote_from_protected();
+    for (;;) {
+      uint32_t i = slab_.head(kProbation);
+      if (i == kNil || !fits_window(i)) i = slab_.head(kProtected);
+      if (i == kNil || !fits_window(i)) break;
+      slab_.move_to_tail(i, kWindow);
+    }
+  }
+
+  // Moves up to `quota` ppm from the window to protected; window overflow goes to probation.
+  void decrease_window(int64_t quota) noexcept {
+    quota = std::min(quota, window_ppm_ - kMinWindowPpm);
+    if (quota <= 0) return;
+    window_ppm_ -= quota;
+    protected_ppm_ += quota;
+    update_limits();
+    while (window_over()) slab_.move_to_tail(slab_.head(kWindow), kProbation);
+  }
+
+  FrequencySketch sketch_;
+  int64_t window_ppm_ = kInitialWindowPpm;
+  int64_t protected_ppm_ = kInitialProtectedPpm;
+  uint64_t window_max_weight_ = 0;
+  uint64_t window_max_entries_ = 0;
+  uint64_t protected_max_weight_ = 0;
+  uint64_t protected_max_entries_ = 0;
+  // Hill climber.
+  bool warm_ = false;  // the policy has been at least half full; sampling runs from then on
+  uint64_t hits_in_sample_ = 0;
+  uint64_t misses_in_sample_ = 0;
+  double previous_hit_rate_ = 0;
+  double step_ppm_;  // signed: the direction of the last move
+  uint64_t rng_ = kAdmissionSeed;
+};
+
+}  // namespace
+
+std::string_view policy_name(PolicyKind kind) noexcept {
+  switch (kind) {
+    case PolicyKind::kWTinyLfu:
+      return "wtinylfu";
+    case PolicyKind::kLru:
+      return "lru";
+  }
+  return "unknown";
+}
+
+PolicyKind parse_policy(std::string_view name) {
+  if (name == "wtinylfu") return PolicyKind::kWTinyLfu;
+  if (name == "lru") return PolicyKind::kLru;
+  throw Error(ErrorCode::kInvalidArgument,
+              fmt::format("unknown cache policy '{}' (expected wtinylfu or lru)", name));
+}
+
+std::unique_ptr<Policy> Policy::create(PolicyKind kind, uint64_t max_weight, uint64_t max_entries) {
+  if (max_weight == 0) {
+    throw Error(ErrorCode::kInvalidArgument, "cache policy: max_weight must be at least 1");
+  }
+  if (max_entries == 0) {
+    throw Error(ErrorCode::kInvalidArgument, "cache policy: max_entries must be at least 1");
+  }
+  if (max_entries > kMaxEntriesLimit) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("cache policy: max_entries {} exceeds the limit {}",
+                                                         max_entries, kMaxEntriesLimit));
+  }
+  switch (kind) {
+    case PolicyKind::kWTinyLfu:
+      return std::make_unique<WTinyLfuPolicy>(max_weight, max_entries);
+    case PolicyKind::kLru:
+      return std::make_unique<LruPolicy>(max_weight, max_entries);
+  }
+  throw Error(ErrorCode::kInvalidArgument, "cache policy: unknown kind");
+}
+
+}  // namespace eavdb::cache

@@ -1,0 +1,551 @@
+// Admission/eviction policies (cache/policy.h) and the frequency sketch (cache/frequency_sketch.h):
+// LRU order, W-TinyLFU admission, promotion and demotion, scan resistance, weights and both bounds,
+// sketch saturation and aging, stale handles, the hill climber, and hit ratios on a Zipf trace.
+#include "cache/policy.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+#include <vector>
+
+#include "cache/frequency_sketch.h"
+#include "eavdb/error.h"
+
+namespace eavdb::cache {
+namespace {
+
+// Key hashes in tests are distinct small-ish integers; the policies mix them before use.
+uint64_t key(uint64_t i) { return 0x1000 + i; }
+
+// The owner side of a policy: key hash -> (handle, weight), kept in step with what the policy
+// reports, so tests can check that both sides agree after every operation.
+class Owner {
+ public:
+  Owner(PolicyKind kind, uint64_t max_weight, uint64_t max_entries)
+      : policy_(Policy::create(kind, max_weight, max_entries)),
+        max_weight_(max_weight),
+        max_entries_(max_entries) {}
+
+  Policy& policy() { return *policy_; }
+
+  // A lookup: a hit if cached (recorded as a hit), else a miss (recorded) followed by an insert.
+  // Returns true on a hit.
+  bool access(uint64_t k, uint64_t weight = 1) {
+    auto it = entries_.find(k);
+    if (it != entries_.end()) {
+      policy_->record_hit(it->second.handle);
+      return true;
+    }
+    policy_->record_miss(k);
+    put(k, weight);
+    return false;
+  }
+
+  // Inserts a key that is not cached; returns its handle (kNoHandle if dropped at once).
+  Handle put(uint64_t k, uint64_t weight = 1) {
+    EXPECT_FALSE(entries_.contains(k));
+    last_evicted_.clear();
+    const Handle h = policy_->insert(k, weight, last_evicted_);
+    for (const Evicted& e : last_evicted_) {
+      // The new entry itself is reported without a handle; everything else with the one it had,
+      // which must differ from the new entry's.
+      if (e.key_hash == k) {
+        EXPECT_EQ(e.handle, kNoHandle);
+        EXPECT_EQ(h, kNoHandle);
+        continue;
+      }
+      EXPECT_NE(e.handle, h);
+      drop(e);
+    }
+    if (h != kNoHandle) {
+      entries_[k] = Entry{h, weight};
+      weight_ += weight;
+    }
+    check();
+    return h;
+  }
+
+  void update(uint64_t k, uint64_t weight) {
+    last_evicted_.clear();
+    Entry& entry = entries_.at(k);
+    policy_->update_weight(entry.handle, weight, last_evicted_);
+    weight_ = weight_ - entry.weight + weight;
+    entry.weight = weight;
+    for (const Evicted& e : last_evicted_) drop(e);
+    check();
+  }
+
+  void remove(uint64_t k) {
+    policy_->remove(entries_.at(k).handle);
+    weight_ -= entries_.at(k).weight;
+    entries_.erase(k);
+    check();
+  }
+
+  bool cached(uint64_t k) const { return entries_.contains(k); }
+  Handle handle(uint64_t k) const { return entries_.at(k).handle; }
+  size_t size() const { return entries_.size(); }
+  const std::vector<Evicted>& last_evicted() const { return last_evicted_; }
+  std::vector<uint64_t> keys() const {
+    std::vector<uint64_t> out;
+    for (const auto& [k, e] : entries_) out.push_back(k);
+    return out;
+  }
+
+  // Both bounds hold, and the policy's counters match the owner's view.
+  void check() const {
+    const PolicyStats s = policy_->stats();
+    ASSERT_LE(s.weight, max_weight_);
+    ASSERT_LE(s.entries, max_entries_);
+    ASSERT_EQ(s.entries, entries_.size());
+    ASSERT_EQ(s.weight, weight_);
+  }
+
+ private:
+  struct Entry {
+    Handle handle;
+    uint64_t weight;
+  };
+
+  void drop(const Evicted& e) {
+    auto it = entries_.find(e.key_hash);
+    ASSERT_NE(it, entries_.end()) << "evicted an unknown key " << e.key_hash;
+    ASSERT_EQ(it->second.handle, e.handle);
+    weight_ -= it->second.weight;
+    entries_.erase(it);
+  }
+
+  std::unique_ptr<Policy> policy_;
+  uint64_t max_weight_;
+  uint64_t max_entries_;
+  std::map<uint64_t, Entry> entries_;
+  uint64_t weight_ = 0;  // sum of entries_' weights
+  std::vector<Evicted> last_evicted_;
+};
+
+// Zipf(alpha) ranks in [0, n) by inverse CDF (binary search over the cumulative weights).
+class Zipf {
+ public:
+  Zipf(uint64_t n, double alpha) : cdf_(n) {
+    double sum = 0;
+    for (uint64_t i = 0; i < n; ++i) cdf_[i] = sum += 1.0 / std::pow(static_cast<double>(i + 1), alpha);
+    for (double& c : cdf_) c /= sum;
+  }
+  uint64_t operator()(std::mt19937_64& rng) const {
+    const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;
+    const auto it = std::upper_bound(cdf_.begin(), cdf_.end(), u);
+    return std::min<uint64_t>(static_cast<uint64_t>(it - cdf_.begin()), cdf_.size() - 1);
+  }
+
+ private:
+  std::vector<double> cdf_;
+};
+
+// ---- names and arguments ---------------------------------------------------------------------
+
+TEST(CachePolicyTest, NamesRoundTrip) {
+  EXPECT_EQ(policy_name(PolicyKind::kWTinyLfu), "wtinylfu");
+  EXPECT_EQ(policy_name(PolicyKind::kLru), "lru");
+  EXPECT_EQ(parse_policy("wtinylfu"), PolicyKind::kWTinyLfu);
+  EXPECT_EQ(parse_policy("lru"), PolicyKind::kLru);
+  try {
+    parse_policy("arc");
+    FAIL() << "no exception";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+  }
+}
+
+TEST(CachePolicyTest, RejectsZeroAndHugeBounds) {
+  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+    EXPECT_THROW(Policy::create(kind, 0, 10), Error);
+    EXPECT_THROW(Policy::create(kind, 10, 0), Error);
+    EXPECT_THROW(Policy::create(kind, 10, uint64_t{1} << 40), Error);
+    EXPECT_NE(Policy::create(kind, 1, 1), nullptr);
+  }
+}
+
+// ---- LRU -------------------------------------------------------------------------------------
+
+TEST(CachePolicyLru, EvictsLeastRecentlyUsedFirst) {
+  Owner o(PolicyKind::kLru, 100, 3);
+  o.access(key(1));
+  o.access(key(2));
+  o.access(key(3));
+  EXPECT_TRUE(o.access(key(1)));  // order now 2, 3, 1
+  o.access(key(4));
+  ASSERT_EQ(o.last_evicted().size(), 1u);
+  EXPECT_EQ(o.last_evicted()[0].key_hash, key(2));
+  EXPECT_TRUE(o.access(key(3)));  // order now 1, 4, 3
+  o.access(key(5));
+  ASSERT_EQ(o.last_evicted().size(), 1u);
+  EXPECT_EQ(o.last_evicted()[0].key_hash, key(1));
+  o.access(key(6));
+  ASSERT_EQ(o.last_evicted().size(), 1u);
+  EXPECT_EQ(o.last_evicted()[0].key_hash, key(4));
+  EXPECT_EQ(o.policy().stats().evictions, 3u);
+  EXPECT_EQ(o.policy().stats().window_max, 0u);
+}
+
+TEST(CachePolicyLru, EvictsByWeightInOrder) {
+  Owner o(PolicyKind::kLru, 10, 100);
+  o.put(key(1), 4);
+  o.put(key(2), 4);
+  o.put(key(3), 2);  // weight 10: full
+  EXPECT_TRUE(o.last_evicted().empty());
+  o.put(key(4), 7);  // needs 7: drops 1 and 2 (LRU first), keeps 3
+  ASSERT_EQ(o.last_evicted().size(), 2u);
+  EXPECT_EQ(o.last_evicted()[0].key_hash, key(1));
+  EXPECT_EQ(o.last_evicted()[1].key_hash, key(2));
+  EXPECT_TRUE(o.cached(key(3)));
+  EXPECT_EQ(o.policy().stats().weight, 9u);
+}
+
+// ---- W-TinyLFU admission ---------------------------------------------------------------------
+
+// 100 entries: window 1, protected 79, probation the rest.
+constexpr uint64_t kSmall = 100;
+
+// Fills a fresh W-TinyLFU policy with keys [0, count) each seen `freq` times.
+void fill(Owner& o, uint64_t first, uint64_t count, int freq) {
+  for (uint64_t i = first; i < first + count; ++i) {
+    for (int f = 1; f < freq; ++f) o.policy().record_miss(key(i));
+    o.access(key(i));
+  }
+}
+
+TEST(CachePolicyWTinyLfu, AdmissionComparesCandidateWithVictim) {
+  Owner o(PolicyKind::kWTinyLfu, 1000, kSmall);
+  fill(o, 0, kSmall - 1, 5);  // 99 hot entries, frequency 5
+  o.access(key(1000));        // cold, frequency 1: sits in the window; the cache is full
+  EXPECT_TRUE(o.last_evicted().empty());
+  EXPECT_EQ(o.size(), kSmall);
+
+  // The next insert pushes the cold entry out of the window; it loses to the hot probation victim.
+  o.access(key(1001));
+  ASSERT_EQ(o.last_evicted().size(), 1u);
+  EXPECT_EQ(o.last_evicted()[0].key_hash, key(1000));
+
+  // A candidate as frequent as the victim loses too (ties favour the victim).
+  fill(o, 2000, 1, 5);  // pushes key 1001 out (frequency 1)
+  ASSERT_EQ(o.last_evicted().size(), 1u);
+  EXPECT_EQ(o.last_evicted()[0].key_hash, key(1001));
+  o.access(key(1002));  // pushes key 2000 out: 5 vs 5
+  ASSERT_EQ(o.last_evicted().size(), 1u);
+  EXPECT_EQ(o.last_evicted()[0].key_hash, key(2000));
+
+  // A hotter candidate is admitted and the probation LRU entry (the oldest hot key) goes.
+  fill(o, 3000, 1, 6);  // pushes key 1002 out
+  EXPECT_EQ(o.last_evicted()[0].key_hash, key(1002));
+  o.access(key(1003));  // key 3000 (frequency 6) against key 0 (frequency 5)
+  ASSERT_EQ(o.last_evicted().size(), 1u);
+  EXPECT_EQ(o.last_evicted()[0].key_hash, key(0));
+  EXPECT_TRUE(o.cached(key(3000)));
+}
+
+TEST(CachePolicyWTinyLfu, KeepsFrequentEntryAgainstScan) {
+  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+    Owner o(kind, 1000, kSmall);
+    fill(o, 0, kSmall, 1);
+    for (int i = 0; i < 8; ++i) o.access(key(7));  // one hot entry among cold ones
+    bool survived = true;
+    for (uint64_t i = 0; i < 10 * kSmall; ++i) {  // a scan of one-hit wonders
+      o.access(key(100'000 + i));
+      survived = survived && o.cached(key(7));
+    }
+    if (kind == PolicyKind::kWTinyLfu) {
+      EXPECT_TRUE(survived);
+      EXPECT_TRUE(o.access(key(7)));
+    } else {
+      EXPECT_FALSE(survived);  // the contrast: a scan flushes LRU
+    }
+  }
+}
+
+TEST(CachePolicyWTinyLfu, ProbationHitPromotesToProtected) {
+  Owner o(PolicyKind::kWTinyLfu, 1000, kSmall);
+  fill(o, 0, kSmall, 1);           // all in probation but the last (window); nothing evicted yet
+  EXPECT_TRUE(o.access(key(5)));   // probation hit: protected, frequency 2
+  o.policy().record_miss(key(6));  // same frequency, but stays in probation
+  // 200 candidates of frequency 3 each beat every probation entry: probation is flushed.
+  for (uint64_t i = 0; i < 2 * kSmall; ++i) fill(o, 10'000 + i, 1, 3);
+  EXPECT_TRUE(o.cached(key(5)));
+  EXPECT_FALSE(o.cached(key(6)));
+  for (uint64_t i = 0; i < kSmall; ++i) {
+    if (i != 5) {
+      EXPECT_FALSE(o.cached(key(i))) << i;
+    }
+  }
+}
+
+TEST(CachePolicyWTinyLfu, ProtectedOverflowDemotesLeastRecent) {
+  Owner o(PolicyKind::kWTinyLfu, 1000, kSmall);
+  fill(o, 0, kSmall, 1);
+  // Promote 80 entries into a protected segment of 79: the first promoted is demoted back to
+  // probation, the rest stay protected.
+  for (uint64_t i = 0; i < 80; ++i) EXPECT_TRUE(o.access(key(i)));
+  for (uint64_t i = 0; i < 2 * kSmall; ++i) fill(o, 10'000 + i, 1, 3);
+  EXPECT_FALSE(o.cached(key(0)));
+  for (uint64_t i = 1; i < 80; ++i) EXPECT_TRUE(o.cached(key(i))) << i;
+  for (uint64_t i = 80; i < kSmall; ++i) EXPECT_FALSE(o.cached(key(i))) << i;
+}
+
+// ---- weights and bounds ----------------------------------------------------------------------
+
+TEST(CachePolicyWeights, BoundsHoldAfterEveryOperation) {
+  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+    SCOPED_TRACE(policy_name(kind));
+    Owner o(kind, 1000, 40);
+    std::mt19937_64 rng(42);
+    for (int step = 0; step < 20'000; ++step) {
+      const uint64_t k = key(rng() % 200);
+      const uint64_t weight = 1 + rng() % 120;
+      switch (rng() % 8) {
+        case 0:
+          if (o.cached(k)) o.update(k, weight);
+          break;
+        case 1:
+          if (o.cached(k)) o.remove(k);
+          break;
+        default:
+          o.access(k, weight);
+      }
+      if (HasFatalFailure()) return;
+    }
+    EXPECT_GT(o.policy().stats().evictions, 0u);
+  }
+}
+
+TEST(CachePolicyWeights, OversizedEntryIsDroppedAtOnce) {
+  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+    SCOPED_TRACE(policy_name(kind));
+    Owner o(kind, 100, 10);
+    o.put(key(1), 60);
+    const Handle h = o.put(key(2), 101);
+    EXPECT_EQ(h, kNoHandle);
+    ASSERT_EQ(o.last_evicted().size(), 1u);
+    EXPECT_EQ(o.last_evicted()[0].key_hash, key(2));
+    EXPECT_EQ(o.last_evicted()[0].handle, kNoHandle);
+    EXPECT_TRUE(o.cached(key(1)));
+    EXPECT_EQ(o.policy().stats().weight, 60u);
+    EXPECT_EQ(o.policy().stats().evictions, 1u);
+    // An entry exactly as heavy as the bound fits (after everything else is evicted); W-TinyLFU
+    // admits it only if it is more frequent than the entry it displaces.
+    o.policy().record_miss(key(3));
+    EXPECT_NE(o.put(key(3), 100), kNoHandle);
+    EXPECT_EQ(o.policy().stats().weight, 100u);
+    // Growing past the bound evicts the entry itself, with its handle.
+    const Handle h3 = o.handle(key(3));
+    o.update(key(3), 101);
+    ASSERT_EQ(o.last_evicted().size(), 1u);
+    EXPECT_EQ(o.last_evicted()[0].handle, h3);
+    EXPECT_EQ(o.policy().stats().entries, 0u);
+  }
+}
+
+TEST(CachePolicyWeights, MaxEntriesBoundsCount) {
+  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+    SCOPED_TRACE(policy_name(kind));
+    Owner o(kind, uint64_t{1} << 40, 50);
+    for (uint64_t i = 0; i < 1000; ++i) {
+      o.access(key(i % 300), 1000 + i);
+      if (HasFatalFailure()) return;
+    }
+    EXPECT_EQ(o.policy().stats().entries, 50u);
+  }
+}
+
+TEST(CachePolicyWeights, UpdateWeightEvictsOthersAndKeepsAccounting) {
+  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+    SCOPED_TRACE(policy_name(kind));
+    Owner o(kind, 100, 100);
+    for (uint64_t i = 0; i < 10; ++i) o.access(key(i), 10);  // full by weight
+    o.update(key(9), 5);
+    EXPECT_EQ(o.policy().stats().weight, 95u);
+    EXPECT_TRUE(o.last_evicted().empty());
+    o.update(key(9), 40);  // +35: others must go
+    EXPECT_FALSE(o.last_evicted().empty());
+    EXPECT_LE(o.policy().stats().weight, 100u);
+  }
+}
+
+// ---- sketch ----------------------------------------------------------------------------------
+
+TEST(CachePolicySketch, CountsAndSaturates) {
+  FrequencySketch sketch(1024);
+  EXPECT_EQ(sketch.sample_size(), 10240u);
+  EXPECT_EQ(sketch.frequency(key(1)), 0u);
+  for (int i = 0; i < 7; ++i) sketch.increment(key(1));
+  EXPECT_EQ(sketch.frequency(key(1)), 7u);
+  for (int i = 0; i < 100; ++i) sketch.increment(key(1));
+  EXPECT_EQ(sketch.frequency(key(1)), 15u);
+  EXPECT_EQ(sketch.size(), 15u);  // saturated increments are not counted toward aging
+  sketch.clear();
+  EXPECT_EQ(sketch.frequency(key(1)), 0u);
+  EXPECT_EQ(sketch.size(), 0u);
+}
+
+TEST(CachePolicySketch, HalvesAfterSamplePeriod) {
+  FrequencySketch sketch(64);
+  ASSERT_EQ(sketch.sample_size(), 640u);
+  for (int i = 0; i < 12; ++i) sketch.increment(key(1));
+  ASSERT_EQ(sketch.frequency(key(1)), 12u);
+  uint64_t other = 0;
+  uint32_t before = 0;
+  while (sketch.resets() == 0) {
+    before = sketch.frequency(key(1));
+    sketch.increment(key(1'000'000 + other++));
+  }
+  // Every counter was halved right after the increment that reached the sample size (which may
+  // have bumped one of key 1's counters first).
+  EXPECT_LE(sketch.frequency(key(1)), (before + 1) / 2);
+  EXPECT_GE(sketch.frequency(key(1)), 6u);
+  EXPECT_LT(sketch.size(), sketch.sample_size() / 2);
+  EXPECT_GE(other, 640u - 12u);
+}
+
+TEST(CachePolicySketch, MetadataStaysSmall) {
+  // Per entry: a 24-byte slot (8 bytes of links and queue tag; 16 of key hash and weight, which
+  // stand for the key and its accounting) plus 4 to 8 bytes of sketch. The policy's own share —
+  // links and sketch — stays within 16 bytes per entry once the policy is full.
+  for (uint64_t cap : {500u, 5000u, 50'000u, 65'536u}) {
+    SCOPED_TRACE(cap);
+    auto policy = Policy::create(PolicyKind::kWTinyLfu, cap, cap);
+    std::vector<Evicted> evicted;
+    for (uint64_t i = 0; i < 2 * cap; ++i) {
+      policy->record_miss(key(i));
+      policy->insert(key(i), 1, evicted);
+    }
+    const PolicyStats s = policy->stats();
+    ASSERT_EQ(s.entries, cap);
+    const double per_entry = static_cast<double>(s.metadata_bytes) / static_cast<double>(s.entries);
+    EXPECT_GE(per_entry, 24.0 + 4.0);
+    EXPECT_LE(per_entry - 16.0, 16.0 + 0.01);
+  }
+}
+
+// ---- remove, clear, stale handles ------------------------------------------------------------
+
+TEST(CachePolicyHandles, RemoveAndClear) {
+  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+    SCOPED_TRACE(policy_name(kind));
+    Owner o(kind, 100, 10);
+    for (uint64_t i = 0; i < 10; ++i) o.access(key(i), 5);
+    const Handle h3 = o.handle(key(3));
+    o.remove(key(3));
+    EXPECT_EQ(o.policy().stats().entries, 9u);
+    EXPECT_EQ(o.policy().stats().weight, 45u);
+    EXPECT_EQ(o.policy().stats().evictions, 0u);  // removals are not evictions
+    o.policy().remove(h3);                        // stale: ignored
+    o.policy().record_hit(h3);
+    std::vector<Evicted> evicted;
+    o.policy().update_weight(h3, 1000, evicted);
+    EXPECT_TRUE(evicted.empty());
+    o.check();
+
+    o.policy().clear();
+    PolicyStats s = o.policy().stats();
+    EXPECT_EQ(s.entries, 0u);
+    EXPECT_EQ(s.weight, 0u);
+    // Every old handle is stale now.
+    for (uint64_t k : o.keys()) o.policy().record_hit(o.handle(k));
+    auto policy = Policy::create(kind, 100, 10);
+    const Handle h = policy->insert(key(1), 1, evicted);
+    policy->clear();
+    policy->record_hit(h);
+    policy->remove(h);
+    EXPECT_EQ(policy->stats().entries, 0u);
+    EXPECT_EQ(policy->insert(key(2), 1, evicted), h);  // the slab is reused
+  }
+}
+
+TEST(CachePolicyHandles, StaleHandlesAreTolerated) {
+  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+    SCOPED_TRACE(policy_name(kind));
+    Owner o(kind, 1000, 20);
+    std::vector<Handle> seen;
+    std::mt19937_64 rng(7);
+    for (int step = 0; step < 5000; ++step) {
+      o.access(key(rng() % 100));
+      if (o.cached(key(step % 100))) seen.push_back(o.handle(key(step % 100)));
+      // Replay an old handle (evicted, free or recycled) and a few impossible ones.
+      if (!seen.empty()) o.policy().record_hit(seen[rng() % seen.size()]);
+      o.policy().record_hit(kNoHandle);
+      o.policy().record_hit(1'000'000);
+      o.policy().remove(kNoHandle);
+      o.check();
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
+// ---- hill climber ----------------------------------------------------------------------------
+
+// A recency-biased trace: a sliding working set; each access is either a brand-new key (1/4) or
+// one of the last `span` keys, uniformly. Frequencies carry no information, recency is all.
+uint64_t sliding(std::mt19937_64& rng, uint64_t& newest, uint64_t span) {
+  if (rng() % 4 == 0) return ++newest;
+  return newest - std::min(newest, rng() % span);
+}
+
+TEST(CachePolicyClimber, WindowGrowsOnRecencyTrace) {
+  constexpr uint64_t kCap = 1000;
+  Owner o(PolicyKind::kWTinyLfu, kCap, kCap);
+  const uint64_t initial = o.policy().stats().window_max;
+  EXPECT_EQ(initial, 10u);
+  std::mt19937_64 rng(1);
+  uint64_t newest = 0;
+  for (uint64_t i = 0; i < 300 * kCap; ++i) {
+    o.access(key(sliding(rng, newest, kCap / 2)));
+  }
+  EXPECT_GE(o.policy().stats().window_max, kCap / 4);
+}
+
+TEST(CachePolicyClimber, WindowShrinksWhenTraceTurnsFrequencyBiased) {
+  constexpr uint64_t kCap = 1000;
+  Owner o(PolicyKind::kWTinyLfu, kCap, kCap);
+  std::mt19937_64 rng(2);
+  uint64_t newest = 0;
+  for (uint64_t i = 0; i < 200 * kCap; ++i) o.access(key(sliding(rng, newest, kCap / 2)));
+  const uint64_t grown = o.policy().stats().window_max;
+  EXPECT_GE(grown, kCap / 4);
+  // Now a frequency-biased trace: half the accesses go to a fixed hot set that fills 90% of the
+  // cache, half to one-hit wonders. A large window only holds one-hit wonders.
+  uint64_t sum = 0, samples = 0, fresh = 2'000'000'000;
+  for (uint64_t i = 0; i < 600 * kCap; ++i) {
+    o.access(key(rng() % 2 == 0 ? 1'000'000'000 + rng() % (kCap * 9 / 10) : fresh++));
+    if (i >= 300 * kCap) {
+      sum += o.policy().stats().window_max;
+      ++samples;
+    }
+  }
+  EXPECT_LE(sum / samples, kCap / 10);
+}
+
+// ---- hit ratio ---------------------------------------------------------------------------------
+
+TEST(CachePolicyHitRatio, WTinyLfuBeatsLruOnZipf) {
+  constexpr uint64_t kKeys = 20'000;
+  const Zipf zipf(kKeys, 0.99);
+  for (uint64_t cap : {20u, 200u, 2000u}) {
+    double ratio[2] = {0, 0};
+    for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+      Owner o(kind, cap, cap);
+      std::mt19937_64 rng(99);
+      uint64_t hits = 0;
+      constexpr uint64_t kAccesses = 200'000;
+      for (uint64_t i = 0; i < kAccesses; ++i) hits += o.access(key(zipf(rng))) ? 1 : 0;
+      ratio[kind == PolicyKind::kLru] = static_cast<double>(hits) / kAccesses;
+    }
+    SCOPED_TRACE(cap);
+    EXPECT_GE(ratio[0], ratio[1]);
+    RecordProperty("cap_" + std::to_string(cap),
+                   std::to_string(ratio[0]) + " vs " + std::to_string(ratio[1]));
+  }
+}
+
+}  // namespace
+}  // namespace eavdb::cache
