@@ -7,9 +7,12 @@ namespace eavdb::cache {
 
 std::string_view breaker_state_name(BreakerState state) noexcept {
   switch (state) {
-    case BreakerState::kClosed: return "closed";
-    case BreakerState::kOpen: return "open";
-    case BreakerState::kHalfOpen: return "half_open";
+    case BreakerState::kClosed:
+      return "closed";
+    case BreakerState::kOpen:
+      return "open";
+    case BreakerState::kHalfOpen:
+      return "half_open";
   }
   return "unknown";
 }
@@ -75,7 +78,10 @@ bool CircuitBreaker::allow() {
 
 void CircuitBreaker::record(bool success) {
   std::lock_guard lock(mu_);
-  if (success) ++counters_.successes; else ++counters_.failures;
+  if (success)
+    ++counters_.successes;
+  else
+    ++counters_.failures;
   auto t = now();
   switch (state_.load(std::memory_order_relaxed)) {
     case BreakerState::kOpen:
@@ -95,7 +101,10 @@ void CircuitBreaker::record(bool success) {
   int64_t slice = slice_of(t);
   Bucket& b = buckets_[static_cast<size_t>(((slice % kBuckets) + kBuckets) % kBuckets)];
   if (b.epoch != slice) b = Bucket{slice, 0, 0};
-  if (success) ++b.successes; else ++b.failures;
+  if (success)
+    ++b.successes;
+  else
+    ++b.failures;
   if (success) return;
   uint64_t calls = 0, failures = 0;
   for (const auto& x : buckets_) {

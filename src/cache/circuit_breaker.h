@@ -42,11 +42,11 @@ std::string_view breaker_state_name(BreakerState state) noexcept;
 /// Settings of a breaker. Values out of range are clamped: failure_ratio to (0, 1], counts and
 /// durations to at least 1.
 struct BreakerOptions {
-  double failure_ratio = 0.5;             ///< failures / calls in the window that open the breaker
-  int minimum_calls = 10;                 ///< calls in the window before the ratio is considered
-  std::chrono::milliseconds window{10000};  ///< rolling window of the failure ratio
+  double failure_ratio = 0.5;                 ///< failures / calls in the window that open the breaker
+  int minimum_calls = 10;                     ///< calls in the window before the ratio is considered
+  std::chrono::milliseconds window{10000};    ///< rolling window of the failure ratio
   std::chrono::milliseconds cool_down{1000};  ///< time open before probing
-  int half_open_probes = 3;               ///< probes let through (and needed) while half-open
+  int half_open_probes = 3;                   ///< probes let through (and needed) while half-open
 };
 
 /// Monotonic counters of a breaker.
@@ -95,7 +95,9 @@ class CircuitBreaker {
     uint32_t failures = 0;
   };
 
-  std::chrono::steady_clock::time_point now() const { return clock_ ? clock_() : std::chrono::steady_clock::now(); }
+  std::chrono::steady_clock::time_point now() const {
+    return clock_ ? clock_() : std::chrono::steady_clock::now();
+  }
   int64_t slice_of(std::chrono::steady_clock::time_point t) const;
   void open_locked(std::chrono::steady_clock::time_point t);
   void clear_window_locked();
@@ -108,8 +110,8 @@ class CircuitBreaker {
   mutable std::mutex mu_;
   std::array<Bucket, kBuckets> buckets_{};
   std::chrono::steady_clock::time_point changed_at_{};  // when it opened / went half-open
-  int probes_issued_ = 0;     // half-open: calls let through
-  int probes_succeeded_ = 0;  // half-open: successes recorded
+  int probes_issued_ = 0;                               // half-open: calls let through
+  int probes_succeeded_ = 0;                            // half-open: successes recorded
   BreakerCounters counters_;
 };
 

@@ -17,7 +17,9 @@ constexpr int8_t kExtDecimal = 1;
 constexpr int8_t kExtDateTime = 2;
 constexpr int kMaxValueType = static_cast<int>(ValueType::kText);
 
-[[noreturn]] void corrupt(const std::string& why) { throw Error(ErrorCode::kStorage, "corrupt cache record: " + why); }
+[[noreturn]] void corrupt(const std::string& why) {
+  throw Error(ErrorCode::kStorage, "corrupt cache record: " + why);
+}
 
 // A msgpack output stream appending to a std::string.
 struct StringSink {
@@ -27,7 +29,8 @@ struct StringSink {
 using Packer = msgpack::packer<StringSink>;
 
 void pack_string(Packer& pk, std::string_view s) {
-  if (s.size() > std::numeric_limits<uint32_t>::max()) throw Error(ErrorCode::kLimit, "cache record string over 4 GiB");
+  if (s.size() > std::numeric_limits<uint32_t>::max())
+    throw Error(ErrorCode::kLimit, "cache record string over 4 GiB");
   pk.pack_str(static_cast<uint32_t>(s.size()));
   pk.pack_str_body(s.data(), static_cast<uint32_t>(s.size()));
 }
@@ -88,14 +91,16 @@ const msgpack::object_array& as_array(const msgpack::object& o, const char* what
 
 const msgpack::object_array& as_array(const msgpack::object& o, const char* what, uint32_t size) {
   const auto& a = as_array(o, what);
-  if (a.size != size) corrupt(std::string(what) + " has " + std::to_string(a.size) + " elements, expected " +
-                              std::to_string(size));
+  if (a.size != size)
+    corrupt(std::string(what) + " has " + std::to_string(a.size) + " elements, expected " +
+            std::to_string(size));
   return a;
 }
 
 int64_t as_int(const msgpack::object& o, const char* what) {
   if (o.type == msgpack::type::POSITIVE_INTEGER) {
-    if (o.via.u64 > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) corrupt(std::string(what) + " out of range");
+    if (o.via.u64 > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      corrupt(std::string(what) + " out of range");
     return static_cast<int64_t>(o.via.u64);
   }
   if (o.type == msgpack::type::NEGATIVE_INTEGER) return o.via.i64;
@@ -204,7 +209,10 @@ std::string encode_result(const QueryResult& result) {
   Packer pk(sink);
   pk.pack_array(4);
   pk.pack_uint8(kFormat);
-  if (result.select_star) pk.pack_true(); else pk.pack_false();
+  if (result.select_star)
+    pk.pack_true();
+  else
+    pk.pack_false();
   pack_array_header(pk, result.columns.size() * 2);
   for (const auto& c : result.columns) {
     pack_string(pk, c.name);

@@ -152,8 +152,8 @@ uint64_t stamp_now() { return static_cast<uint64_t>(detail::realtime_us()) * 100
 // A pointer file's meaning.
 struct Pointer {
   enum Kind { kNone, kVersion, kNegative, kTombstone, kCorrupt } kind = kNone;
-  uint64_t version = 0;     // kVersion
-  std::string negative;     // kNegative: the generation it belongs to
+  uint64_t version = 0;  // kVersion
+  std::string negative;  // kNegative: the generation it belongs to
 };
 
 Pointer read_pointer(const fs::path& path, int64_t now_us, bool& io_ok) {
@@ -250,7 +250,8 @@ fs::path FileStore::pointer_path(std::string_view ns, int64_t id) const {
   return namespace_dir(ns) / "p" / hex_byte(static_cast<uint64_t>(id)) / std::to_string(id);
 }
 
-fs::path FileStore::record_path(std::string_view ns, int64_t id, int64_t version, std::string_view gen) const {
+fs::path FileStore::record_path(std::string_view ns, int64_t id, int64_t version,
+                                std::string_view gen) const {
   return namespace_dir(ns) / "e" / hex_byte(static_cast<uint64_t>(id)) /
          (std::to_string(id) + "." + std::to_string(version) + "." + std::string(gen));
 }
@@ -284,11 +285,19 @@ bool FileStore::quarantined(const fs::path& nsdir, bool& io_ok) {
     if (entry.path().filename().string().find(".tmp.") != std::string::npos) continue;
     std::string payload;
     switch (read_file(entry.path(), payload, now)) {
-      case ReadStatus::kOk: active = true; break;
+      case ReadStatus::kOk:
+        active = true;
+        break;
       case ReadStatus::kExpired:
-      case ReadStatus::kCorrupt: remove_file(entry.path()); break;
-      case ReadStatus::kError: io_ok = false; active = true; break;
-      case ReadStatus::kMissing: break;
+      case ReadStatus::kCorrupt:
+        remove_file(entry.path());
+        break;
+      case ReadStatus::kError:
+        io_ok = false;
+        active = true;
+        break;
+      case ReadStatus::kMissing:
+        break;
     }
   }
   return active;
@@ -308,7 +317,8 @@ std::vector<RemoteEntity> FileStore::get_entities(std::string_view ns, const std
   uint64_t hits = 0;
   for (size_t i = 0; i < ids.size(); ++i) {
     Pointer p = read_pointer(pointer_path(ns, ids[i]), now, io_ok);
-    if (p.kind == Pointer::kTombstone || (p.kind == Pointer::kNegative && !gen.empty() && p.negative == gen)) {
+    if (p.kind == Pointer::kTombstone ||
+        (p.kind == Pointer::kNegative && !gen.empty() && p.negative == gen)) {
       out[i].state = RemoteEntity::State::kAbsent;
       ++hits;
       continue;
@@ -351,7 +361,8 @@ std::vector<RemoteEntity> FileStore::get_entities(std::string_view ns, const std
   return out;
 }
 
-void FileStore::put_entities(std::string_view ns, const std::vector<std::pair<int64_t, RemoteEntity>>& entities,
+void FileStore::put_entities(std::string_view ns,
+                             const std::vector<std::pair<int64_t, RemoteEntity>>& entities,
                              std::chrono::milliseconds ttl, std::chrono::milliseconds negative_ttl) {
   bool any = false;
   for (const auto& [id, e] : entities) any = any || (id > 0 && e.state != RemoteEntity::State::kMiss);
@@ -385,7 +396,10 @@ void FileStore::put_entities(std::string_view ns, const std::vector<std::pair<in
       Pointer p = read_pointer(pp, now, io_ok);
       if (p.kind == Pointer::kNone || (p.kind == Pointer::kNegative && p.negative != gen)) {
         int64_t expires = now + std::max<int64_t>(negative_ttl.count(), 1) * 1000;
-        if (write_file(pp, "n" + gen, expires)) ++stored; else io_ok = false;
+        if (write_file(pp, "n" + gen, expires))
+          ++stored;
+        else
+          io_ok = false;
       }
     } else if (e.state == RemoteEntity::State::kPresent && e.record.version > 0) {
       Pointer p = read_pointer(pp, now, io_ok);
@@ -422,14 +436,17 @@ bool FileStore::announce(const Invalidation& inv) {
   for (const auto& tag : inv.tags) bump(tag_path(inv.ns, tag), stamp, io_ok);
   int64_t now = detail::realtime_us();
   std::string gen = read_counter(generation_path(inv.ns), io_ok);
+  if (detail::is_large(inv)) {  // one more pending commit under the token, quarantined meanwhile
+    bump(generation_path(inv.ns), stamp, io_ok);
+    fs::path q = nsdir / "q" / detail::commit_token(inv);
+    uint64_t pending = 0;
+    std::string text;
+    if (read_file(q, text, now) != ReadStatus::kOk || !parse_u64(text, pending)) pending = 0;
+    int64_t until = now + detail::kLargeCommitQuarantine.count() * 1000;
+    if (!write_file(q, std::to_string(pending + 1), until)) io_ok = false;
+  }
   for (const auto& e : inv.entities) {
-    if (e.id < 0) continue;
-    if (e.id == 0) {
-      bump(generation_path(inv.ns), stamp, io_ok);
-      int64_t until = now + detail::kLargeCommitQuarantine.count() * 1000;
-      if (!write_file(nsdir / "q" / detail::commit_token(inv), "q", until)) io_ok = false;
-      continue;
-    }
+    if (e.id <= 0) continue;
     fs::path pp = pointer_path(inv.ns, e.id);
     if (e.version <= 0) {
       if (!write_file(pp, "-", now + detail::kTombstoneTtl.count() * 1000)) io_ok = false;
@@ -459,9 +476,16 @@ bool FileStore::publish(const Invalidation& inv) {
   bool io_ok = true;
   uint64_t stamp = stamp_now();
   for (const auto& tag : inv.tags) bump(tag_path(inv.ns, tag), stamp, io_ok);
-  if (large) {
-    int64_t until = detail::realtime_us() + detail::kLargeCommitSettle.count() * 1000;
-    if (!write_file(nsdir / "q" / detail::commit_token(inv), "q", until)) io_ok = false;
+  if (large) {  // one pending commit less; at zero the quarantine ends after the settle time
+    int64_t now = detail::realtime_us();
+    fs::path q = nsdir / "q" / detail::commit_token(inv);
+    uint64_t pending = 0;
+    std::string text;
+    if (read_file(q, text, now) != ReadStatus::kOk || !parse_u64(text, pending)) pending = 0;
+    pending = pending > 0 ? pending - 1 : 0;
+    int64_t until =
+        now + (pending > 0 ? detail::kLargeCommitQuarantine : detail::kLargeCommitSettle).count() * 1000;
+    if (!write_file(q, std::to_string(pending), until)) io_ok = false;
   }
   guard_.done(io_ok);
   return io_ok;
@@ -502,10 +526,14 @@ std::vector<uint64_t> FileStore::tag_versions(std::string_view ns, const std::ve
 std::optional<std::string> FileStore::get_result(std::string_view ns, std::string_view signature) {
   auto t0 = std::chrono::steady_clock::now();
   auto finish = [&](std::optional<std::string> r, bool timed) {
-    if (r) guard_.hit(); else guard_.miss();
+    if (r)
+      guard_.hit();
+    else
+      guard_.miss();
     if (timed)
       guard_.load(static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count()));
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+              .count()));
     return r;
   };
   if (!guard_.admit()) return finish(std::nullopt, false);
@@ -567,7 +595,10 @@ void FileStore::put_result(std::string_view ns, std::string_view signature, std:
   payload += detail::frame_result(tags, versions, blob);
   std::string h = hex128(signature);
   int64_t expires = detail::realtime_us() + detail::jitter(ttl).count() * 1000;
-  if (write_file(namespace_dir(ns) / "r" / h.substr(0, 2) / h, payload, expires)) guard_.put(); else io_ok = false;
+  if (write_file(namespace_dir(ns) / "r" / h.substr(0, 2) / h, payload, expires))
+    guard_.put();
+  else
+    io_ok = false;
   guard_.done(io_ok);
 }
 

@@ -7,7 +7,7 @@
 //   p/<xx>/<id>                  version pointer: "<version>", "n<gen>" or "-"   (xx = id & 0xff)
 //   e/<xx>/<id>.<version>.<gen>  entity record (codec.h)
 //   g                            entity generation
-//   q/<token>                    fill quarantine of a large commit (its deadline is the TTL)
+//   q/<token>                    fill quarantine of a large commit: pending count, deadline = TTL
 //   t/<hh>/<hash(tag)>           tag version                                     (hh = hash prefix)
 //   r/<hh>/<hash(signature)>     query result: signature, tags, versions, blob
 //   lock                         flock(2) taken by every writer of p/, g, q/, t/
@@ -53,7 +53,8 @@ class FileStore final : public RemoteStore {
                     std::chrono::milliseconds ttl, std::chrono::milliseconds negative_ttl) override;
   bool announce(const Invalidation& inv) override;
   bool publish(const Invalidation& inv) override;
-  std::unique_ptr<Subscription> subscribe(std::string_view ns, std::function<void(const Invalidation&)> on_message,
+  std::unique_ptr<Subscription> subscribe(std::string_view ns,
+                                          std::function<void(const Invalidation&)> on_message,
                                           std::function<void(bool connected)> on_connection) override;
   std::vector<uint64_t> tag_versions(std::string_view ns, const std::vector<std::string>& tags) override;
   std::optional<std::string> get_result(std::string_view ns, std::string_view signature) override;
@@ -66,7 +67,8 @@ class FileStore final : public RemoteStore {
   /// File paths (see the file comment), for tools and tests.
   std::filesystem::path namespace_dir(std::string_view ns) const;
   std::filesystem::path pointer_path(std::string_view ns, int64_t id) const;
-  std::filesystem::path record_path(std::string_view ns, int64_t id, int64_t version, std::string_view gen) const;
+  std::filesystem::path record_path(std::string_view ns, int64_t id, int64_t version,
+                                    std::string_view gen) const;
   std::filesystem::path tag_path(std::string_view ns, std::string_view tag) const;
   std::filesystem::path generation_path(std::string_view ns) const;
 

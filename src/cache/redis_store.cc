@@ -93,46 +93,54 @@ end
 return stored
 )LUA";
 
-// ARGV[3]: tombstone TTL ms, [4]: quarantine ms, [5]: commit token, [6]: tag count n,
-// [7 .. 6+n]: tags, then pairs (id, version). Returns 1.
+// ARGV[3]: tombstone TTL ms, [4]: quarantine ms, [5]: commit token, [6]: '1' for a large commit
+// (first chunk only), [7]: tag count n, [8 .. 7+n]: tags, then pairs (id > 0, version). A large
+// commit bumps the generation and counts one more pending commit under its token (qn:), whose
+// quarantine deadline (q:) is now + quarantine. Returns 1.
 constexpr const char* kLuaAnnounce = R"LUA(
 local us, now = clock()
 local stamp = us .. '000'
-local ntags = tonumber(ARGV[6])
-for i = 7, 6 + ntags do bump(base .. 't:' .. nsk .. ':' .. ARGV[i], stamp) end
+local ntags = tonumber(ARGV[7])
+for i = 8, 7 + ntags do bump(base .. 't:' .. nsk .. ':' .. ARGV[i], stamp) end
 local pp = base .. 'p:' .. nsk .. ':'
-local large = false
-for i = 7 + ntags, #ARGV, 2 do
+for i = 8 + ntags, #ARGV, 2 do
   local id, ver = ARGV[i], ARGV[i + 1]
-  if id == '0' then
-    large = true
-  elseif ver == '0' then
+  if ver == '0' then
     redis.call('SET', pp .. id, '-', 'PX', ARGV[3])
   else
     local p = redis.call('GET', pp .. id)
-    if p ~= '-' and (not p or string.byte(p, 1) == 110 or gt(ver, p)) then redis.call('SET', pp .. id, ver) end
+    if p ~= '-' and (not p or string.byte(p, 1) == 110 or gt(ver, p)) then
+      redis.call('SET', pp .. id, ver)
+    end
   end
 end
-if large then
+if ARGV[6] == '1' then
   bump(base .. 'g:' .. nsk, stamp)
-  local q = base .. 'q:' .. nsk
+  local q, qn = base .. 'q:' .. nsk, base .. 'qn:' .. nsk
+  redis.call('HINCRBY', qn, ARGV[5], 1)
   redis.call('ZADD', q, string.format('%.0f', now + tonumber(ARGV[4]) * 1000), ARGV[5])
   redis.call('PEXPIRE', q, ARGV[4])
+  redis.call('PEXPIRE', qn, ARGV[4])
 end
 return 1
 )LUA";
 
 // ARGV[3]: settle ms, [4]: commit token, [5]: channel, [6]: message, [7]: '1' for a large
-// commit, [8]: tag count n, [9 .. 8+n]: tags. Returns PUBLISH's receiver count.
+// commit, [8]: tag count n, [9 .. 8+n]: tags. A large commit counts one pending commit less under
+// its token; at zero its quarantine deadline becomes now + settle. Returns PUBLISH's receiver
+// count.
 constexpr const char* kLuaPublish = R"LUA(
 local us, now = clock()
 local stamp = us .. '000'
 local ntags = tonumber(ARGV[8])
 for i = 9, 8 + ntags do bump(base .. 't:' .. nsk .. ':' .. ARGV[i], stamp) end
 if ARGV[7] == '1' then
-  local q = base .. 'q:' .. nsk
-  redis.call('ZADD', q, string.format('%.0f', now + tonumber(ARGV[3]) * 1000), ARGV[4])
-  if redis.call('PTTL', q) < tonumber(ARGV[3]) then redis.call('PEXPIRE', q, ARGV[3]) end
+  local q, qn = base .. 'q:' .. nsk, base .. 'qn:' .. nsk
+  if redis.call('HINCRBY', qn, ARGV[4], -1) <= 0 then
+    redis.call('HDEL', qn, ARGV[4])
+    redis.call('ZADD', q, string.format('%.0f', now + tonumber(ARGV[3]) * 1000), ARGV[4])
+    if redis.call('PTTL', q) < tonumber(ARGV[3]) then redis.call('PEXPIRE', q, ARGV[3]) end
+  end
 end
 return redis.call('PUBLISH', ARGV[5], ARGV[6])
 )LUA";
@@ -189,8 +197,8 @@ return bump(base .. 'g:' .. nsk, clock() .. '000')
 const std::vector<std::string>& scripts() {
   static const std::vector<std::string> all = [] {
     std::vector<std::string> v;
-    for (const char* body : {kLuaPutEntities, kLuaAnnounce, kLuaPublish, kLuaTagVersions,
-                             kLuaGetResult, kLuaPutResult, kLuaBumpGeneration})
+    for (const char* body : {kLuaPutEntities, kLuaAnnounce, kLuaPublish, kLuaTagVersions, kLuaGetResult,
+                             kLuaPutResult, kLuaBumpGeneration})
       v.push_back(std::string(kLuaPrelude) + body);
     return v;
   }();
@@ -245,7 +253,8 @@ bool parse_u64(std::string_view s, uint64_t& out) {
 std::string base_key() { return std::string(detail::kKeyPrefix); }
 
 int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -255,9 +264,14 @@ int64_t steady_ns() {
 class RedisSubscription final : public Subscription {
  public:
   RedisSubscription(std::string host, int port, std::string channel, const RemoteOptions& options,
-                    std::function<void(const Invalidation&)> on_message, std::function<void(bool)> on_connection)
-      : host_(std::move(host)), port_(port), channel_(std::move(channel)), options_(options),
-        on_message_(std::move(on_message)), on_connection_(std::move(on_connection)) {
+                    std::function<void(const Invalidation&)> on_message,
+                    std::function<void(bool)> on_connection)
+      : host_(std::move(host)),
+        port_(port),
+        channel_(std::move(channel)),
+        options_(options),
+        on_message_(std::move(on_message)),
+        on_connection_(std::move(on_connection)) {
     if (pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0)
       throw Error(ErrorCode::kIo, std::string("cannot create a pipe: ") + std::strerror(errno));
     thread_ = std::thread([this] { run(); });
@@ -314,7 +328,8 @@ class RedisSubscription final : public Subscription {
     const char* argv[2] = {"SUBSCRIBE", channel_.data()};
     size_t lens[2] = {9, channel_.size()};
     auto* r = static_cast<redisReply*>(redisCommandArgv(c, 2, argv, lens));
-    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && reply_text(r->element[0]) == "subscribe";
+    bool ok =
+        r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 && reply_text(r->element[0]) == "subscribe";
     if (r) freeReplyObject(r);
     if (!ok) {
       redisFree(c);
@@ -410,7 +425,11 @@ struct RedisStore::Conn {
 };
 
 RedisStore::RedisStore(std::string url, std::string host, int port, int db, const RemoteOptions& options)
-    : url_(std::move(url)), host_(std::move(host)), port_(port), db_(db), options_(options),
+    : url_(std::move(url)),
+      host_(std::move(host)),
+      port_(port),
+      db_(db),
+      options_(options),
       guard_(options.breaker) {
   int n = std::max(options_.pool_size, 1);
   for (int i = 0; i < n; ++i) pool_.push_back(std::make_unique<Conn>());
@@ -470,7 +489,8 @@ ReplyPtr RedisStore::command(Conn& conn, const std::vector<std::string_view>& ar
     lens.push_back(a.size());
   }
   SigpipeGuard sigpipe;
-  auto* r = static_cast<redisReply*>(redisCommandArgv(conn.ctx, static_cast<int>(argv.size()), ptrs.data(), lens.data()));
+  auto* r = static_cast<redisReply*>(
+      redisCommandArgv(conn.ctx, static_cast<int>(argv.size()), ptrs.data(), lens.data()));
   if (!r) {  // I/O error or timeout: the connection is unusable (a late reply would desynchronize it)
     drop(conn);
     return null_reply();
@@ -516,7 +536,8 @@ ReplyPtr RedisStore::call(const std::vector<std::string_view>& argv, std::option
   ReplyPtr reply = null_reply();
   if (ensure_connected(conn)) {
     reply = command(conn, argv);
-    if (script && reply && reply->type == REDIS_REPLY_ERROR && reply_text(reply.get()).starts_with("NOSCRIPT")) {
+    if (script && reply && reply->type == REDIS_REPLY_ERROR &&
+        reply_text(reply.get()).starts_with("NOSCRIPT")) {
       std::vector<std::string_view> again = argv;  // the server lost its script cache: send the body
       again[0] = "EVAL";
       again[1] = scripts()[*script];
@@ -528,7 +549,8 @@ ReplyPtr RedisStore::call(const std::vector<std::string_view>& argv, std::option
   return ok ? std::move(reply) : null_reply();
 }
 
-std::vector<ReplyPtr> RedisStore::eval_many(Script script, const std::vector<std::vector<std::string>>& calls) {
+std::vector<ReplyPtr> RedisStore::eval_many(Script script,
+                                            const std::vector<std::vector<std::string>>& calls) {
   std::vector<ReplyPtr> out;
   out.reserve(calls.size());
   for (size_t i = 0; i < calls.size(); ++i) out.push_back(null_reply());
@@ -560,15 +582,18 @@ std::vector<ReplyPtr> RedisStore::eval_many(Script script, const std::vector<std
         ptrs.push_back(a.data());
         lens.push_back(a.size());
       }
-      if (redisAppendCommandArgv(conn.ctx, static_cast<int>(argv.size()), ptrs.data(), lens.data()) != REDIS_OK) {
+      if (redisAppendCommandArgv(conn.ctx, static_cast<int>(argv.size()), ptrs.data(), lens.data()) !=
+          REDIS_OK) {
         ok = false;
         break;
       }
     }
     for (size_t i = 0; ok && i < calls.size(); ++i) {
       void* raw = nullptr;
-      if (redisGetReply(conn.ctx, &raw) != REDIS_OK || !raw) ok = false;
-      else out[i] = ReplyPtr(static_cast<redisReply*>(raw), freeReplyObject);
+      if (redisGetReply(conn.ctx, &raw) != REDIS_OK || !raw)
+        ok = false;
+      else
+        out[i] = ReplyPtr(static_cast<redisReply*>(raw), freeReplyObject);
     }
     if (!ok) drop(conn);  // replies may be left unread: the connection cannot be reused
   }
@@ -613,7 +638,8 @@ std::vector<RemoteEntity> RedisStore::get_entities(std::string_view ns, const st
     guard_.miss(n);
     return out;
   }
-  std::string_view gen = r->element[0]->type == REDIS_REPLY_STRING ? reply_text(r->element[0]) : std::string_view();
+  std::string_view gen =
+      r->element[0]->type == REDIS_REPLY_STRING ? reply_text(r->element[0]) : std::string_view();
   uint64_t hits = 0;
   for (size_t i = 0; i < n; ++i) {
     const redisReply* p = r->element[1 + i];
@@ -648,7 +674,8 @@ std::vector<RemoteEntity> RedisStore::get_entities(std::string_view ns, const st
   return out;
 }
 
-void RedisStore::put_entities(std::string_view ns, const std::vector<std::pair<int64_t, RemoteEntity>>& entities,
+void RedisStore::put_entities(std::string_view ns,
+                              const std::vector<std::pair<int64_t, RemoteEntity>>& entities,
                               std::chrono::milliseconds ttl, std::chrono::milliseconds negative_ttl) {
   // One script call per kChunk entities, pipelined: one round trip, and Redis serves other
   // clients between the chunks of a large fill.
@@ -678,22 +705,24 @@ void RedisStore::put_entities(std::string_view ns, const std::vector<std::pair<i
 }
 
 bool RedisStore::announce(const Invalidation& inv) {
-  // Tags go with the first chunk; entities kChunk per script call, pipelined.
+  // Tags and the large-commit part go with the first chunk; entities kChunk per script call,
+  // pipelined.
   std::vector<std::vector<std::string>> calls;
   std::string nsk = detail::ns_key(inv.ns);
   std::string token = detail::commit_token(inv);
-  auto start_call = [&](bool with_tags) {
+  auto start_call = [&](bool first) {
     calls.emplace_back();
     auto& args = calls.back();
     args.insert(args.end(), {base_key(), nsk, std::to_string(detail::kTombstoneTtl.count()),
-                             std::to_string(detail::kLargeCommitQuarantine.count()), token});
-    args.push_back(std::to_string(with_tags ? inv.tags.size() : 0));
-    if (with_tags) args.insert(args.end(), inv.tags.begin(), inv.tags.end());
+                             std::to_string(detail::kLargeCommitQuarantine.count()), token,
+                             first && detail::is_large(inv) ? "1" : "0"});
+    args.push_back(std::to_string(first ? inv.tags.size() : 0));
+    if (first) args.insert(args.end(), inv.tags.begin(), inv.tags.end());
   };
   start_call(true);
   size_t in_call = 0;
   for (const auto& e : inv.entities) {
-    if (e.id < 0) continue;
+    if (e.id <= 0) continue;
     if (in_call == kChunk) {
       start_call(false);
       in_call = 0;
@@ -791,7 +820,8 @@ void RedisStore::clear(std::string_view ns) {
     std::string cursor = "0";
     while (ok) {
       auto r = command(conn, {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
-      if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[1]->type != REDIS_REPLY_ARRAY) {
+      if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+          r->element[1]->type != REDIS_REPLY_ARRAY) {
         ok = false;
         break;
       }

@@ -6,20 +6,22 @@
 //                                 written only at a version ≥ the pointer, so it moves forward too
 //   g:<nsk>                       entity generation (time-based, never reset)
 //   q:<nsk>                       fill quarantine: sorted set of commit tokens scored by deadline µs
+//   qn:<nsk>                      pending large commits per token (hash of counters)
 //   t:<nsk>:<tag>                 tag version (decimal text, time-based, never reset)
 //   r:<nsk>:<signature>           query result: detail::frame_result(tags, versions, blob)
 // Channel: "eavdb:inv:<ns>" carries codec.h Invalidations.
 //
-// Every call is ONE round trip (large put_entities/announce batches are split into script calls
-// of kChunk entities, pipelined, so a big fill never blocks Redis for long). get_entities is a single MGET of the generation, the pointers and
-// the records of all ids (atomic, and no Lua: on Redis 7 a Lua loop costs several times the MGET
-// itself); a record is served only when its "<version>:<gen>" header matches the pointer and the
-// current generation. Everything else is a Lua script run with EVALSHA (SCRIPT LOAD when a
+// Every call is ONE round trip. get_entities is a single MGET of the generation, the pointers and
+// the records of all ids (atomic, and no Lua: on Redis 7 a Lua loop over 100 ids costs ~7× the
+// MGET itself); a record is served only when its "<version>:<gen>" header matches the pointer and
+// the current generation. Everything else is a Lua script run with EVALSHA (SCRIPT LOAD when a
 // connection is made, EVAL when the server answers NOSCRIPT), which makes the max-wins pointer
-// updates, tag bumps and check-then-read of results atomic on the server. Versions and tag values are compared
-// as decimal strings in Lua (Lua numbers are doubles and tag values exceed 2^53). Scripts touch
-// keys they compute, so they need a standalone Redis (or a cluster where the "{ns}" hash tag puts
-// a namespace in one slot, which it does for every key above).
+// updates, tag bumps and check-then-read of results atomic on the server; large put_entities and
+// announce batches are split into script calls of kChunk entities, pipelined (still one round
+// trip), so a big fill never blocks Redis for long. Versions and tag values are compared as
+// decimal strings in Lua (Lua numbers are doubles and tag values exceed 2^53). Scripts touch keys
+// they compute, so they need a standalone Redis (or a cluster where the "{ns}" hash tag puts a
+// namespace in one slot, which it does for every key above).
 //
 // Connections: a pool of RemoteOptions::pool_size connections, each guarded by its own mutex; a
 // caller takes a free one (or waits for one). A connection that fails (I/O error, timeout,
@@ -64,7 +66,8 @@ class RedisStore final : public RemoteStore {
                     std::chrono::milliseconds ttl, std::chrono::milliseconds negative_ttl) override;
   bool announce(const Invalidation& inv) override;
   bool publish(const Invalidation& inv) override;
-  std::unique_ptr<Subscription> subscribe(std::string_view ns, std::function<void(const Invalidation&)> on_message,
+  std::unique_ptr<Subscription> subscribe(std::string_view ns,
+                                          std::function<void(const Invalidation&)> on_message,
                                           std::function<void(bool connected)> on_connection) override;
   std::vector<uint64_t> tag_versions(std::string_view ns, const std::vector<std::string>& tags) override;
   std::optional<std::string> get_result(std::string_view ns, std::string_view signature) override;
@@ -85,7 +88,15 @@ class RedisStore final : public RemoteStore {
  private:
   struct Conn;
   struct Reply;
-  enum Script : int { kPutEntities, kAnnounce, kPublish, kTagVersions, kGetResult, kPutResult, kBumpGeneration };
+  enum Script : int {
+    kPutEntities,
+    kAnnounce,
+    kPublish,
+    kTagVersions,
+    kGetResult,
+    kPutResult,
+    kBumpGeneration
+  };
 
   /// Runs one command on a pooled connection, guarded by the breaker. nullptr on any failure
   /// (counted); a Redis error reply is a failure too. For an EVALSHA of `script`, a NOSCRIPT
@@ -96,8 +107,8 @@ class RedisStore final : public RemoteStore {
   /// one connection: one round trip. Returns one reply per call, nullptr for a call that failed
   /// (an error reply, or no reply because the connection broke); a batch with any failure counts
   /// as one failed call for the stats and the breaker.
-  std::vector<std::unique_ptr<redisReply, void (*)(void*)>> eval_many(Script script,
-                                                                      const std::vector<std::vector<std::string>>& calls);
+  std::vector<std::unique_ptr<redisReply, void (*)(void*)>> eval_many(
+      Script script, const std::vector<std::vector<std::string>>& calls);
   /// eval_many with a single call.
   std::unique_ptr<redisReply, void (*)(void*)> eval(Script script, const std::vector<std::string>& args);
 

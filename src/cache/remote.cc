@@ -60,8 +60,10 @@ std::unique_ptr<RemoteStore> open_redis(std::string_view url, const RemoteOption
     if (c == '?' || c == '#' || c == ' ' || c == '[' || c == ']' || (c == ':' && !bracketed))
       bad_url(url, "malformed host");
   int64_t port = 6379;
-  if (!port_text.empty() && (!parse_uint(port_text, 65535, port) || port == 0)) bad_url(url, "port must be 1-65535");
-  return std::make_unique<RedisStore>(std::string(url), host, static_cast<int>(port), static_cast<int>(db), options);
+  if (!port_text.empty() && (!parse_uint(port_text, 65535, port) || port == 0))
+    bad_url(url, "port must be 1-65535");
+  return std::make_unique<RedisStore>(std::string(url), host, static_cast<int>(port), static_cast<int>(db),
+                                      options);
 }
 
 std::unique_ptr<RemoteStore> open_file(std::string_view url, const RemoteOptions& options) {
@@ -82,7 +84,8 @@ std::unique_ptr<RemoteStore> RemoteStore::open(std::string_view url, const Remot
 namespace detail {
 
 int64_t realtime_us() noexcept {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -109,7 +112,6 @@ std::string commit_token(const Invalidation& inv) {
     XXH3_64bits_update(st, s.data(), s.size());
   };
   add_str(inv.ns);
-  add_str(inv.origin);
   for (const auto& e : inv.entities) {
     int64_t v[3] = {e.type_id, e.id, e.version};
     XXH3_64bits_update(st, v, sizeof v);
@@ -125,8 +127,8 @@ std::string commit_token(const Invalidation& inv) {
 
 std::string ns_key(std::string_view ns) {
   auto safe = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-           c == ':' || c == '/' || c == '@' || c == '=' || c == '+' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '/' || c == '@' || c == '=' || c == '+' || c == '-';
   };
   bool all_safe = true;
   for (char c : ns) all_safe = all_safe && safe(c);

@@ -22,9 +22,10 @@
 //    version), covers changes announced without ids (Invalidation::Entity::id == 0, a large
 //    commit): announce() bumps it, which hides every record and negative entry of the namespace,
 //    and opens a *fill quarantine* (`q:<ns>`) during which put_entities stores nothing, because a
-//    fill may carry data read before the COMMIT. publish() of the same Invalidation (after the
-//    COMMIT) ends the quarantine detail::kLargeCommitSettle later (time for reads started before
-//    the COMMIT to finish); an unpublished quarantine ends after detail::kLargeCommitQuarantine.
+//    fill may carry data read before the COMMIT. publish() of the same change (after the COMMIT)
+//    ends the quarantine detail::kLargeCommitSettle later (time for reads started before the
+//    COMMIT to finish) once no identical change is still pending; an unpublished quarantine ends
+//    after detail::kLargeCommitQuarantine.
 //
 // Query results (L4's shared backing) are stored with the versions of their tags at the time the
 // query started; a read returns the blob only if every tag still has that version. Tags are
@@ -41,7 +42,8 @@
 // counted in stats(). Calls that must not be lost when Redis is down (announce, publish) return
 // false so the caller can keep them pending.
 //
-// Implementations: redis_store.h (Lua scripts, one round trip per call) and file_store.h.
+// Implementations: redis_store.h (one MGET or Lua script call, one round trip, per call) and
+// file_store.h.
 //
 // Thread-safety: every method may be called from several threads at once.
 #pragma once
@@ -81,8 +83,8 @@ struct Invalidation {
   std::string ns;
   struct Entity {
     int64_t type_id = 0;
-    int64_t id = 0;        ///< 0: every entity of type_id (a large commit)
-    int64_t version = 0;   ///< the new version; 0 for a delete
+    int64_t id = 0;       ///< 0: every entity of type_id (a large commit)
+    int64_t version = 0;  ///< the new version; 0 for a delete
   };
   std::vector<Entity> entities;
   std::vector<std::string> tags;  ///< L4 tags whose versions this change bumps
@@ -90,10 +92,12 @@ struct Invalidation {
   int64_t sent_at_us = 0;         ///< CLOCK_REALTIME µs when published (propagation delay)
 };
 
-/// Counters of one L3 store (monotonic since open).
+/// Counters of one L3 store (monotonic since open). hits/misses count ids of get_entities (a
+/// kAbsent answer is a hit) and calls of get_result; puts counts entries and results stored;
+/// errors counts failed calls (I/O error, timeout, error reply), not corrupt records (misses).
 struct RemoteStats {
   uint64_t hits = 0, misses = 0, errors = 0, puts = 0;
-  uint64_t breaker_open_skips = 0;   ///< calls bypassed because the breaker was open
+  uint64_t breaker_open_skips = 0;        ///< calls bypassed because the breaker was open
   uint64_t load_ns_total = 0, loads = 0;  ///< round-trip time of get calls
   BreakerState breaker = BreakerState::kClosed;
 };
@@ -111,7 +115,8 @@ class RemoteStore {
  public:
   /// Opens "redis://host:port[/db]" or "file:///abs/dir" (the directory is created). Connecting
   /// lazily is allowed: an unreachable Redis does not throw here. Throws Error(kInvalidArgument)
-  /// for another scheme or a malformed URL.
+  /// for another scheme or a malformed URL (credentials and query strings are not supported), and
+  /// Error(kIo) when the file:// directory cannot be created.
   static std::unique_ptr<RemoteStore> open(std::string_view url, const RemoteOptions& options = {});
   virtual ~RemoteStore() = default;
 
@@ -125,7 +130,8 @@ class RemoteStore {
   /// kAbsent as negative entries (`negative_ttl`, only when no pointer of the current generation
   /// exists). kMiss entries are ignored. `ttl` is the record TTL before jitter (±10%). Nothing is
   /// stored during a large-commit quarantine.
-  virtual void put_entities(std::string_view ns, const std::vector<std::pair<int64_t, RemoteEntity>>& entities,
+  virtual void put_entities(std::string_view ns,
+                            const std::vector<std::pair<int64_t, RemoteEntity>>& entities,
                             std::chrono::milliseconds ttl, std::chrono::milliseconds negative_ttl) = 0;
   /// Moves the pointers of the written entities forward (version, or tombstone for version 0 =
   /// delete) and bumps the tags; an entity with id 0 bumps the generation and opens the fill
@@ -182,15 +188,18 @@ int64_t realtime_us() noexcept;
 std::chrono::milliseconds jitter(std::chrono::milliseconds ttl) noexcept;
 /// True when `inv` has an entity with id 0 (a large commit).
 bool is_large(const Invalidation& inv) noexcept;
-/// A token naming the commit of `inv` (ns, origin, entities, tags; not sent_at_us), so announce()
-/// and publish() of the same Invalidation address the same quarantine entry. 16 hex digits.
+/// A token naming the change of `inv` (ns, entities, tags; not origin or sent_at_us, which a caller
+/// may set only for publish()), so announce() and publish() of the same change address the same
+/// quarantine entry. Identical concurrent changes share a token: each announce() counts one
+/// pending commit under it and each publish() one less, the quarantine settles at zero. 16 hex
+/// digits.
 std::string commit_token(const Invalidation& inv);
 /// The namespace as a key component: "{ns}" when ns only has [A-Za-z0-9._:/@=+-], else "{#hex}".
 /// Braces make it a Redis Cluster hash tag and keep glob patterns of one ns from matching another.
 std::string ns_key(std::string_view ns);
 
-/// Frames a stored query result: "<n>:" then n × ("<len>:<tag>" "<len>:<version>"), then the
-/// blob. The Redis get script parses the same framing.
+/// Frames a stored query result as fields "<byte length>:<bytes>": the tag count n, then n
+/// (tag, decimal version) pairs; the blob follows unframed. The Redis get script parses it too.
 std::string frame_result(const std::vector<std::string>& tags, const std::vector<uint64_t>& versions,
                          std::string_view blob);
 /// Parses frame_result's output into (tag, version text) pairs and the blob; false if malformed.

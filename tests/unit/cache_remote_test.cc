@@ -82,7 +82,7 @@ TEST(CircuitBreaker, OpensAtRatioThenRejectsUntilCoolDown) {
   for (int i = 0; i < 5; ++i) b.record(true);
   for (int i = 0; i < 4; ++i) b.record(false);
   EXPECT_EQ(b.state(), BreakerState::kClosed);  // 4/9, and 9 < 10 calls
-  b.record(false);                               // 5/10 = 0.5
+  b.record(false);                              // 5/10 = 0.5
   EXPECT_EQ(b.state(), BreakerState::kOpen);
   EXPECT_EQ(b.counters().opened, 1u);
   EXPECT_FALSE(b.allow());
@@ -253,8 +253,11 @@ EntityRecord sample_record(int64_t id = 42, int64_t version = 7) {
 QueryResult sample_result() {
   QueryResult q;
   q.select_star = true;
-  q.columns = {{"id", ValueType::kInt}, {"price", ValueType::kDecimal}, {"at", ValueType::kDatetime},
-               {"name", ValueType::kVarchar}, {"body", ValueType::kText}};
+  q.columns = {{"id", ValueType::kInt},
+               {"price", ValueType::kDecimal},
+               {"at", ValueType::kDatetime},
+               {"name", ValueType::kVarchar},
+               {"body", ValueType::kText}};
   q.rows.push_back({int64_t{1}, Decimal::parse("1.50"), DateTime{123}, std::string("a"), std::monostate{}});
   q.rows.push_back({int64_t{2}, std::monostate{}, DateTime{0}, std::string(), std::string(300, 'z')});
   return q;
@@ -344,9 +347,15 @@ TEST(CacheCodec, EveryTruncationIsACorruptRecord) {
   std::string e = encode_entity(sample_record());
   std::string r = encode_result(sample_result());
   std::string i = encode_invalidation(sample_invalidation());
-  for (size_t n = 0; n < e.size(); ++n) expect_corrupt([&] { decode_entity(std::string_view(e).substr(0, n)); }, "entity prefix " + std::to_string(n));
-  for (size_t n = 0; n < r.size(); ++n) expect_corrupt([&] { decode_result(std::string_view(r).substr(0, n)); }, "result prefix " + std::to_string(n));
-  for (size_t n = 0; n < i.size(); ++n) expect_corrupt([&] { decode_invalidation(std::string_view(i).substr(0, n)); }, "inv prefix " + std::to_string(n));
+  for (size_t n = 0; n < e.size(); ++n)
+    expect_corrupt([&] { decode_entity(std::string_view(e).substr(0, n)); },
+                   "entity prefix " + std::to_string(n));
+  for (size_t n = 0; n < r.size(); ++n)
+    expect_corrupt([&] { decode_result(std::string_view(r).substr(0, n)); },
+                   "result prefix " + std::to_string(n));
+  for (size_t n = 0; n < i.size(); ++n)
+    expect_corrupt([&] { decode_invalidation(std::string_view(i).substr(0, n)); },
+                   "inv prefix " + std::to_string(n));
 }
 
 TEST(CacheCodec, RejectsStructurallyWrongRecords) {
@@ -356,15 +365,20 @@ TEST(CacheCodec, RejectsStructurallyWrongRecords) {
   wrong_version[1] = 2;  // format version (positive fixint after the fixarray header)
   expect_corrupt([&] { decode_entity(wrong_version); }, "format 2");
   expect_corrupt([&] { decode_result(e); }, "entity as result");
-  expect_corrupt([&] { decode_entity(encode_invalidation(sample_invalidation())); }, "invalidation as entity");
+  expect_corrupt([&] { decode_entity(encode_invalidation(sample_invalidation())); },
+                 "invalidation as entity");
   // A row with a missing cell.
   QueryResult q = sample_result();
   q.rows[1].pop_back();
   expect_corrupt([&] { decode_result(encode_result(q)); }, "short row");
   // A non-canonical decimal: ext 1 holding "01.5".
-  std::string bad_dec = "\x97\x01\x01\x01\x01\x00\x00\x92\x01\xc7\x04\x01" "01.5"s;
+  std::string bad_dec =
+      "\x97\x01\x01\x01\x01\x00\x00\x92\x01\xc7\x04\x01"
+      "01.5"s;
   expect_corrupt([&] { decode_entity(bad_dec); }, "non-canonical decimal");
-  std::string good_dec = "\x97\x01\x01\x01\x01\x00\x00\x92\x01\xc7\x03\x01" "1.5"s;
+  std::string good_dec =
+      "\x97\x01\x01\x01\x01\x00\x00\x92\x01\xc7\x03\x01"
+      "1.5"s;
   EXPECT_EQ(std::get<Decimal>(decode_entity(good_dec).values.at(0).second).str(), "1.5");
   // A datetime extension of the wrong size.
   std::string bad_dt = "\x97\x01\x01\x01\x01\x00\x00\x92\x01\xd6\x02\x00\x00\x00\x00"s;
@@ -437,7 +451,8 @@ RemoteEntity absent() {
   return e;
 }
 
-Invalidation write_of(const std::string& ns, int64_t id, int64_t version, std::vector<std::string> tags = {}) {
+Invalidation write_of(const std::string& ns, int64_t id, int64_t version,
+                      std::vector<std::string> tags = {}) {
   Invalidation inv;
   inv.ns = ns;
   inv.entities = {{3, id, version}};
@@ -484,6 +499,23 @@ class CacheRemoteStore : public ::testing::TestWithParam<std::string> {
     }
   }
 
+  // The quarantine deadline (µs) of the change `inv`, 0 when there is none.
+  int64_t quarantine_deadline_us(const Invalidation& inv) {
+    std::string token = detail::commit_token(inv);
+    if (server_) {
+      auto r = server_->command({"ZSCORE", "eavdb:q:" + detail::ns_key(ns_), token});
+      if (!r || r->type != REDIS_REPLY_STRING) return 0;
+      return static_cast<int64_t>(std::stod(std::string(r->str, r->len)));
+    }
+    auto* fs = dynamic_cast<FileStore*>(store_.get());
+    std::ifstream in(fs->namespace_dir(ns_) / "q" / token, std::ios::binary);
+    char header[16] = {};
+    if (!in.read(header, sizeof header)) return 0;
+    uint64_t v = 0;
+    for (int i = 15; i >= 8; --i) v = (v << 8) | static_cast<uint8_t>(header[i]);  // expiry, LE
+    return static_cast<int64_t>(v);
+  }
+
   RemoteEntity get1(int64_t id) { return store_->get_entities(ns_, {id}).at(0); }
   void put1(int64_t id, const RemoteEntity& e, std::chrono::milliseconds ttl = 60s) {
     store_->put_entities(ns_, {{id, e}}, ttl, 60s);
@@ -519,8 +551,10 @@ TEST_P(CacheRemoteStore, ManyIdsInOneCall) {
   std::vector<int64_t> ids;
   for (int64_t id = 1; id <= 100; ++id) {
     ids.push_back(id);
-    if (id % 10 == 0) batch.emplace_back(id, absent());
-    else if (id % 10 != 5) batch.emplace_back(id, present(sample_record(id, id % 3 + 1)));
+    if (id % 10 == 0)
+      batch.emplace_back(id, absent());
+    else if (id % 10 != 5)
+      batch.emplace_back(id, present(sample_record(id, id % 3 + 1)));
   }
   store_->put_entities(ns_, batch, 60s, 60s);
   auto got = store_->get_entities(ns_, ids);
@@ -562,7 +596,8 @@ TEST_P(CacheRemoteStore, LargeBatchesRoundTrip) {
   }
   auto tag_before = store_->tag_versions(ns_, {"type:3"});
   ASSERT_TRUE(store_->announce(inv));
-  EXPECT_GT(store_->tag_versions(ns_, {"type:3"}).at(0), tag_before.at(0)) << "tags bumped exactly like small ones";
+  EXPECT_GT(store_->tag_versions(ns_, {"type:3"}).at(0), tag_before.at(0))
+      << "tags bumped exactly like small ones";
   store_->put_entities(ns_, batch, 60s, 60s);  // version 1 < announced 2: refused
   got = store_->get_entities(ns_, ids);
   for (size_t i = 0; i < ids.size(); ++i) ASSERT_EQ(got[i].state, State::kMiss) << ids[i];
@@ -735,6 +770,29 @@ TEST_P(CacheRemoteStore, LargeCommitHidesRecordsAndQuarantinesFills) {
   EXPECT_EQ(get1(3).state, State::kAbsent);
 }
 
+TEST_P(CacheRemoteStore, QuarantineSettlesWhenEveryIdenticalLargeCommitIsPublished) {
+  Invalidation large;
+  large.ns = ns_;
+  large.entities = {{3, 0, 0}};
+  large.tags = {"type:3"};
+  const int64_t hour_us = 3'600'000'000, settle_us = detail::kLargeCommitSettle.count() * 1000;
+  ASSERT_TRUE(store_->announce(large));  // two identical changes in flight (two bulk loads)
+  ASSERT_TRUE(store_->announce(large));
+  EXPECT_GT(quarantine_deadline_us(large), detail::realtime_us() + hour_us / 2);
+  // publish() carries what the caller adds after the commit: origin and send time.
+  Invalidation published = large;
+  published.origin = "process-1";
+  published.sent_at_us = detail::realtime_us();
+  ASSERT_TRUE(store_->publish(published));
+  EXPECT_GT(quarantine_deadline_us(large), detail::realtime_us() + hour_us / 2) << "one is still pending";
+  ASSERT_TRUE(store_->publish(published));
+  int64_t deadline = quarantine_deadline_us(large);
+  EXPECT_GT(deadline, detail::realtime_us());
+  EXPECT_LE(deadline, detail::realtime_us() + settle_us) << "settles kLargeCommitSettle after the last";
+  put1(1, present(sample_record(1, 1)));
+  EXPECT_EQ(get1(1).state, State::kMiss) << "still refused during the settle time";
+}
+
 TEST_P(CacheRemoteStore, ClearDropsRecordsButKeepsPointers) {
   put1(1, present(sample_record(1, 2)));
   put1(2, absent());
@@ -766,8 +824,8 @@ void expect_invalid_url(const std::string& url) {
 
 TEST(CacheRemoteOpen, ParsesUrls) {
   for (const char* bad : {"http://localhost", "redis://", "redis://:6379", "redis://h:0", "redis://h:99999",
-                          "redis://h:", "redis://h:12x", "redis://h:1/x", "redis://user:pw@h:1", "redis://[::1",
-                          "file://relative/dir", "file://", "", "memory"})
+                          "redis://h:", "redis://h:12x", "redis://h:1/x", "redis://user:pw@h:1",
+                          "redis://[::1", "file://relative/dir", "file://", "", "memory"})
     expect_invalid_url(bad);
   EXPECT_EQ(RemoteStore::open("redis://127.0.0.1:1/2")->url(), "redis://127.0.0.1:1/2");
   EXPECT_NE(RemoteStore::open("redis://localhost"), nullptr);
@@ -1063,7 +1121,8 @@ EntityRecord bench_record(int64_t id) {
   for (int64_t a = 1; a <= 4; ++a) r.values.emplace_back(a, int64_t{id * a});
   for (int64_t a = 5; a <= 7; ++a) r.values.emplace_back(a, Decimal::parse(std::to_string(id) + ".25"));
   r.values.emplace_back(8, DateTime{1'700'000'000'000'000});
-  for (int64_t a = 9; a <= 12; ++a) r.values.emplace_back(a, "value " + std::to_string(id) + std::string(30, 'v'));
+  for (int64_t a = 9; a <= 12; ++a)
+    r.values.emplace_back(a, "value " + std::to_string(id) + std::string(30, 'v'));
   return r;
 }
 
@@ -1092,9 +1151,10 @@ TEST(CacheRemoteRedis, LoopbackRoundTrip) {
   measure(ids, 50);  // warm up
   auto [p50_1, p99_1] = measure({ids[0]}, 2000);
   auto [p50_100, p99_100] = measure(ids, 500);
-  std::printf("[ loopback ] record %zu bytes; get_entities 1 id: p50 %.1f us, p99 %.1f us; "
-              "100 ids: p50 %.1f us, p99 %.1f us\n",
-              encode_entity(bench_record(50)).size(), p50_1, p99_1, p50_100, p99_100);
+  std::printf(
+      "[ loopback ] record %zu bytes; get_entities 1 id: p50 %.1f us, p99 %.1f us; "
+      "100 ids: p50 %.1f us, p99 %.1f us\n",
+      encode_entity(bench_record(50)).size(), p50_1, p99_1, p50_100, p99_100);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1146,8 +1206,10 @@ std::vector<std::filesystem::path> files_under(const std::filesystem::path& dir)
 TEST(CacheRemoteFile, CorruptOrTornFilesAreMisses) {
   TempDir dir;
   FileStore store("file://x", dir.file("l3"), {});
-  store.put_entities("ns", {{1, present(sample_record(1, 1))}, {2, present(sample_record(2, 1))},
-                            {3, present(sample_record(3, 1))}},
+  store.put_entities("ns",
+                     {{1, present(sample_record(1, 1))},
+                      {2, present(sample_record(2, 1))},
+                      {3, present(sample_record(3, 1))}},
                      600s, 600s);
   auto records = files_under(store.namespace_dir("ns") / "e");
   ASSERT_EQ(records.size(), 3u);

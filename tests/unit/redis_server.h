@@ -81,9 +81,9 @@ class RedisServer {
   bool start() {
     if (pid_ > 0) return true;
     std::string port = std::to_string(port_);
-    std::vector<std::string> args = {binary_, "--port", port, "--bind", "127.0.0.1", "--save", "",
-                                     "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
-                                     "--dir", "/tmp"};
+    std::vector<std::string> args = {binary_,  "--port",     port,           "--bind", "127.0.0.1",
+                                     "--save", "",           "--appendonly", "no",     "--daemonize",
+                                     "no",     "--loglevel", "warning",      "--dir",  "/tmp"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -150,7 +150,8 @@ class RedisServer {
       ptrs.push_back(a.data());
       lens.push_back(a.size());
     }
-    auto* r = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), ptrs.data(), lens.data()));
+    auto* r = static_cast<redisReply*>(
+        redisCommandArgv(c, static_cast<int>(argv.size()), ptrs.data(), lens.data()));
     redisFree(c);
     return Reply(r, freeReplyObject);
   }

@@ -4,7 +4,14 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <chrono>
 #include <set>
 #include <unordered_map>
@@ -105,7 +112,9 @@ SqliteBackend::SqliteBackend(const std::string& path, bool create, int readers, 
 
 std::string SqliteBackend::store_id() { return store_id_; }
 
-SqliteBackend::~SqliteBackend() = default;
+SqliteBackend::~SqliteBackend() {
+  if (shm_) ::munmap(const_cast<unsigned char*>(shm_), 96);
+}
 
 int SqliteBackend::current_schema_version() { return static_cast<int>(kMigrations.size()); }
 
@@ -729,10 +738,38 @@ void SqliteBackend::log_invalidations(Connection& c, const ChangeSet& changes, C
 
 int64_t SqliteBackend::data_version() {
   std::lock_guard lock(version_mu_);
+  // Fast path: the WAL-index header (two 48-byte copies at the start of the -shm file, see
+  // https://www.sqlite.org/walformat.html) changes with every commit of any process. While it
+  // reads exactly as last time, nothing was committed and the answer is the previous one —
+  // no lock syscalls. Any difference (a commit, a checkpoint, a torn read) falls through to the
+  // authoritative PRAGMA data_version.
+  constexpr size_t kHeader = 96;
+  if (!shm_) {
+    int fd = ::open((path_ + "-shm").c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd >= 0 && ::fstat(fd, &st) == 0 && st.st_size >= static_cast<off_t>(kHeader)) {
+      void* p = ::mmap(nullptr, kHeader, PROT_READ, MAP_SHARED, fd, 0);
+      if (p != MAP_FAILED) shm_ = static_cast<const unsigned char*>(p);
+    }
+    if (fd >= 0) ::close(fd);
+  }
+  unsigned char header[kHeader];
+  bool stable = false;
+  if (shm_) {
+    std::atomic_thread_fence(std::memory_order_acquire);
+    std::memcpy(header, shm_, kHeader);
+    stable = std::memcmp(header, header + kHeader / 2, kHeader / 2) == 0;
+    if (stable && have_shm_header_ && std::memcmp(header, shm_header_, kHeader) == 0) return last_data_version_;
+  }
   if (!version_conn_) version_conn_ = std::make_unique<Connection>(path_, false, busy_timeout_ms_, 64);
   Statement st = version_conn_->prepare("PRAGMA data_version");
   st.step();
-  return st.column_int(0);
+  last_data_version_ = st.column_int(0);
+  if (shm_ && stable) {
+    std::memcpy(shm_header_, header, kHeader);  // read before the PRAGMA: never newer than it
+    have_shm_header_ = true;
+  }
+  return last_data_version_;
 }
 
 int64_t SqliteBackend::last_change_seq() {

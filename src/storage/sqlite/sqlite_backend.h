@@ -71,6 +71,10 @@ class SqliteBackend final : public Backend {
   std::unique_ptr<Connection> writer_;
   std::mutex version_mu_;
   std::unique_ptr<Connection> version_conn_;  ///< only runs PRAGMA data_version
+  const unsigned char* shm_ = nullptr;        ///< read-only map of the -shm WAL-index header
+  unsigned char shm_header_[96] = {};         ///< the header as of last_data_version_
+  bool have_shm_header_ = false;
+  int64_t last_data_version_ = 0;
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
   std::vector<std::unique_ptr<Connection>> idle_readers_;
