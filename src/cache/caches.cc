@@ -179,7 +179,9 @@ std::vector<std::optional<EntityRecord>> Caches::get_entities(int64_t type_id, s
     std::vector<bool> have(missing.size(), false);
     std::vector<int64_t> from_db;
     std::vector<size_t> from_db_pos;
-    if (l3_) {
+    if (l3_ && announce_pending_.load(std::memory_order_acquire)) retry_pending();
+    const bool l3_readable = l3_ && !announce_pending_.load(std::memory_order_acquire);
+    if (l3_readable) {
       const auto start = Clock::now();
       std::vector<RemoteEntity> remote = l3_->get_entities(ns_, missing);
       l3_load_ns_.fetch_add(static_cast<uint64_t>((Clock::now() - start).count()), std::memory_order_relaxed);
@@ -201,7 +203,7 @@ std::vector<std::optional<EntityRecord>> Caches::get_entities(int64_t type_id, s
         from_db_pos.push_back(i);
       }
     const uint64_t l3_hit = missing.size() - from_db.size();
-    if (l3_) {
+    if (l3_readable) {
       l3_hits_.fetch_add(l3_hit, std::memory_order_relaxed);
       l3_misses_.fetch_add(from_db.size(), std::memory_order_relaxed);
     }
@@ -300,7 +302,7 @@ std::shared_ptr<const CachedResult> Caches::query(const std::string& signature, 
         const auto* counter = tags_.get(t);
         entry->tags.emplace_back(counter, counter->load(std::memory_order_acquire));
       }
-      if (!l3_) return std::nullopt;
+      if (!l3_ || announce_pending_.load(std::memory_order_acquire)) return std::nullopt;
       if (auto blob = l3_->get_result(ns_, signature)) {
         try {
           QueryResult r = decode_result(*blob);
@@ -337,6 +339,7 @@ void Caches::before_commit(const Invalidation& inv) {
   if (!l3_->announce(inv)) {
     std::lock_guard lock(pending_mu_);
     pending_announce_.push_back(inv);
+    announce_pending_.store(true, std::memory_order_release);
   }
 }
 
@@ -369,6 +372,7 @@ void Caches::retry_pending() {
   std::lock_guard lock(pending_mu_);
   pending_announce_.insert(pending_announce_.begin(), failed_a.begin(), failed_a.end());
   pending_publish_.insert(pending_publish_.begin(), failed_p.begin(), failed_p.end());
+  announce_pending_.store(!pending_announce_.empty(), std::memory_order_release);
 }
 
 void Caches::apply_foreign(const Invalidation& inv) {

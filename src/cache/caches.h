@@ -160,6 +160,9 @@ class Caches {
   std::unique_ptr<RemoteStore> l3_;
   std::unique_ptr<Subscription> subscription_;
   std::atomic<bool> bus_down_{false};
+  /// An announce failed and is pending: L3 may hold records older than our commits, so this
+  /// process reads around it until the announce went through.
+  std::atomic<bool> announce_pending_{false};
   std::mutex pending_mu_;
   std::vector<Invalidation> pending_announce_, pending_publish_;
   std::atomic<uint64_t> full_flushes_{0}, bus_messages_{0}, foreign_commits_{0};

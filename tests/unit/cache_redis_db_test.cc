@@ -56,7 +56,7 @@ class CacheRedisDb : public ::testing::Test {
     for (int i = 0; i < 10; ++i) s.create("counter").set("n", int64_t{0});
     s.flush();
     b = Database::open(dir.file("r.db"), o);
-    for (int i = 0; i < 200 && !(a->cache_stats().bus_connected && b->cache_stats().bus_connected); ++i)
+    for (int i = 0; i < 1000 && !(a->cache_stats().bus_connected && b->cache_stats().bus_connected); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   TempDir dir;
@@ -77,10 +77,11 @@ TEST_F(CacheRedisDb, SecondProcessHitsL3AndSeesCommits) {
 }
 
 TEST_F(CacheRedisDb, InvalidationsArriveOverTheBus) {
+  ASSERT_TRUE(b->cache_stats().bus_connected);
   n_of(*b, 4);
   const uint64_t before = b->cache_stats().bus_messages;
   a->commit(set_n(type, 4, 42));
-  for (int i = 0; i < 500 && b->cache_stats().bus_messages == before; ++i)
+  for (int i = 0; i < 5000 && b->cache_stats().bus_messages == before; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   const CacheStats st = b->cache_stats();
   EXPECT_GT(st.bus_messages, before);
