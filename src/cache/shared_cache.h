@@ -180,6 +180,7 @@ class SharedCache {
       std::lock_guard plock(s.policy_mu);
       std::unique_lock mlock(s.map_mu);
       for (auto& slot : s.read_buffer) slot.store(kNoHandle, std::memory_order_relaxed);
+      s.read_tail = s.read_head.load(std::memory_order_acquire);
       s.stats.invalidations.fetch_add(s.map.size(), std::memory_order_relaxed);
       s.map.clear();
       s.keys.clear();
@@ -276,6 +277,7 @@ class SharedCache {
     std::unique_ptr<Policy> policy;
     std::array<std::atomic<Handle>, kReadBufferSize> read_buffer;
     std::atomic<uint32_t> read_head{0};
+    uint32_t read_tail = 0;  ///< first buffered read not yet drained (policy_mu)
     std::mutex flight_mu;
     std::unordered_map<K, std::shared_ptr<Flight>, Hash> flights;
     Counters stats;
@@ -348,10 +350,14 @@ class SharedCache {
   // Under policy_mu: replays buffered hits into the policy. Handles may be stale (the entry was
   // evicted since); Policy::record_hit tolerates that.
   void drain(Shard& s) {
-    for (auto& slot : s.read_buffer) {
-      Handle h = slot.exchange(kNoHandle, std::memory_order_relaxed);
+    const uint32_t head = s.read_head.load(std::memory_order_acquire);
+    uint32_t from = s.read_tail;
+    if (head - from > kReadBufferSize) from = head - kReadBufferSize;  // older ones were overwritten
+    for (uint32_t i = from; i != head; ++i) {
+      Handle h = s.read_buffer[i % kReadBufferSize].exchange(kNoHandle, std::memory_order_relaxed);
       if (h != kNoHandle) s.policy->record_hit(h);
     }
+    s.read_tail = head;
   }
 
   void remove_expired(Shard& s, const K& key) {
