@@ -58,7 +58,8 @@ KDB="$TMP/kill.db"
 "$EAVDB" --db "$KDB" import "$BIG" --type big --key sku --transaction-size 1000 --quiet >/dev/null 2>&1 &
 pid=$!
 committed=0
-for _ in $(seq 1 600); do
+# Poll until whole transactions are committed (slow under sanitizers: allow minutes), then kill.
+for _ in $(seq 1 3000); do
   sleep 0.05
   committed=$("$EAVDB" --db "$KDB" query 'SELECT COUNT(*) FROM big' --format csv 2>/dev/null | tail -1)
   [[ "$committed" =~ ^[0-9]+$ ]] && [ "$committed" -ge 3000 ] && break

@@ -215,7 +215,7 @@ TEST_F(CacheCoherenceTest, LargeForeignCommitDropsTheType) {
     w.values.push_back({stock->id, ValueType::kInt, int64_t{-1}});
     cs.writes.push_back(std::move(w));
   }
-  for (int i = 0; i < 1000; ++i) {  // > 1000 writes: logged per type, not per entity
+  for (int i = 0; i < 1000; ++i) {  // > 256 writes: logged per type, not per entity
     EntityWrite w;
     w.kind = EntityWrite::Kind::kInsert;
     w.type_id = type;

@@ -694,7 +694,7 @@ CommitResult SqliteBackend::commit(const ChangeSet& changes,
 
 void SqliteBackend::log_invalidations(Connection& c, const ChangeSet& changes, CommitResult& out) {
   // Small commits name each entity; large ones name the types (readers then drop the whole type).
-  constexpr size_t kPerEntityLimit = 1000;
+  constexpr size_t kPerEntityLimit = 256;
   constexpr int64_t kKeepRows = 100000;  // readers further behind than this flush everything
   std::set<int64_t> types;
   size_t written = 0;
