@@ -10,6 +10,7 @@
 // Thread-safety: a BatchProcessor is used by one thread; several may share one Database.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -91,6 +92,12 @@ class IdSource {
 /// Throws Error(kIo) / Error(kInvalidArgument).
 std::unique_ptr<RecordSource> open_record_source(const std::string& path, const std::string& format = "",
                                                  const EntityTypeDef* type = nullptr);
+
+/// Records from NDJSON held in memory (e.g. an HTTP request body), converted as
+/// open_record_source does with `type`. A line longer than `max_line_bytes` is a malformed record
+/// (BatchRecord::error set), not held in memory twice. Never throws for content.
+std::unique_ptr<RecordSource> open_ndjson_record_source(std::string data, const EntityTypeDef* type,
+                                                        std::size_t max_line_bytes);
 
 /// Ids, one per line (blank lines skipped), from `path` ("-" for standard input). A line that is
 /// not an integer throws Error(kInvalidArgument) naming the line.

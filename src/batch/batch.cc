@@ -28,6 +28,8 @@ class FileRecordSource final : public RecordSource {
  public:
   FileRecordSource(const std::string& path, io::Format format, const EntityTypeDef* type)
       : reader_(io::open_reader(path, format)), type_(type) {}
+  FileRecordSource(std::unique_ptr<io::RecordReader> reader, const EntityTypeDef* type)
+      : reader_(std::move(reader)), type_(type) {}
 
   bool next(BatchRecord& out) override {
     io::Record rec;
@@ -125,6 +127,11 @@ std::unique_ptr<RecordSource> open_record_source(const std::string& path, const 
   const io::Format f = format.empty() ? io::format_from_path(file == "/dev/stdin" ? "stdin.ndjson" : file)
                                       : io::parse_format(format);
   return std::make_unique<FileRecordSource>(file, f, type);
+}
+
+std::unique_ptr<RecordSource> open_ndjson_record_source(std::string data, const EntityTypeDef* type,
+                                                        std::size_t max_line_bytes) {
+  return std::make_unique<FileRecordSource>(io::open_ndjson_memory_reader(std::move(data), max_line_bytes), type);
 }
 
 std::unique_ptr<IdSource> open_id_source(const std::string& path) { return std::make_unique<StreamIdSource>(path); }

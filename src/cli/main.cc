@@ -4,8 +4,6 @@
 // rejected some records.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <rapidjson/ostreamwrapper.h>
-#include <rapidjson/writer.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -19,6 +17,9 @@
 #include "eavdb/import.h"
 #include "eavdb/session.h"
 #include "io/io.h"
+#include "server/server.h"
+#include "server/tokens.h"
+#include "storage/sqlite/sqlite_backend.h"
 
 namespace {
 
@@ -32,41 +33,10 @@ std::string default_db_url() {
   return env && *env ? env : "./eavdb.db";
 }
 
-// Writes type definitions as JSON: one object, or an array of them.
-void write_types_json(std::ostream& os, const std::vector<EntityTypeDef>& types, bool single) {
-  rapidjson::OStreamWrapper osw(os);
-  rapidjson::Writer<rapidjson::OStreamWrapper> w(osw);
-  auto str = [&](const std::string& s) { w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size())); };
-  if (!single) w.StartArray();
-  for (const auto& t : types) {
-    w.StartObject();
-    w.Key("code"); str(t.code);
-    w.Key("label"); str(t.label);
-    w.Key("attributes");
-    w.StartArray();
-    for (const auto& a : t.attributes) {
-      w.StartObject();
-      w.Key("code"); str(a.code);
-      w.Key("label"); str(a.label);
-      w.Key("type"); str(std::string(value_type_name(a.type)));
-      w.Key("required"); w.Bool(a.required);
-      w.Key("unique"); w.Bool(a.unique);
-      w.Key("filterable"); w.Bool(a.filterable);
-      w.Key("sortable"); w.Bool(a.sortable);
-      w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-  }
-  if (!single) w.EndArray();
-  osw.Flush();
-  os << '\n';
-}
-
 // Renders type definitions through the result writer (one row per attribute).
 void write_types(std::ostream& os, const std::vector<EntityTypeDef>& types, io::OutputFormat fmt_,
                  bool single) {
-  if (fmt_ == io::OutputFormat::kJson) return write_types_json(os, types, single);
+  if (fmt_ == io::OutputFormat::kJson) return io::write_types_json(os, types, single);
   QueryResult r;
   r.columns = {{"type", ValueType::kVarchar}, {"attribute", ValueType::kVarchar},
                {"label", ValueType::kVarchar}, {"value_type", ValueType::kVarchar},
@@ -76,25 +46,6 @@ void write_types(std::ostream& os, const std::vector<EntityTypeDef>& types, io::
       r.rows.push_back({t.code, a.code, a.label, std::string(value_type_name(a.type)),
                         int64_t{a.required}, int64_t{a.unique}});
   io::write_result(os, r, fmt_);
-}
-
-// An entity as a result row: system columns, then every attribute of its type.
-QueryResult entity_rows(const EntityTypeDef& type, const std::vector<std::optional<EntityRecord>>& records) {
-  QueryResult r;
-  r.select_star = true;
-  r.columns = {{"id", ValueType::kInt}, {"version", ValueType::kInt},
-               {"created_at", ValueType::kDatetime}, {"updated_at", ValueType::kDatetime}};
-  for (const auto& a : type.attributes) r.columns.push_back({a.code, a.type});
-  for (const auto& rec : records) {
-    if (!rec) continue;
-    std::vector<Value> row{rec->id, rec->version, DateTime{rec->created_at}, DateTime{rec->updated_at}};
-    row.resize(r.columns.size());
-    for (const auto& [attr_id, v] : rec->values)
-      for (size_t j = 0; j < type.attributes.size(); ++j)
-        if (type.attributes[j].id == attr_id) row[4 + j] = v;
-    r.rows.push_back(std::move(row));
-  }
-  return r;
 }
 
 // Cache counters as a result table: one row per level, then the coherence state.
@@ -140,7 +91,7 @@ int run_bulk(Database& db, const std::string& op, const std::string& type, const
     BatchProcessor bp(db, type);
     LoadResult r = bp.load(ids);
     for (int64_t id : r.missing) std::cerr << fmt::format("error: not_found: {} {} does not exist\n", type, id);
-    io::write_result(std::cout, entity_rows(db.require_type(type), r.entities), out_format);
+    io::write_result(std::cout, io::entity_result(db.require_type(type), r.entities), out_format);
     return r.missing.empty() ? 0 : kExitError;
   }
   BatchOptions bo;
@@ -318,6 +269,37 @@ int main(int argc, char** argv) {
   query->add_option("--repeat", query_repeat, "run the query N times (with --timing: first and mean of the rest)")
       ->check(CLI::Range(1, 1000000));
 
+  // serve: the HTTP API (src/server); token: its API tokens.
+  auto* serve = app.add_subcommand("serve", "run the HTTP API server (stops gracefully on SIGTERM/SIGINT)");
+  server::ServerOptions serve_opts;
+  std::string serve_listen = "127.0.0.1:8080";
+  int64_t header_timeout_ms = serve_opts.header_timeout.count(), body_timeout_ms = serve_opts.body_timeout.count();
+  serve->add_option("--listen", serve_listen, "address:port to listen on (loopback; port 0 picks a free port)");
+  serve->add_option("--threads", serve_opts.io_threads, "I/O threads")->check(CLI::Range(1, 256));
+  serve->add_option("--workers", serve_opts.workers, "threads doing database work")->check(CLI::Range(1, 1024));
+  serve->add_flag("--no-auth", serve_opts.no_auth, "no tokens: every request is tenant 'default' with admin rights (loopback only)");
+  serve->add_flag("--allow-remote", serve_opts.allow_remote, "allow a non-loopback --listen address");
+  serve->add_option("--max-body-bytes", serve_opts.max_body_bytes, "larger request bodies get 413")->check(CLI::Range(1, 1 << 30));
+  serve->add_option("--max-in-flight", serve_opts.max_in_flight, "requests processed at once; more get 503")->check(CLI::Range(1, 1000000));
+  serve->add_option("--rate-limit", serve_opts.rate_limit, "requests per second per token (0: unlimited)")->check(CLI::NonNegativeNumber);
+  serve->add_option("--rate-burst", serve_opts.rate_burst, "burst size per token")->check(CLI::Range(1.0, 1e9));
+  serve->add_option("--header-timeout-ms", header_timeout_ms, "time to receive a request head (and keep-alive idle time)")->check(CLI::Range(1, 3600000));
+  serve->add_option("--body-timeout-ms", body_timeout_ms, "time to receive a request body")->check(CLI::Range(1, 3600000));
+  serve->add_option("--max-query-rows", serve_opts.max_query_rows, "queries returning more rows are refused")->check(CLI::Range(1, 100000000));
+  serve->add_option("--max-line-bytes", serve_opts.max_ndjson_line_bytes, "longest NDJSON line of a bulk body")->check(CLI::Range(2, 1 << 30));
+
+  auto* token = app.add_subcommand("token", "API tokens of the HTTP server");
+  token->require_subcommand(1);
+  auto* token_create = token->add_subcommand("create", "create a token (printed once; only its hash is stored)");
+  std::string token_tenant = "default", token_role = "read";
+  token_create->add_option("--tenant", token_tenant, "tenant the token is confined to")->required();
+  token_create->add_option("--role", token_role, "read, write or admin")->required()->check(CLI::IsMember({"read", "write", "admin"}));
+  auto* token_list = token->add_subcommand("list", "list tokens (never their value)");
+  add_format(token_list);
+  auto* token_revoke = token->add_subcommand("revoke", "revoke a token by id");
+  int64_t token_id = 0;
+  token_revoke->add_option("id", token_id, "token id (see token list)")->required();
+
   CLI11_PARSE(app, argc, argv);
   db_options.cache.enabled = !no_cache;
   db_options.cache.entity_ttl = std::chrono::milliseconds(entity_ttl_ms);
@@ -328,6 +310,28 @@ int main(int argc, char** argv) {
       batch::generate_catalog(std::cout, gen_entities, gen_seed);
       std::cout.flush();
       return 0;
+    }
+    if (*serve) {
+      const auto colon = serve_listen.rfind(':');
+      if (colon == std::string::npos) throw Error(ErrorCode::kInvalidArgument, "--listen: expected address:port");
+      serve_opts.host = serve_listen.substr(0, colon);
+      if (serve_opts.host.size() > 2 && serve_opts.host.front() == '[' && serve_opts.host.back() == ']')
+        serve_opts.host = serve_opts.host.substr(1, serve_opts.host.size() - 2);
+      const auto port = io::parse_int_text(std::string_view(serve_listen).substr(colon + 1));
+      if (!port || *port < 0 || *port > 65535)
+        throw Error(ErrorCode::kInvalidArgument, fmt::format("--listen: '{}' is not a port", serve_listen.substr(colon + 1)));
+      serve_opts.port = static_cast<uint16_t>(*port);
+      serve_opts.db_url = db_url;
+      serve_opts.db_options = db_options;
+      serve_opts.header_timeout = std::chrono::milliseconds(header_timeout_ms);
+      serve_opts.body_timeout = std::chrono::milliseconds(body_timeout_ms);
+      return server::run(serve_opts, [&](unsigned short bound) {
+        std::cerr << fmt::format("eavdb serve: listening on http://{}:{} ({} I/O threads, {} workers, database {})\n",
+                                 serve_opts.host, bound, serve_opts.io_threads, serve_opts.workers, db_url);
+        if (serve_opts.no_auth)
+          std::cerr << "eavdb serve: WARNING: --no-auth: no tokens are checked; every request acts as an admin of "
+                       "tenant 'default' (loopback only)\n";
+      });
     }
     auto db = Database::open(db_url, db_options);
     const io::OutputFormat out_format = io::parse_output_format(format_name);
@@ -380,7 +384,7 @@ int main(int argc, char** argv) {
           std::cerr << fmt::format("error: not_found: {} {} does not exist\n", get_type, get_ids[i]);
           ++missing;
         }
-      io::write_result(std::cout, entity_rows(type, records), out_format);
+      io::write_result(std::cout, io::entity_result(type, records), out_format);
       return missing ? kExitError : 0;
     } else if (*put) {
       Session s = db->session();
@@ -404,7 +408,7 @@ int main(int argc, char** argv) {
       apply_assignments(*e, assignments);
       s.flush();
       EntityTypeDef type = db->require_type(put_type);
-      io::write_result(std::cout, entity_rows(type, db->load(put_type, {e->id()})), out_format);
+      io::write_result(std::cout, io::entity_result(type, db->load(put_type, {e->id()})), out_format);
     } else if (*del) {
       Session s = db->session();
       Entity* e = s.find(del_type, del_id);
@@ -444,6 +448,26 @@ int main(int argc, char** argv) {
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::cerr << fmt::format("warmed {} {} entities in {:.3f} s\n", n, warm_type, s);
       io::write_result(std::cout, cache_stats_rows(db->cache_stats()), out_format);
+    } else if (*token_create) {
+      server::TokenStore store(storage::sqlite::path_from_url(db_url));
+      auto [info, plain] = store.create(token_tenant, *server::parse_role(token_role));
+      std::cout << plain << "\n";
+      std::cerr << fmt::format("token {} created for tenant '{}' with role {}; it is shown only this once\n", info.id,
+                               info.tenant, server::role_name(info.role));
+    } else if (*token_list) {
+      server::TokenStore store(storage::sqlite::path_from_url(db_url));
+      QueryResult r;
+      r.columns = {{"id", ValueType::kInt}, {"tenant", ValueType::kVarchar}, {"role", ValueType::kVarchar},
+                   {"created_at", ValueType::kDatetime}, {"revoked_at", ValueType::kDatetime}};
+      for (const auto& t : store.list())
+        r.rows.push_back({t.id, t.tenant, std::string(server::role_name(t.role)), DateTime{t.created_at},
+                          t.revoked_at ? Value{DateTime{*t.revoked_at}} : Value{}});
+      io::write_result(std::cout, r, out_format);
+    } else if (*token_revoke) {
+      server::TokenStore store(storage::sqlite::path_from_url(db_url));
+      if (!store.revoke(token_id))
+        throw Error(ErrorCode::kNotFound, fmt::format("token {} does not exist or is already revoked", token_id));
+      std::cout << fmt::format("revoked token {}\n", token_id);
     } else if (*cache_clear) {
       db->cache_clear();
       std::cout << "cache cleared\n";

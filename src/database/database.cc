@@ -17,16 +17,7 @@ namespace {
 
 using CatalogMap = std::map<std::string, EntityTypeDef, std::less<>>;
 
-// "sqlite:///abs/path" -> "/abs/path", "sqlite://rel" -> "rel", "path" -> "path".
-std::string sqlite_path(std::string_view url) {
-  constexpr std::string_view kScheme = "sqlite://";
-  if (url.starts_with(kScheme)) url.remove_prefix(kScheme.size());
-  else if (url.find("://") != std::string_view::npos)
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("unsupported database URL '{}': use sqlite:///path or a file path", url));
-  if (url.empty()) throw Error(ErrorCode::kInvalidArgument, "empty database path");
-  return std::string(url);
-}
+std::string sqlite_path(std::string_view url) { return storage::sqlite::path_from_url(url); }
 
 }  // namespace
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "eavdb/result.h"
+#include "eavdb/schema.h"
 #include "eavdb/value.h"
 
 namespace eavdb::io {
@@ -73,6 +74,21 @@ std::unique_ptr<RecordReader> open_csv_reader(const std::string& path);
 /// Longest record (NDJSON line, JSON array element) a reader accepts: 64 MiB. A longer one is
 /// reported as a malformed record and skipped without being held in memory.
 inline constexpr std::size_t kMaxRecordBytes = std::size_t{64} << 20;
+
+/// An NDJSON reader over `data` held in memory (an HTTP request body), with the same record
+/// contract as open_ndjson_reader; lines longer than `max_line_bytes` are malformed records
+/// ("line N: record is longer than M bytes"). Never throws for content.
+std::unique_ptr<RecordReader> open_ndjson_memory_reader(std::string data, std::size_t max_line_bytes = kMaxRecordBytes);
+
+/// Parses one JSON object (e.g. an HTTP request body) into `out.fields` with the readers' rules
+/// (exact number tokens, objects/arrays as minified JSON). Returns std::nullopt on success, else
+/// the reason ("line 1: ..."), also left in out.error. Thread-compatible.
+std::optional<std::string> parse_json_object(std::string text, Record& out);
+
+/// Parses a JSON array of values into `out` (one RawField per element, same rules as object
+/// fields). Returns std::nullopt on success, else the reason ("not a JSON array", a simdjson
+/// message); `out` is then empty.
+std::optional<std::string> parse_json_array(std::string text, std::vector<RawField>& out);
 
 /// Integer syntax of text sources (CSV fields, JSON strings): optional '+'/'-', then digits with
 /// no leading zero ("0" and "-0" allowed, "00501" not), within int64. The value, or nullopt.
@@ -137,5 +153,15 @@ OutputFormat parse_output_format(std::string_view name);
 /// strings, NULL is null. When result.select_star is set, JSON/NDJSON rows omit NULL attributes.
 /// JSON output is flushed row by row. Stream errors are left in `out`'s state.
 void write_result(std::ostream& out, const QueryResult& result, OutputFormat format);
+
+/// Entities as a result (SELECT * shape, so renderers omit attributes an entity lacks): columns
+/// id, version, created_at, updated_at, then every attribute of `type`; one row per present
+/// record (std::nullopt entries are skipped), in order.
+QueryResult entity_result(const EntityTypeDef& type, const std::vector<std::optional<EntityRecord>>& records);
+
+/// Writes type definitions as compact JSON plus '\n': one object ({"code","label","attributes":
+/// [{"code","label","type","required","unique","filterable","sortable"}...]}) when `single`,
+/// else an array of them.
+void write_types_json(std::ostream& out, const std::vector<EntityTypeDef>& types, bool single);
 
 }  // namespace eavdb::io

@@ -21,7 +21,7 @@ namespace od = simdjson::ondemand;
 constexpr size_t kChunkBytes = size_t{1} << 20;
 constexpr size_t kKeepCapacity = size_t{4} << 20;  // larger record buffers are released after use
 
-/// A file read in fixed-size chunks.
+/// A file read in fixed-size chunks, or a buffer held in memory (served in one piece).
 class ByteSource {
  public:
   explicit ByteSource(const std::string& path) : path_(path), buf_(kChunkBytes) {
@@ -29,13 +29,20 @@ class ByteSource {
     if (!file_)
       throw Error(ErrorCode::kIo, fmt::format("cannot open '{}': {}", path, std::strerror(errno)));
   }
-  ~ByteSource() { std::fclose(file_); }
+  /// Serves `data` itself (no file).
+  explicit ByteSource(std::string&& data) : path_("<memory>"), mem_(std::move(data)), memory_(true) {
+    len_ = mem_.size();
+  }
+  ~ByteSource() {
+    if (file_) std::fclose(file_);
+  }
   ByteSource(const ByteSource&) = delete;
   ByteSource& operator=(const ByteSource&) = delete;
 
   /// Makes at least one unread byte available; false at end of file. Throws Error(kIo).
   bool fill() {
     if (pos_ < len_) return true;
+    if (memory_) return false;
     pos_ = 0;
     len_ = std::fread(buf_.data(), 1, buf_.size(), file_);
     if (len_ == 0 && std::ferror(file_))
@@ -43,7 +50,7 @@ class ByteSource {
     return len_ > 0;
   }
   /// The unread bytes of the current chunk (call fill() first).
-  const char* data() const { return buf_.data() + pos_; }
+  const char* data() const { return (memory_ ? mem_.data() : buf_.data()) + pos_; }
   size_t available() const { return len_ - pos_; }
   void consume(size_t n) { pos_ += n; }
   /// Skips a UTF-8 byte order mark at the start of the file.
@@ -55,6 +62,8 @@ class ByteSource {
   std::string path_;
   std::FILE* file_ = nullptr;
   std::vector<char> buf_;
+  std::string mem_;
+  bool memory_ = false;
   size_t pos_ = 0, len_ = 0;
 };
 
@@ -105,6 +114,32 @@ class JsonRecordParser {
     return {};
   }
 
+ public:
+  /// Parses a JSON array into its elements (objects/arrays as minified JSON text); "" on
+  /// success, else the reason.
+  std::string_view parse_array(std::string& text, std::vector<RawField>& out) {
+    if (text.capacity() < text.size() + simdjson::SIMDJSON_PADDING)
+      text.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+    simdjson::dom::element root;
+    auto error = dom_.parse(text.data(), text.size(), false).get(root);
+    if (error) return simdjson::error_message(error);
+    if (!root.is_array()) return "not a JSON array";
+    od::document doc;
+    od::array arr;
+    if ((error = parser_.iterate(simdjson::padded_string_view(text.data(), text.size(), text.capacity())).get(doc)) ||
+        (error = doc.get_array().get(arr)))
+      return simdjson::error_message(error);
+    for (auto element : arr) {
+      od::value v;
+      if ((error = std::move(element).get(v))) return simdjson::error_message(error);
+      RawField f;
+      if ((error = read_value(v, f))) return simdjson::error_message(error);
+      out.push_back(std::move(f));
+    }
+    return {};
+  }
+
+ private:
   simdjson::error_code read_value(od::value v, RawField& out) {
     od::json_type type;
     if (auto error = v.type().get(type)) return error;
@@ -176,14 +211,19 @@ void release_if_large(std::string& s) {
   if (s.capacity() > kKeepCapacity) std::string().swap(s);
 }
 
-std::string too_long(int64_t line) {
-  return fmt::format("line {}: record is longer than {} MiB", line, kMaxRecordBytes >> 20);
+std::string too_long(int64_t line, size_t max_bytes = kMaxRecordBytes) {
+  if (max_bytes % (size_t{1} << 20) == 0)
+    return fmt::format("line {}: record is longer than {} MiB", line, max_bytes >> 20);
+  return fmt::format("line {}: record is longer than {} bytes", line, max_bytes);
 }
 
 /// NDJSON: one JSON object per line; blank lines are skipped.
 class NdjsonReader : public RecordReader {
  public:
   explicit NdjsonReader(const std::string& path) : src_(path) { src_.skip_bom(); }
+  NdjsonReader(std::string&& data, size_t max_line_bytes) : src_(std::move(data)), max_(max_line_bytes) {
+    src_.skip_bom();
+  }
 
   bool next(Record& out) override {
     for (;;) {
@@ -193,7 +233,7 @@ class NdjsonReader : public RecordReader {
       if (!overflow && trim_right(line_buf_).empty()) continue;  // blank line
       reset(out, index_++, line);
       if (overflow) {
-        out.error = too_long(line);
+        out.error = too_long(line, max_);
       } else {
         parser_.parse(line_buf_, out);
       }
@@ -214,7 +254,7 @@ class NdjsonReader : public RecordReader {
       const size_t n = src_.available();
       const char* nl = static_cast<const char*>(std::memchr(p, '\n', n));
       const size_t take = nl ? static_cast<size_t>(nl - p) : n;
-      if (!overflow && line_buf_.size() + take > kMaxRecordBytes) {
+      if (!overflow && line_buf_.size() + take > max_) {
         overflow = true;
         line_buf_.clear();
       }
@@ -226,6 +266,7 @@ class NdjsonReader : public RecordReader {
   }
 
   ByteSource src_;
+  size_t max_ = kMaxRecordBytes;
   JsonRecordParser parser_;
   std::string line_buf_;
   int64_t line_ = 1;
@@ -411,6 +452,26 @@ std::unique_ptr<RecordReader> open_json_array_reader(const std::string& path) {
 
 std::unique_ptr<RecordReader> open_ndjson_reader(const std::string& path) {
   return std::make_unique<NdjsonReader>(path);
+}
+
+std::unique_ptr<RecordReader> open_ndjson_memory_reader(std::string data, size_t max_line_bytes) {
+  return std::make_unique<NdjsonReader>(std::move(data), max_line_bytes);
+}
+
+std::optional<std::string> parse_json_object(std::string text, Record& out) {
+  reset(out, 0, 1);
+  JsonRecordParser parser;
+  parser.parse(text, out);
+  return out.error;
+}
+
+std::optional<std::string> parse_json_array(std::string text, std::vector<RawField>& out) {
+  out.clear();
+  JsonRecordParser parser;
+  const std::string_view err = parser.parse_array(text, out);
+  if (err.empty()) return std::nullopt;
+  out.clear();
+  return std::string(err);
 }
 
 std::unique_ptr<RecordReader> open_reader(const std::string& path, Format format) {

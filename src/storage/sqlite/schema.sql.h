@@ -14,7 +14,7 @@ namespace eavdb::storage::sqlite {
 // index for filters and sorts — except text: its values are long (any length), so an index
 // would copy them whole and double the write cost; text filters scan. Decimals are canonical decimal TEXT under the eavdb_decimal
 // collation (numeric comparison, registered on every connection); datetimes are INTEGER µs.
-inline constexpr std::array<std::string_view, 2> kMigrations = {
+inline constexpr std::array<std::string_view, 3> kMigrations = {
     R"sql(
 CREATE TABLE eav_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE eav_tenant(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE);
@@ -66,6 +66,17 @@ CREATE TABLE eav_value_text(entity_id INTEGER NOT NULL, attribute_id INTEGER NOT
 CREATE TABLE eav_invalidation(seq INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL,
   type_id INTEGER NOT NULL, entity_id INTEGER);
 INSERT INTO eav_meta(key, value) SELECT 'entity_id_hwm', COALESCE(max(id), 0) FROM eav_entity;
+)sql",
+    // 3: API tokens of the HTTP server (server/tokens.h): only the SHA-256 of a token is stored,
+    // with its tenant code and role; revoked tokens keep their row (revoked_at set) for audit.
+    R"sql(
+CREATE TABLE eav_api_token(
+  id INTEGER PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  tenant TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('read','write','admin')),
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER);
 )sql",
 };
 

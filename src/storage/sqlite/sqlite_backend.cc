@@ -20,6 +20,17 @@
 #include "storage/sqlite/schema.sql.h"
 
 namespace eavdb::storage::sqlite {
+
+std::string path_from_url(std::string_view url) {
+  constexpr std::string_view kScheme = "sqlite://";
+  if (url.starts_with(kScheme)) url.remove_prefix(kScheme.size());
+  else if (url.find("://") != std::string_view::npos)
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("unsupported database URL '{}': use sqlite:///path or a file path", url));
+  if (url.empty()) throw Error(ErrorCode::kInvalidArgument, "empty database path");
+  return std::string(url);
+}
+
 namespace {
 
 constexpr ValueType kAllTypes[] = {ValueType::kVarchar, ValueType::kInt, ValueType::kDecimal,

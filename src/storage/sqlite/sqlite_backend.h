@@ -15,6 +15,10 @@
 
 namespace eavdb::storage::sqlite {
 
+/// The file path of a database URL: "sqlite:///abs/path" -> "/abs/path", "sqlite://rel" -> "rel",
+/// "path" -> "path". Throws Error(kInvalidArgument) for another scheme or an empty path.
+std::string path_from_url(std::string_view url);
+
 /// SQLite implementation of Backend.
 class SqliteBackend final : public Backend {
  public:

@@ -1,0 +1,92 @@
+// eavdb::server — the HTTP API: request → response, independent of the connection handling.
+//
+// Api::handle turns one complete HTTP request into a response: routing, authentication
+// (Bearer tokens of the database's token table), per-token rate limiting, role checks, tenant
+// isolation (one Database per tenant, opened on first use) and the JSON endpoints. Errors are
+// RFC 9457 problem details (application/problem+json) with a stable `code` member.
+//
+// Thread-safety: handle() may run on many worker threads at once. It blocks on the database,
+// so it must not run on an I/O thread.
+#pragma once
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "eavdb/database.h"
+#include "monitor/metrics.h"
+#include "server/rate_limiter.h"
+#include "server/tokens.h"
+
+namespace eavdb::server {
+
+namespace http = boost::beast::http;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+/// Everything `eavdb serve` can be told. Sizes in bytes, durations as given.
+struct ServerOptions {
+  std::string db_url = "./eavdb.db";       ///< the database (see Database::open)
+  Options db_options;                       ///< per-tenant Database options (tenant is set per token)
+  std::string host = "127.0.0.1";           ///< listen address (loopback unless allow_remote)
+  uint16_t port = 8080;                     ///< listen port; 0 picks a free one (printed at start-up)
+  bool allow_remote = false;                ///< permit a non-loopback listen address
+  int io_threads = 1;                       ///< threads running the event loop
+  int workers = 4;                          ///< threads doing blocking database work
+  bool no_auth = false;                     ///< no tokens: every request is tenant "default", admin
+  std::size_t max_body_bytes = 16u << 20;   ///< larger bodies get 413
+  std::size_t max_header_bytes = 16u << 10; ///< larger request heads get 431
+  int max_in_flight = 256;                  ///< requests admitted at once; more get 503 + Retry-After
+  double rate_limit = 1000;                 ///< requests per second per token (≤ 0: unlimited)
+  double rate_burst = 2000;                 ///< token-bucket capacity per token
+  std::chrono::milliseconds header_timeout{10000};  ///< to receive a request head (also keep-alive idle)
+  std::chrono::milliseconds body_timeout{30000};    ///< to receive a request body once the head arrived
+  std::size_t max_query_rows = 100000;      ///< a query returning more rows is refused (400 row_limit)
+  std::size_t max_ndjson_line_bytes = 1u << 20;  ///< a longer bulk line is a rejected record
+  std::size_t max_ids = 10000;              ///< ids per bulk GET
+};
+
+/// A problem-details response (RFC 9457): {"type","title","status","detail","code"}.
+/// `code` is stable (snake_case); `detail` says what was wrong, naming the field.
+Response problem(http::status status, std::string_view code, std::string_view detail, unsigned version = 11,
+                 bool keep_alive = true);
+
+/// The API. See the file comment.
+class Api {
+ public:
+  /// Opens nothing yet but the token table (unless options.no_auth); throws Error(kStorage)
+  /// when the database cannot be opened. `metrics` must outlive the Api.
+  Api(const ServerOptions& options, monitor::Registry& metrics);
+  ~Api();
+
+  /// Handles one request. `route` receives the matched route pattern ("/v1/entities/{type}/{id}"),
+  /// or "unmatched", for metrics labels. Never throws.
+  Response handle(const Request& req, std::string& route);
+
+  /// /readyz answers 503 once this is false (set at shutdown).
+  void set_ready(bool ready) noexcept { ready_.store(ready); }
+
+ private:
+  struct Caller;
+  Response dispatch(const Request& req, std::string& route);
+  Database& tenant_db(const std::string& tenant);
+
+  ServerOptions options_;
+  monitor::Registry& metrics_;
+  std::unique_ptr<TokenStore> tokens_;
+  RateLimiter limiter_;
+  std::atomic<bool> ready_{true};
+  std::mutex tenants_mu_;
+  std::map<std::string, std::unique_ptr<Database>, std::less<>> tenants_;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace eavdb::server

@@ -1,0 +1,304 @@
+#include "server/server.h"
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "eavdb/error.h"
+
+namespace eavdb::server {
+namespace {
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::chrono::seconds kWriteTimeout{30};
+constexpr std::chrono::seconds kLingerTimeout{2};
+constexpr std::chrono::seconds kDrainLimit{60};
+
+class Connection;
+
+/// State shared by the listener and every connection.
+struct Shared {
+  Shared(const ServerOptions& o, monitor::Registry& m) : options(o), metrics(m), api(o, m), workers(o.workers) {}
+  const ServerOptions& options;
+  monitor::Registry& metrics;
+  Api api;
+  net::thread_pool workers;
+  std::atomic<int> in_flight{0};
+  std::atomic<bool> stopping{false};
+  std::mutex mu;
+  std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;
+
+  void record(const std::string& route, std::string_view method, unsigned status, double seconds) {
+    static constexpr std::string_view kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
+    const bool known = std::find(std::begin(kMethods), std::end(kMethods), method) != std::end(kMethods);
+    metrics
+        .counter("eavdb_http_requests_total", "HTTP requests by route, method and status.",
+                 {{"method", known ? std::string(method) : "OTHER"}, {"route", route}, {"status", std::to_string(status)}})
+        .inc();
+    metrics
+        .histogram("eavdb_http_request_duration_seconds", "HTTP request latency (head received to response ready).",
+                   monitor::default_latency_buckets(), {{"route", route}})
+        .observe(seconds);
+  }
+};
+
+/// One client connection: reads requests, hands them to the workers, writes responses.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket&& socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+  ~Connection() {
+    std::lock_guard lock(shared_.mu);
+    shared_.connections.erase(this);
+  }
+
+  void start() {
+    {
+      std::lock_guard lock(shared_.mu);
+      shared_.connections.emplace(this, weak_from_this());
+    }
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_head(); });
+  }
+
+  /// The connection's strand.
+  net::any_io_executor strand_executor() { return stream_.get_executor(); }
+
+  /// Called (on the strand) at shutdown: an idle connection is closed now, a busy one after
+  /// its response.
+  void shutdown() {
+    if (!busy_) close();
+  }
+
+ private:
+  void read_head() {
+    if (shared_.stopping.load()) return close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(shared_.options.max_header_bytes));
+    parser_->body_limit(shared_.options.max_body_bytes);
+    stream_.expires_after(shared_.options.header_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_head(ec); });
+  }
+
+  void on_head(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
+        ec == net::error::connection_reset || ec == net::error::eof)
+      return close();
+    if (ec == http::error::header_limit)
+      return reply_and_close(http::status::request_header_fields_too_large, "header_too_large",
+                             fmt::format("the request head is larger than {} bytes", shared_.options.max_header_bytes));
+    if (ec == http::error::body_limit)
+      return reply_and_close(http::status::payload_too_large, "body_too_large",
+                             fmt::format("the request body is larger than {} bytes", shared_.options.max_body_bytes));
+    if (ec) return reply_and_close(http::status::bad_request, "bad_request", fmt::format("malformed HTTP request: {}", ec.message()));
+    started_ = Clock::now();
+    if (shared_.in_flight.fetch_add(1) >= shared_.options.max_in_flight) {
+      shared_.in_flight.fetch_sub(1);
+      return reply_and_close(http::status::service_unavailable, "overloaded",
+                             fmt::format("more than {} requests in flight; retry shortly", shared_.options.max_in_flight), 1);
+    }
+    busy_ = true;
+    auto expect = parser_->get().find(http::field::expect);
+    if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue")) {
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, parser_->get().version());
+      stream_.expires_after(kWriteTimeout);
+      http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code wec, std::size_t) {
+        if (wec) return self->finish_in_flight(), self->close();
+        self->read_body();
+      });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    stream_.expires_after(shared_.options.body_timeout);
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_body(ec);
+    });
+  }
+
+  void on_body(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      finish_in_flight();
+      return reply_and_close(http::status::payload_too_large, "body_too_large",
+                             fmt::format("the request body is larger than {} bytes", shared_.options.max_body_bytes));
+    }
+    if (ec) {  // timeout (slow client), reset, or a malformed body (bad chunk encoding)
+      finish_in_flight();
+      if (ec == beast::error::timeout || ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+          ec == http::error::partial_message || ec == net::error::eof)
+        return close();
+      return reply_and_close(http::status::bad_request, "bad_request", fmt::format("malformed HTTP request body: {}", ec.message()));
+    }
+    auto req = std::make_shared<Request>(parser_->release());
+    net::post(shared_.workers, [self = shared_from_this(), req] {
+      std::string route;
+      Response res = self->shared_.api.handle(*req, route);
+      net::post(self->stream_.get_executor(), [self, req, route = std::move(route), res = std::move(res)]() mutable {
+        self->write(*req, route, std::move(res));
+      });
+    });
+  }
+
+  void write(const Request& req, const std::string& route, Response res) {
+    const bool keep = req.keep_alive() && !shared_.stopping.load();
+    res.keep_alive(keep);
+    res.set(http::field::server, "eavdb");
+    res.prepare_payload();
+    shared_.record(route, std::string_view(req.method_string().data(), req.method_string().size()), res.result_int(),
+                   std::chrono::duration<double>(Clock::now() - started_).count());
+    auto sp = std::make_shared<Response>(std::move(res));
+    stream_.expires_after(kWriteTimeout);
+    http::async_write(stream_, *sp, [self = shared_from_this(), sp](beast::error_code ec, std::size_t) {
+      self->finish_in_flight();
+      if (ec || !sp->keep_alive()) return self->close();
+      self->read_head();
+    });
+  }
+
+  /// Sends a problem response from the I/O thread, then closes the connection politely (any
+  /// unread request bytes are drained for a moment so the client sees the response, not a reset).
+  void reply_and_close(http::status status, std::string_view code, std::string detail, int retry_after = 0) {
+    const unsigned version = parser_ && parser_->is_header_done() ? parser_->get().version() : 11;
+    Response res = problem(status, code, detail, version, false);
+    if (retry_after > 0) res.set(http::field::retry_after, std::to_string(retry_after));
+    res.set(http::field::server, "eavdb");
+    res.prepare_payload();
+    std::string method = parser_ && parser_->is_header_done() ? std::string(parser_->get().method_string()) : "OTHER";
+    shared_.record("unmatched", method, res.result_int(), 0);
+    auto sp = std::make_shared<Response>(std::move(res));
+    stream_.expires_after(kWriteTimeout);
+    http::async_write(stream_, *sp, [self = shared_from_this(), sp](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      beast::error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      self->stream_.expires_after(kLingerTimeout);
+      self->drain();
+    });
+  }
+
+  void drain() {
+    stream_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->drain();
+    });
+  }
+
+  void finish_in_flight() {
+    if (busy_) {
+      busy_ = false;
+      shared_.in_flight.fetch_sub(1);
+    }
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.socket().close(ec);
+  }
+
+  beast::tcp_stream stream_;
+  Shared& shared_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::array<char, 8192> scratch_{};
+  bool busy_ = false;
+  Clock::time_point started_;
+};
+
+bool is_loopback(const net::ip::address& a) { return a.is_loopback(); }
+
+}  // namespace
+
+int run(const ServerOptions& options, const std::function<void(unsigned short)>& on_listening) {
+  beast::error_code ec;
+  const auto address = net::ip::make_address(options.host, ec);
+  if (ec) throw Error(ErrorCode::kInvalidArgument, fmt::format("--listen: '{}' is not an IP address", options.host));
+  if (!is_loopback(address) && options.no_auth)
+    throw Error(ErrorCode::kInvalidArgument, "--no-auth is only allowed on a loopback address (127.0.0.1 or ::1)");
+  if (!is_loopback(address) && !options.allow_remote)
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("--listen: {} is not a loopback address; pass --allow-remote to listen on it", options.host));
+  if (options.io_threads < 1 || options.workers < 1)
+    throw Error(ErrorCode::kInvalidArgument, "--threads and --workers must be at least 1");
+
+  monitor::Registry metrics;
+  Shared shared(options, metrics);
+  net::io_context ioc(options.io_threads);
+  tcp::acceptor acceptor(ioc);
+  const tcp::endpoint endpoint(address, options.port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) throw Error(ErrorCode::kIo, fmt::format("cannot listen on {}:{}: {}", options.host, options.port, ec.message()));
+  if (on_listening) on_listening(acceptor.local_endpoint().port());
+
+  std::function<void()> accept = [&] {
+    acceptor.async_accept(net::make_strand(ioc), [&](beast::error_code aec, tcp::socket socket) {
+      if (aec == net::error::operation_aborted || !acceptor.is_open()) return;
+      if (!aec) std::make_shared<Connection>(std::move(socket), shared)->start();
+      accept();
+    });
+  };
+  accept();
+
+  // Graceful stop: close the acceptor and idle connections, let busy ones finish, then stop.
+  net::signal_set signals(ioc, SIGINT, SIGTERM);
+  net::steady_timer drain_timer(ioc);
+  const auto stop_started = std::make_shared<Clock::time_point>();
+  std::function<void()> wait_drained = [&] {
+    bool empty = false;
+    {
+      std::lock_guard lock(shared.mu);
+      empty = shared.connections.empty();
+    }
+    if (empty || Clock::now() - *stop_started > kDrainLimit) return ioc.stop();
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    drain_timer.async_wait([&](beast::error_code) { wait_drained(); });
+  };
+  signals.async_wait([&](beast::error_code sec, int) {
+    if (sec) return;
+    shared.stopping.store(true);
+    shared.api.set_ready(false);
+    *stop_started = Clock::now();
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    std::vector<std::shared_ptr<Connection>> live;
+    {
+      std::lock_guard lock(shared.mu);
+      for (auto& [ptr, weak] : shared.connections)
+        if (auto c = weak.lock()) live.push_back(std::move(c));
+    }
+    for (auto& c : live) net::post(c->strand_executor(), [c] { c->shutdown(); });
+    wait_drained();
+  });
+
+  std::vector<std::thread> threads;
+  for (int i = 1; i < options.io_threads; ++i) threads.emplace_back([&ioc] { ioc.run(); });
+  ioc.run();
+  for (auto& t : threads) t.join();
+  shared.workers.join();
+  return 0;
+}
+
+}  // namespace eavdb::server
