@@ -231,22 +231,34 @@ Api::Api(const ServerOptions& options, monitor::Registry& metrics)
         .mirror(monitor::process_cpu_seconds());
     r.gauge("eavdb_uptime_seconds", "Seconds since the server started.")
         .set(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
-    std::lock_guard lock(tenants_mu_);
-    for (const auto& [tenant, db] : tenants_) {
-      const CacheStats st = db->cache_stats();
-      auto level = [&](const char* name, const CacheLevelStats& l) {
-        const monitor::Labels lb{{"level", name}, {"tenant", tenant}};
-        r.counter("eavdb_cache_hits_total", "Cache hits by level.", lb).mirror(static_cast<double>(l.hits));
-        r.counter("eavdb_cache_misses_total", "Cache misses by level.", lb).mirror(static_cast<double>(l.misses));
-        r.counter("eavdb_cache_evictions_total", "Cache evictions by level.", lb).mirror(static_cast<double>(l.evictions));
-        r.gauge("eavdb_cache_entries", "Live cache entries by level.", lb).set(static_cast<double>(l.entries));
-        r.gauge("eavdb_cache_bytes", "Bytes charged to the cache by level.", lb).set(static_cast<double>(l.bytes));
-      };
-      level("l1", st.l1);
-      level("l2", st.l2);
-      level("l3", st.l3);
-      level("l4", st.l4);
+    // Summed over tenants: /metrics is an operator endpoint and names no tenant.
+    CacheLevelStats sum[4];
+    size_t open_tenants = 0;
+    {
+      std::lock_guard lock(tenants_mu_);
+      open_tenants = tenants_.size();
+      for (const auto& [tenant, db] : tenants_) {
+        const CacheStats st = db->cache_stats();
+        const CacheLevelStats* levels[4] = {&st.l1, &st.l2, &st.l3, &st.l4};
+        for (int i = 0; i < 4; ++i) {
+          sum[i].hits += levels[i]->hits;
+          sum[i].misses += levels[i]->misses;
+          sum[i].evictions += levels[i]->evictions;
+          sum[i].entries += levels[i]->entries;
+          sum[i].bytes += levels[i]->bytes;
+        }
+      }
     }
+    static constexpr const char* kLevels[4] = {"l1", "l2", "l3", "l4"};
+    for (int i = 0; i < 4; ++i) {
+      const monitor::Labels lb{{"level", kLevels[i]}};
+      r.counter("eavdb_cache_hits_total", "Cache hits by level.", lb).mirror(static_cast<double>(sum[i].hits));
+      r.counter("eavdb_cache_misses_total", "Cache misses by level.", lb).mirror(static_cast<double>(sum[i].misses));
+      r.counter("eavdb_cache_evictions_total", "Cache evictions by level.", lb).mirror(static_cast<double>(sum[i].evictions));
+      r.gauge("eavdb_cache_entries", "Live cache entries by level.", lb).set(static_cast<double>(sum[i].entries));
+      r.gauge("eavdb_cache_bytes", "Bytes charged to the cache by level.", lb).set(static_cast<double>(sum[i].bytes));
+    }
+    r.gauge("eavdb_tenants_open", "Tenant databases opened by this server.").set(static_cast<double>(open_tenants));
   });
 }
 

@@ -37,7 +37,13 @@ class Connection;
 
 /// State shared by the listener and every connection.
 struct Shared {
-  Shared(const ServerOptions& o, monitor::Registry& m) : options(o), metrics(m), api(o, m), workers(o.workers) {}
+  Shared(const ServerOptions& o, monitor::Registry& m) : options(o), metrics(m), api(o, m), workers(o.workers) {
+    metrics.add_collector([this](monitor::Registry& r) {
+      r.gauge("eavdb_http_requests_in_flight", "Requests admitted and not yet answered.").set(in_flight.load());
+      std::lock_guard lock(mu);
+      r.gauge("eavdb_http_connections", "Open client connections.").set(static_cast<double>(connections.size()));
+    });
+  }
   const ServerOptions& options;
   monitor::Registry& metrics;
   Api api;

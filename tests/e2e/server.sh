@@ -1,0 +1,352 @@
+#!/usr/bin/env bash
+# End-to-end tests of `eavdb serve` over real sockets with curl: every endpoint, every error
+# status (400 401 403 404 405 409 412 413 429 431 503, 304), tenant isolation on every route,
+# revoked tokens, oversized and malformed bodies, a slow client, and SIGTERM during a bulk
+# request (the request completes, the server exits 0, nothing is half-written).
+# Servers listen on 127.0.0.1 with port 0 (a free port, read from the start-up line).
+# Usage: server.sh EAVDB [DATA_DIR]
+set -uo pipefail
+EAVDB=$1
+TMP=$(mktemp -d)
+trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$TMP"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+expect_eq() { [ "$1" == "$2" ] && ok || bad "$3: expected '$2', got '$1'"; }
+DB="$TMP/s.db"
+e() { "$EAVDB" --db "$DB" "$@"; }
+
+e init >/dev/null || { echo "init failed" >&2; exit 1; }
+ADMIN=$(e token create --tenant acme --role admin 2>/dev/null)
+WRITER=$(e token create --tenant acme --role write 2>/dev/null)
+READER=$(e token create --tenant acme --role read 2>/dev/null)
+OTHER=$(e token create --tenant beta --role admin 2>/dev/null)
+DOOMED=$(e token create --tenant acme --role read 2>/dev/null)
+expect_eq "${#ADMIN}" 70 "token printed once (eavdb_ + 64 hex)"
+e token create --tenant 'Bad Tenant' --role read >/dev/null 2>&1; expect_eq $? 1 "invalid tenant refused"
+expect_eq "$(e token list --format csv | tail -n +2 | wc -l)" 5 "token list"
+if command -v sqlite3 >/dev/null; then
+  expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM eav_api_token WHERE token_hash = '$ADMIN' OR token_hash = '${ADMIN#eavdb_}'")" 0 "plaintext not stored"
+  expect_eq "$(sqlite3 "$DB" "SELECT count(*) FROM eav_api_token WHERE token_hash = '$(printf %s "$ADMIN" | sha256sum | cut -d' ' -f1)'")" 1 "SHA-256 stored"
+fi
+
+# start_server NAME ARGS...: starts a server, sets PORT_<NAME> and PID_<NAME>.
+start_server() {
+  local name=$1; shift
+  "$EAVDB" --db "$DB" serve --listen 127.0.0.1:0 "$@" > "$TMP/$name.out" 2> "$TMP/$name.err" &
+  local pid=$! port=""
+  for _ in $(seq 1 200); do
+    port=$(grep -o 'listening on http://127.0.0.1:[0-9]*' "$TMP/$name.err" 2>/dev/null | grep -o '[0-9]*$')
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ] || { echo "server $name did not start: $(cat "$TMP/$name.err")" >&2; exit 1; }
+  printf -v "PORT_$name" '%s' "$port"
+  printf -v "PID_$name" '%s' "$pid"
+}
+
+start_server main --max-query-rows 5 --max-line-bytes 200 --max-body-bytes 4000000
+U="http://127.0.0.1:$PORT_main"
+
+# req TOKEN METHOD PATH [curl args...]: prints the status; body in $TMP/body, headers in $TMP/hdr.
+req() {
+  local token=$1 method=$2 path=$3; shift 3
+  local auth=()
+  [ -n "$token" ] && auth=(-H "Authorization: Bearer $token")
+  : > "$TMP/body"
+  curl -s -o "$TMP/body" -D "$TMP/hdr" -w '%{http_code}' -X "$method" "${auth[@]}" "$@" "$U$path"
+}
+body() { cat "$TMP/body"; }
+code() { jq -r .code "$TMP/body" 2>/dev/null; }
+header() { grep -i "^$1:" "$TMP/hdr" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
+JSON=(-H 'Content-Type: application/json')
+
+# --- operational endpoints ---------------------------------------------------------------------
+expect_eq "$(req "" GET /healthz)" 200 "healthz"
+expect_eq "$(jq -r .status "$TMP/body")" ok "healthz body"
+expect_eq "$(req "" GET /readyz)" 200 "readyz"
+expect_eq "$(req "" GET /metrics)" 200 "metrics"
+grep -q '^# TYPE eavdb_http_requests_total counter' "$TMP/body" && ok || bad "metrics: request counter"
+grep -q '^process_resident_memory_bytes [1-9]' "$TMP/body" && ok || bad "metrics: RSS"
+expect_eq "$(req "" GET /nowhere)" 404 "unknown route"
+expect_eq "$(code)" no_route "unknown route code"
+expect_eq "$(header Content-Type)" "application/problem+json" "problem content type"
+expect_eq "$(jq -r '.status' "$TMP/body")" 404 "problem status member"
+expect_eq "$(req "" DELETE /healthz)" 405 "wrong method"
+expect_eq "$(header Allow)" "GET" "Allow header"
+
+# --- authentication ----------------------------------------------------------------------------
+expect_eq "$(req "" GET /v1/types)" 401 "no token"
+expect_eq "$(code)" unauthorized "no token code"
+header WWW-Authenticate | grep -q Bearer && ok || bad "WWW-Authenticate header"
+expect_eq "$(req "eavdb_0000" GET /v1/types)" 401 "unknown token"
+expect_eq "$(code)" invalid_token "unknown token code"
+expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Basic abc" "$U/v1/types")" 401 "non-bearer scheme"
+
+# --- types -------------------------------------------------------------------------------------
+MOVIE='{"code":"movie","label":"Movie","attributes":[{"code":"title","type":"varchar","required":true},{"code":"price","type":"decimal"},{"code":"year","type":"int"},{"code":"sku","type":"varchar","unique":true}]}'
+expect_eq "$(req "$WRITER" POST /v1/types "${JSON[@]}" -d "$MOVIE")" 403 "write token cannot change schema"
+expect_eq "$(code)" forbidden "schema forbidden code"
+expect_eq "$(req "$ADMIN" POST /v1/types "${JSON[@]}" -d "$MOVIE")" 201 "create type"
+expect_eq "$(header Location)" /v1/types/movie "type Location"
+expect_eq "$(jq -r '[.attributes[].code] | join(",")' "$TMP/body")" "title,price,year,sku" "type attributes"
+expect_eq "$(req "$ADMIN" POST /v1/types "${JSON[@]}" -d "$MOVIE")" 409 "type exists"
+expect_eq "$(code)" type_exists "type exists code"
+expect_eq "$(req "$ADMIN" POST /v1/types -d '{"code":"Bad Code"}')" 400 "invalid type code"
+jq -r .detail "$TMP/body" | grep -q "field 'code'" && ok || bad "invalid code names the field: $(body)"
+expect_eq "$(req "$ADMIN" POST /v1/types -d '{"code":"x","attributes":[{"code":"a","type":"float"}]}')" 400 "invalid attribute type"
+jq -r .detail "$TMP/body" | grep -q "attributes\[0\]: field 'type'" && ok || bad "attribute error names the field: $(body)"
+expect_eq "$(req "$ADMIN" POST /v1/types -d '{"code": ')" 400 "malformed JSON"
+expect_eq "$(code)" malformed_json "malformed JSON code"
+expect_eq "$(req "$ADMIN" POST /v1/types/movie/attributes -d '{"code":"genre","type":"varchar"}')" 201 "add attribute"
+expect_eq "$(req "$ADMIN" POST /v1/types/movie/attributes -d '{"code":"genre","type":"int"}')" 409 "existing attribute"
+expect_eq "$(req "$ADMIN" POST /v1/types/movie/attributes -d '{"code":"x","type":"int","bogus":1}')" 400 "unknown attribute field"
+expect_eq "$(req "$ADMIN" POST /v1/types/nope/attributes -d '{"code":"x","type":"int"}')" 404 "attributes of unknown type"
+expect_eq "$(req "$READER" GET /v1/types)" 200 "list types"
+expect_eq "$(jq -r '.[].code' "$TMP/body")" movie "types list"
+expect_eq "$(req "$READER" GET /v1/types/movie)" 200 "get type"
+expect_eq "$(jq -r '.attributes | length' "$TMP/body")" 5 "type has 5 attributes"
+expect_eq "$(req "$READER" GET /v1/types/movei)" 404 "unknown type"
+jq -r .detail "$TMP/body" | grep -q "movie" && ok || bad "unknown type suggests: $(body)"
+
+# --- entities ----------------------------------------------------------------------------------
+expect_eq "$(req "$WRITER" POST /v1/entities/movie -d '{"title":"Alien","price":19.90,"year":1979,"sku":"A1"}')" 201 "create entity"
+LOC=$(header Location)
+expect_eq "$LOC" /v1/entities/movie/1 "entity Location"
+expect_eq "$(header ETag)" '"1"' "entity ETag"
+expect_eq "$(jq -c '[.id,.version,.title,.year]' "$TMP/body")" '[1,1,"Alien",1979]' "created entity body"
+grep -q '"price":19.90' "$TMP/body" && ok || bad "decimal kept exact: $(body)"
+expect_eq "$(req "$READER" POST /v1/entities/movie -d '{"title":"X"}')" 403 "read token cannot write"
+expect_eq "$(code)" forbidden "read-only code"
+expect_eq "$(req "$WRITER" POST /v1/entities/movie -d '{"titel":"X"}')" 400 "unknown attribute"
+expect_eq "$(code)" unknown_attribute "unknown attribute code"
+jq -r .detail "$TMP/body" | grep -q "did you mean 'title'" && ok || bad "suggestion: $(body)"
+expect_eq "$(req "$WRITER" POST /v1/entities/movie -d '{"title":"X","year":"soon"}')" 400 "type mismatch"
+jq -r .detail "$TMP/body" | grep -q "field 'year'" && ok || bad "mismatch names the field: $(body)"
+expect_eq "$(req "$WRITER" POST /v1/entities/movie -d '{"title":"X","id":5}')" 400 "system column refused"
+expect_eq "$(req "$WRITER" POST /v1/entities/movie -d '{"year":1}')" 409 "required attribute missing"
+expect_eq "$(req "$WRITER" POST /v1/entities/movie -d '{"title":"Dup","sku":"A1"}')" 409 "unique violation"
+expect_eq "$(req "$WRITER" POST /v1/entities/movie -d '[1,2]')" 400 "body not an object"
+expect_eq "$(req "$WRITER" POST /v1/entities/nope -d '{"title":"X"}')" 404 "entity of unknown type"
+
+expect_eq "$(req "$READER" GET /v1/entities/movie/1)" 200 "get entity"
+expect_eq "$(header ETag)" '"1"' "get ETag"
+expect_eq "$(req "$READER" GET /v1/entities/movie/1 -H 'If-None-Match: "1"')" 304 "If-None-Match current"
+expect_eq "$(wc -c < "$TMP/body")" 0 "304 has no body"
+expect_eq "$(req "$READER" GET /v1/entities/movie/1 -H 'If-None-Match: "0"')" 200 "If-None-Match stale"
+expect_eq "$(req "$READER" GET /v1/entities/movie/99)" 404 "missing entity"
+expect_eq "$(req "$READER" GET /v1/entities/movie/abc)" 400 "non-numeric id"
+expect_eq "$(code)" invalid_id "invalid id code"
+expect_eq "$(req "$READER" GET /v1/entities/movie/1 -H 'If-None-Match: xyz')" 400 "bad If-None-Match"
+
+expect_eq "$(req "$WRITER" PATCH /v1/entities/movie/1 -H 'If-Match: "7"' -d '{"year":1980}')" 412 "PATCH with stale If-Match"
+expect_eq "$(code)" version_mismatch "stale version code"
+expect_eq "$(req "$WRITER" PATCH /v1/entities/movie/1 -H 'If-Match: "1"' -d '{"year":1980,"genre":"scifi"}')" 200 "PATCH"
+expect_eq "$(jq -c '[.version,.year,.title,.genre]' "$TMP/body")" '[2,1980,"Alien","scifi"]' "PATCH is partial"
+expect_eq "$(header ETag)" '"2"' "PATCH ETag"
+expect_eq "$(req "$WRITER" PATCH /v1/entities/movie/1 -d '{"genre":null}')" 200 "PATCH null removes"
+expect_eq "$(jq -r 'has("genre")' "$TMP/body")" false "value removed"
+expect_eq "$(req "$READER" PATCH /v1/entities/movie/1 -d '{"year":1}')" 403 "read token cannot PATCH"
+expect_eq "$(req "$WRITER" PUT /v1/entities/movie/1 -H 'If-Match: "3"' -d '{"title":"Aliens","year":1986}')" 200 "PUT"
+expect_eq "$(jq -c '[.version,.title,.year,has("price"),has("sku")]' "$TMP/body")" '[4,"Aliens",1986,false,false]' "PUT replaces"
+expect_eq "$(req "$WRITER" PUT /v1/entities/movie/1 -d '{"year":1986}')" 409 "PUT without required attribute"
+expect_eq "$(req "$WRITER" DELETE /v1/entities/movie/1 -H 'If-Match: "1"')" 412 "DELETE with stale If-Match"
+expect_eq "$(req "$WRITER" POST /v1/entities/movie -d '{"title":"Heat","year":1995}')" 201 "second entity"
+HEAT=$(header Location | grep -o '[0-9]*$')
+expect_eq "$(req "$WRITER" DELETE /v1/entities/movie/1 -H 'If-Match: "4"')" 204 "DELETE"
+expect_eq "$(req "$READER" GET /v1/entities/movie/1)" 404 "deleted entity is gone"
+expect_eq "$(req "$WRITER" DELETE /v1/entities/movie/1)" 404 "DELETE twice"
+
+# --- bulk load by ids --------------------------------------------------------------------------
+expect_eq "$(req "$READER" GET "/v1/entities/movie?ids=$HEAT,1,$HEAT")" 200 "load by ids"
+expect_eq "$(jq -c '[.entities[].id]' "$TMP/body")" "[$HEAT,$HEAT]" "load keeps request order"
+expect_eq "$(jq -c '.missing' "$TMP/body")" '[1]' "load reports missing"
+expect_eq "$(req "$READER" GET "/v1/entities/movie?ids=$HEAT,x")" 400 "load with a bad id"
+jq -r .detail "$TMP/body" | grep -q "item 2" && ok || bad "bad id named: $(body)"
+expect_eq "$(req "$READER" GET '/v1/entities/movie')" 400 "load without ids"
+
+# --- query -------------------------------------------------------------------------------------
+for i in 1 2 3 4 5 6; do req "$WRITER" POST /v1/entities/movie -d "{\"title\":\"M$i\",\"price\":$i.50,\"year\":$((2000 + i))}" >/dev/null; done
+M6=$(header Location | grep -o '[0-9]*$')
+expect_eq "$(req "$READER" POST /v1/query -d '{"sql":"SELECT title, price FROM movie WHERE price > ? AND year < ? ORDER BY price","params":[2.5, 2005]}')" 200 "query"
+expect_eq "$(jq -c '[.rows[].title]' "$TMP/body")" '["M3","M4"]' "query rows"
+expect_eq "$(jq -c '[.columns[].type]' "$TMP/body")" '["varchar","decimal"]' "query columns"
+grep -q '"price":3.50' "$TMP/body" && ok || bad "query decimal exact: $(body)"
+expect_eq "$(req "$READER" POST /v1/query -d '{"sql":"SELECT COUNT(*) FROM movie"}')" 200 "count query"
+expect_eq "$(jq -r '.rows[0].count' "$TMP/body")" 7 "count"
+expect_eq "$(req "$READER" POST /v1/query -d '{"sql":"SELEC * FROM movie"}')" 400 "query syntax error"
+expect_eq "$(code)" syntax "syntax code"
+expect_eq "$(req "$READER" POST /v1/query -d '{"sql":"SELECT * FROM movie"}')" 400 "row limit"
+expect_eq "$(code)" row_limit "row limit code"
+expect_eq "$(req "$READER" POST /v1/query -d '{"sql":"SELECT * FROM movie LIMIT 5"}')" 200 "within row limit"
+expect_eq "$(req "$READER" POST /v1/query -d '{"sql":"SELECT * FROM movie","params":{"a":1}}')" 400 "params not an array"
+expect_eq "$(req "$READER" POST /v1/query -d '{"sq":"x"}')" 400 "unknown query field"
+expect_eq "$(req "$READER" POST /v1/query -d '{"sql":"SELECT title FROM movie WHERE year = ?"}')" 400 "missing parameter"
+
+# --- bulk --------------------------------------------------------------------------------------
+printf '{"title":"B1","sku":"b1"}\n{"title":"B2","year":"x"}\nnot json\n{"title":"B3","sku":"b3"}\n' > "$TMP/bulk.ndjson"
+expect_eq "$(req "$WRITER" POST '/v1/bulk/movie?op=insert' --data-binary @"$TMP/bulk.ndjson")" 200 "bulk insert"
+expect_eq "$(header Content-Type)" application/x-ndjson "bulk content type"
+expect_eq "$(tail -1 "$TMP/body" | jq -c '.summary | [.processed,.inserted,.rejected]')" '[4,2,2]' "bulk insert summary"
+expect_eq "$(head -n -1 "$TMP/body" | jq -s -c '[.[] | [.record, .field]]')" '[[2,"year"],[3,""]]' "bulk per-record results"
+printf '{"sku":"b1","year":2001}\n{"sku":"b9","title":"B9"}\n' > "$TMP/up.ndjson"
+expect_eq "$(req "$WRITER" POST '/v1/bulk/movie?op=upsert&key=sku' --data-binary @"$TMP/up.ndjson")" 200 "bulk upsert"
+expect_eq "$(tail -1 "$TMP/body" | jq -c '.summary | [.inserted,.updated]')" '[1,1]' "bulk upsert summary"
+printf '{"id":%s,"year":1999}\n{"id":424242,"year":1}\n' "$HEAT" > "$TMP/upd.ndjson"
+expect_eq "$(req "$WRITER" POST '/v1/bulk/movie?op=update' --data-binary @"$TMP/upd.ndjson")" 200 "bulk update"
+expect_eq "$(tail -1 "$TMP/body" | jq -c '.summary | [.updated,.rejected]')" '[1,1]' "bulk update summary"
+expect_eq "$(req "$WRITER" POST '/v1/bulk/movie?op=delete' --data-binary "{\"id\":$HEAT}"$'\n{"id":"x"}\n')" 400 "bulk delete with a bad id"
+expect_eq "$(req "$READER" GET "/v1/entities/movie/$HEAT")" 200 "bad bulk delete deleted nothing"
+expect_eq "$(req "$WRITER" POST '/v1/bulk/movie?op=delete' --data-binary "{\"id\":$HEAT}")" 200 "bulk delete"
+expect_eq "$(tail -1 "$TMP/body" | jq -r .summary.deleted)" 1 "bulk deleted"
+expect_eq "$(req "$WRITER" POST '/v1/bulk/movie?op=merge' --data-binary '{}')" 400 "bulk unknown op"
+expect_eq "$(req "$WRITER" POST '/v1/bulk/movie?op=upsert' --data-binary '{}')" 400 "bulk upsert without key"
+expect_eq "$(req "$READER" POST '/v1/bulk/movie?op=insert' --data-binary '{"title":"R"}')" 403 "read token cannot bulk"
+LONG=$(printf '{"title":"%0300d"}' 0)
+expect_eq "$(req "$WRITER" POST '/v1/bulk/movie?op=insert' --data-binary "$LONG"$'\n{"title":"short"}\n')" 200 "bulk with a long line"
+expect_eq "$(tail -1 "$TMP/body" | jq -c '.summary | [.inserted,.rejected]')" '[1,1]' "over-long line rejected, rest inserted"
+head -1 "$TMP/body" | jq -r .reason | grep -q "longer than 200 bytes" && ok || bad "long line reason: $(head -1 "$TMP/body")"
+
+# --- tenant isolation: beta's admin token on acme's data -----------------------------------------
+expect_eq "$(req "$OTHER" GET /v1/types)" 200 "beta lists types"
+expect_eq "$(body)" "[]" "beta sees no acme types"
+expect_eq "$(req "$OTHER" GET /v1/types/movie)" 404 "beta cannot read acme type"
+expect_eq "$(req "$OTHER" GET /v1/entities/movie/$M6)" 404 "beta cannot read acme entity"
+expect_eq "$(req "$OTHER" GET "/v1/entities/movie?ids=$M6")" 404 "beta cannot load acme entities"
+expect_eq "$(req "$OTHER" POST /v1/query -d '{"sql":"SELECT * FROM movie"}')" 404 "beta cannot query acme"
+expect_eq "$(req "$OTHER" POST /v1/types/movie/attributes -d '{"code":"x","type":"int"}')" 404 "beta cannot alter acme type"
+expect_eq "$(req "$OTHER" POST '/v1/bulk/movie?op=delete' --data-binary "{\"id\":$M6}")" 404 "beta cannot bulk acme"
+expect_eq "$(req "$OTHER" POST /v1/types -d '{"code":"movie","attributes":[{"code":"title","type":"varchar"}]}')" 201 "beta has its own movie type"
+expect_eq "$(req "$OTHER" GET /v1/entities/movie/$M6)" 404 "acme id invisible to beta"
+expect_eq "$(req "$OTHER" PATCH /v1/entities/movie/$M6 -d '{"title":"hijack"}')" 404 "beta cannot PATCH acme entity"
+expect_eq "$(req "$OTHER" PUT /v1/entities/movie/$M6 -d '{"title":"hijack"}')" 404 "beta cannot PUT acme entity"
+expect_eq "$(req "$OTHER" DELETE /v1/entities/movie/$M6)" 404 "beta cannot DELETE acme entity"
+expect_eq "$(req "$OTHER" POST /v1/query -d '{"sql":"SELECT COUNT(*) FROM movie"}')" 200 "beta queries its own type"
+expect_eq "$(jq -r '.rows[0].count' "$TMP/body")" 0 "beta sees none of acme's entities"
+expect_eq "$(req "$READER" GET /v1/entities/movie/$M6)" 200 "acme entity untouched"
+expect_eq "$(jq -r .title "$TMP/body")" M6 "acme entity unchanged"
+
+# --- revoked token -----------------------------------------------------------------------------
+expect_eq "$(req "$DOOMED" GET /v1/types)" 200 "token works before revocation"
+DOOMED_ID=$(e token list --format csv | tail -1 | cut -d, -f1)
+e token revoke "$DOOMED_ID" >/dev/null; expect_eq $? 0 "revoke"
+expect_eq "$(req "$DOOMED" GET /v1/types)" 401 "revoked token refused"
+e token revoke "$DOOMED_ID" >/dev/null 2>&1; expect_eq $? 1 "revoke twice"
+
+# --- oversized and malformed requests ----------------------------------------------------------
+head -c 5000000 /dev/zero | tr '\0' 'a' > "$TMP/big"
+expect_eq "$(req "$WRITER" POST /v1/entities/movie --data-binary @"$TMP/big")" 413 "body too large"
+expect_eq "$(code)" body_too_large "413 code"
+expect_eq "$(req "$WRITER" POST /v1/entities/movie -H "Transfer-Encoding: chunked" --data-binary @"$TMP/big")" 413 "chunked body too large"
+BIGHDR=$(head -c 20000 /dev/zero | tr '\0' 'h')
+expect_eq "$(req "$READER" GET /v1/types -H "X-Big: $BIGHDR")" 431 "header too large"
+raw() { # raw HTTP over bash's /dev/tcp; prints the status line
+  exec 3<>"/dev/tcp/127.0.0.1/$1"
+  printf '%b' "$2" >&3
+  timeout 10 head -1 <&3 | tr -d '\r'
+  exec 3<&- 3>&-
+}
+expect_eq "$(raw "$PORT_main" 'GARBAGE\r\n\r\n')" "HTTP/1.1 400 Bad Request" "malformed request line"
+expect_eq "$(raw "$PORT_main" 'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n')" "HTTP/1.1 400 Bad Request" "malformed Content-Length"
+expect_eq "$(raw "$PORT_main" 'POST /v1/query HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n')" "HTTP/1.1 400 Bad Request" "malformed chunk"
+expect_eq "$(raw "$PORT_main" 'GET /v1/%zz HTTP/1.1\r\nHost: x\r\n\r\n')" "HTTP/1.1 400 Bad Request" "malformed target"
+printf '\x00\xff\xfe{{{{' > "$TMP/bin"
+expect_eq "$(req "$ADMIN" POST /v1/query --data-binary @"$TMP/bin")" 400 "binary body"
+expect_eq "$(req "$ADMIN" POST /v1/types --data-binary @"$TMP/bin")" 400 "binary schema body"
+expect_eq "$(req "" GET /healthz)" 200 "server alive after abuse"
+
+# keep-alive: two requests on one connection
+curl -s -o /dev/null -o /dev/null -w '%{num_connects}\n' "$U/healthz" "$U/healthz" > "$TMP/ka"
+expect_eq "$(paste -sd, "$TMP/ka")" "1,0" "keep-alive reuses the connection"
+
+# --- limits server: rate limit, in-flight limit, slow clients ------------------------------------
+start_server lim --rate-limit 0.01 --rate-burst 3 --max-in-flight 1 --header-timeout-ms 300 --body-timeout-ms 60000
+UL="http://127.0.0.1:$PORT_lim"
+codes=""
+for _ in 1 2 3 4 5 6; do codes+="$(curl -s -o "$TMP/body" -D "$TMP/hdr" -w '%{http_code}' -H "Authorization: Bearer $READER" "$UL/v1/types") "; done
+expect_eq "$codes" "200 200 200 429 429 429 " "rate limit per token (burst 3)"
+expect_eq "$(code)" rate_limited "429 code"
+[ "$(header Retry-After)" -ge 1 ] 2>/dev/null && ok || bad "429 Retry-After: $(header Retry-After)"
+expect_eq "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $WRITER" "$UL/v1/types")" 200 "another token has its own bucket"
+
+# slow client: a head that never completes is cut off by the header timeout
+exec 4<>"/dev/tcp/127.0.0.1/$PORT_lim"
+printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n' >&4
+timeout 20 cat <&4 > "$TMP/slow"; rc=$?
+expect_eq "$rc" 0 "slow head: connection closed by the server"
+exec 4<&- 4>&-
+# in flight: a request whose body never arrives holds the only slot -> 503 + Retry-After
+exec 5<>"/dev/tcp/127.0.0.1/$PORT_lim"
+printf 'POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{' >&5
+got=""
+for _ in $(seq 1 100); do
+  got=$(curl -s -o "$TMP/body" -D "$TMP/hdr" -w '%{http_code}' "$UL/healthz")
+  [ "$got" == 503 ] && break
+  sleep 0.05
+done
+expect_eq "$got" 503 "in-flight limit"
+expect_eq "$(code)" overloaded "503 code"
+expect_eq "$(header Retry-After)" 1 "503 Retry-After"
+exec 5<&- 5>&-
+got=""
+for _ in $(seq 1 100); do
+  got=$(curl -s -o /dev/null -w '%{http_code}' "$UL/healthz")
+  [ "$got" == 200 ] && break
+  sleep 0.05
+done
+expect_eq "$got" 200 "slot freed when the slow client leaves"
+kill -TERM "$PID_lim"; wait "$PID_lim"; expect_eq $? 0 "limits server exits 0 on SIGTERM"
+
+# --- metrics after traffic ---------------------------------------------------------------------
+expect_eq "$(req "" GET /metrics)" 200 "metrics after traffic"
+grep -q 'eavdb_http_requests_total{method="PATCH",route="/v1/entities/{type}/{id}",status="412"} 1' "$TMP/body" && ok ||
+  bad "metrics: 412 counted by route"
+grep -q 'eavdb_http_request_duration_seconds_bucket{route="/v1/query",le="+Inf"}' "$TMP/body" && ok || bad "metrics: latency histogram"
+grep -q 'eavdb_cache_hits_total{level="l2"}' "$TMP/body" && ok || bad "metrics: cache counters"
+grep -q 'tenant=' "$TMP/body" && bad "metrics name no tenant" || ok
+
+# --- SIGTERM during a bulk request: it completes, the server exits 0, nothing half-written ------
+seq 1 30000 | awk '{printf "{\"title\":\"T%d\",\"year\":2000}\n", $1}' > "$TMP/many.ndjson"
+# acme's movies, straight from the file (the CLI acts as tenant default)
+acme_movies() {
+  sqlite3 "$DB" "SELECT count(*) FROM eav_entity e JOIN eav_tenant t ON t.id = e.tenant_id
+    JOIN eav_entity_type y ON y.id = e.type_id WHERE t.code = 'acme' AND y.code = 'movie'"
+}
+before=$(acme_movies)
+exec 6<>"/dev/tcp/127.0.0.1/$PORT_main"  # an idle keep-alive connection must not delay the exit
+curl -s -o "$TMP/bulkterm" -w '%{http_code}' -H "Authorization: Bearer $WRITER" -X POST \
+  "$U/v1/bulk/movie?op=insert" --data-binary @"$TMP/many.ndjson" > "$TMP/bulkcode" &
+curl_pid=$!
+for _ in $(seq 1 200); do  # wait until the bulk request is in flight (or already done)
+  n=$(curl -s "$U/metrics" | grep '^eavdb_http_requests_in_flight' | cut -d' ' -f2)
+  [ "${n:-0}" -ge 2 ] && break
+  [ -s "$TMP/bulkcode" ] && break
+  sleep 0.02
+done
+kill -TERM "$PID_main"
+wait "$curl_pid"
+wait "$PID_main"; expect_eq $? 0 "server exits 0 on SIGTERM"
+exec 6<&- 6>&-
+expect_eq "$(cat "$TMP/bulkcode")" 200 "in-flight bulk finished"
+inserted=$(tail -1 "$TMP/bulkterm" | jq -r .summary.inserted)
+expect_eq "$inserted" 30000 "bulk summary"
+after=$(acme_movies)
+expect_eq "$((after - before))" "${inserted:-x}" "every reported record is stored"
+expect_eq "$(e check)" ok "integrity after shutdown"
+curl -s -o /dev/null "$U/healthz"; [ $? -ne 0 ] && ok || bad "server no longer accepts"
+
+# --- start-up rules ----------------------------------------------------------------------------
+"$EAVDB" --db "$DB" serve --listen 0.0.0.0:0 --no-auth > /dev/null 2> "$TMP/err"; rc=$?
+expect_eq "$rc" 1 "--no-auth refused off loopback"
+"$EAVDB" --db "$DB" serve --listen 0.0.0.0:0 > /dev/null 2> "$TMP/err"; rc=$?
+expect_eq "$rc" 1 "non-loopback refused without --allow-remote"
+start_server open --no-auth
+grep -q "WARNING: --no-auth" "$TMP/open.err" && ok || bad "--no-auth warns at start-up"
+U="http://127.0.0.1:$PORT_open"
+expect_eq "$(req "" GET /v1/types)" 200 "--no-auth serves without a token"
+expect_eq "$(req "" POST /v1/types -d '{"code":"note","attributes":[{"code":"t","type":"text"}]}')" 201 "--no-auth is admin of tenant default"
+expect_eq "$(req "$ADMIN" GET /v1/types/movie)" 404 "--no-auth is tenant default, not acme"
+kill -INT "$PID_open"; wait "$PID_open"; expect_eq $? 0 "server exits 0 on SIGINT"
+
+echo "server e2e: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
