@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <thread>
+#include <algorithm>
 
 #include "batch/generator.h"
 #include "cli/progress.h"
@@ -272,6 +274,7 @@ int main(int argc, char** argv) {
   // serve: the HTTP API (src/server); token: its API tokens.
   auto* serve = app.add_subcommand("serve", "run the HTTP API server (stops gracefully on SIGTERM/SIGINT)");
   server::ServerOptions serve_opts;
+  serve_opts.io_threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 64u));  // a loop per core
   std::string serve_listen = "127.0.0.1:8080";
   int64_t header_timeout_ms = serve_opts.header_timeout.count(), body_timeout_ms = serve_opts.body_timeout.count();
   serve->add_option("--listen", serve_listen, "address:port to listen on (loopback; port 0 picks a free port)");

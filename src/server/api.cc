@@ -73,7 +73,8 @@ io::Record parse_object_body(const Request& req) {
 /// The body parsed with RapidJSON as a document (for schema bodies: no exact numbers needed).
 rapidjson::Document parse_document(const Request& req) {
   rapidjson::Document d;
-  d.Parse(req.body().data(), req.body().size());
+  // Iterative: a deeply nested body must not exhaust the worker's stack.
+  d.Parse<rapidjson::kParseIterativeFlag>(req.body().data(), req.body().size());
   if (d.HasParseError())
     fail(http::status::bad_request, "malformed_json",
          fmt::format("request body: invalid JSON at offset {}", d.GetErrorOffset()));
@@ -338,7 +339,7 @@ Response Api::dispatch(const Request& req, std::string& route) {
   }
   int64_t retry_after = 0;
   const double now_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  if (!limiter_.allow(caller.key, now_s, retry_after)) {
+  if (!options_.no_auth && !limiter_.allow(caller.key, now_s, retry_after)) {  // the limit is per token
     Response res = problem(http::status::too_many_requests, "rate_limited",
                            fmt::format("this token is limited to {} requests per second", options_.rate_limit),
                            req.version(), req.keep_alive());

@@ -253,6 +253,10 @@ expect_eq "$(raw "$PORT_main" 'GET /v1/%zz HTTP/1.1\r\nHost: x\r\n\r\n')" "HTTP/
 printf '\x00\xff\xfe{{{{' > "$TMP/bin"
 expect_eq "$(req "$ADMIN" POST /v1/query --data-binary @"$TMP/bin")" 400 "binary body"
 expect_eq "$(req "$ADMIN" POST /v1/types --data-binary @"$TMP/bin")" 400 "binary schema body"
+head -c 1000000 /dev/zero | tr '\0' '[' > "$TMP/deep"
+expect_eq "$(req "$ADMIN" POST /v1/types --data-binary @"$TMP/deep")" 400 "deeply nested schema body"
+expect_eq "$(req "$ADMIN" POST /v1/query --data-binary @"$TMP/deep")" 400 "deeply nested query body"
+expect_eq "$(req "$ADMIN" POST /v1/entities/movie --data-binary @"$TMP/deep")" 400 "deeply nested entity body"
 expect_eq "$(req "" GET /healthz)" 200 "server alive after abuse"
 
 # keep-alive: two requests on one connection

@@ -93,7 +93,6 @@ TEST(ServerTokens, StoresOnlyHashesAndRevokes) {
   EXPECT_FALSE(store.authenticate(""));
   EXPECT_THROW(store.create("Not A Code", Role::kRead), Error);
 
-  // Only the hash is in the file.
   {
     TokenStore other(path);  // a second connection sees the same rows
     ASSERT_EQ(other.list().size(), 1u);
