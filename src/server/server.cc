@@ -259,10 +259,18 @@ int run(const ServerOptions& options, const std::function<void(unsigned short)>&
   if (ec) throw Error(ErrorCode::kIo, fmt::format("cannot listen on {}:{}: {}", options.host, options.port, ec.message()));
   if (on_listening) on_listening(acceptor.local_endpoint().port());
 
+  net::steady_timer accept_backoff(ioc);
   std::function<void()> accept = [&] {
     acceptor.async_accept(net::make_strand(ioc), [&](beast::error_code aec, tcp::socket socket) {
       if (aec == net::error::operation_aborted || !acceptor.is_open()) return;
-      if (!aec) std::make_shared<Connection>(std::move(socket), shared)->start();
+      if (aec) {  // e.g. out of file descriptors: back off instead of spinning
+        accept_backoff.expires_after(std::chrono::milliseconds(50));
+        accept_backoff.async_wait([&](beast::error_code) {
+          if (acceptor.is_open()) accept();
+        });
+        return;
+      }
+      std::make_shared<Connection>(std::move(socket), shared)->start();
       accept();
     });
   };
@@ -289,6 +297,7 @@ int run(const ServerOptions& options, const std::function<void(unsigned short)>&
     *stop_started = Clock::now();
     beast::error_code ignored;
     acceptor.close(ignored);
+    accept_backoff.cancel();
     std::vector<std::shared_ptr<Connection>> live;
     {
       std::lock_guard lock(shared.mu);
