@@ -60,6 +60,9 @@ class SqliteBackend final : public Backend {
   // Applies writes [begin, end) with multi-row / set-based statements; false when the chunk
   // does not qualify (then nothing was written).
   bool write_chunk_set_based(CommitContext& ctx, size_t begin, size_t end);
+  // SQLite's mapping of the WAL-index header (first 96 bytes of the -shm file) through
+  // version_conn_'s VFS, or nullptr when not mapped. Caller holds version_mu_.
+  const unsigned char* wal_index_header();
   // Appends the commit's rows to eav_invalidation and prunes old ones.
   void log_invalidations(Connection& c, const ChangeSet& changes, CommitResult& out);
 
@@ -71,7 +74,6 @@ class SqliteBackend final : public Backend {
   std::unique_ptr<Connection> writer_;
   std::mutex version_mu_;
   std::unique_ptr<Connection> version_conn_;  ///< only runs PRAGMA data_version
-  const unsigned char* shm_ = nullptr;        ///< read-only map of the -shm WAL-index header
   unsigned char shm_header_[96] = {};         ///< the header as of last_data_version_
   bool have_shm_header_ = false;
   int64_t last_data_version_ = 0;
