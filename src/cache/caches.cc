@@ -16,7 +16,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string type_tag(int64_t type_id) { return fmt::format("t{}", type_id); }
 std::string update_tag(int64_t type_id) { return fmt::format("u{}", type_id); }
 std::string attribute_tag(int64_t attribute_id) { return fmt::format("a{}", attribute_id); }
 
@@ -60,6 +59,8 @@ std::string make_origin() {
 }
 
 }  // namespace
+
+std::string type_tag(int64_t type_id) { return fmt::format("t{}", type_id); }
 
 uint64_t EntityKeyHash::operator()(const EntityKey& k) const noexcept {
   const int64_t words[2] = {k.type_id, k.id};
@@ -333,14 +334,25 @@ std::shared_ptr<const CachedResult> Caches::query(const std::string& signature, 
   return v;
 }
 
-void Caches::before_commit(const Invalidation& inv) {
-  if (!l3_ || inv.entities.empty()) return;
+bool Caches::before_commit(const Invalidation& inv) {
+  if (!l3_ || inv.entities.empty()) return true;
   retry_pending();
-  if (!l3_->announce(inv)) {
-    std::lock_guard lock(pending_mu_);
-    pending_announce_.push_back(inv);
-    announce_pending_.store(true, std::memory_order_release);
-  }
+  if (l3_->announce(inv)) return true;
+  std::lock_guard lock(pending_mu_);
+  pending_announce_.push_back(inv);
+  announce_pending_.store(true, std::memory_order_release);
+  return false;
+}
+
+void Caches::catch_up(Invalidation inv) {
+  if (!l3_ || inv.entities.empty()) return;
+  inv.ns = ns_;
+  inv.committed = true;
+  retry_pending();
+  if (l3_->announce(inv)) return;
+  std::lock_guard lock(pending_mu_);
+  pending_announce_.push_back(std::move(inv));
+  announce_pending_.store(true, std::memory_order_release);
 }
 
 void Caches::after_commit(const Invalidation& inv) {

@@ -436,7 +436,9 @@ bool FileStore::announce(const Invalidation& inv) {
   for (const auto& tag : inv.tags) bump(tag_path(inv.ns, tag), stamp, io_ok);
   int64_t now = detail::realtime_us();
   std::string gen = read_counter(generation_path(inv.ns), io_ok);
-  if (detail::is_large(inv)) {  // one more pending commit under the token, quarantined meanwhile
+  if (detail::is_large(inv) && inv.committed) {
+    bump(generation_path(inv.ns), stamp, io_ok);  // already committed: no fill quarantine
+  } else if (detail::is_large(inv)) {  // one more pending commit under the token, quarantined meanwhile
     bump(generation_path(inv.ns), stamp, io_ok);
     fs::path q = nsdir / "q" / detail::commit_token(inv);
     uint64_t pending = 0;

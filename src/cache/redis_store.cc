@@ -93,10 +93,11 @@ end
 return stored
 )LUA";
 
-// ARGV[3]: tombstone TTL ms, [4]: quarantine ms, [5]: commit token, [6]: '1' for a large commit
-// (first chunk only), [7]: tag count n, [8 .. 7+n]: tags, then pairs (id > 0, version). A large
-// commit bumps the generation and counts one more pending commit under its token (qn:), whose
-// quarantine deadline (q:) is now + quarantine. Returns 1.
+// ARGV[3]: tombstone TTL ms, [4]: quarantine ms, [5]: commit token, [6]: '1' for a large commit,
+// '2' for a large change already committed (first chunk only), [7]: tag count n, [8 .. 7+n]:
+// tags, then pairs (id > 0, version). A large commit bumps the generation and counts one more
+// pending commit under its token (qn:), whose quarantine deadline (q:) is now + quarantine; an
+// already committed one only bumps the generation. Returns 1.
 constexpr const char* kLuaAnnounce = R"LUA(
 local us, now = clock()
 local stamp = us .. '000'
@@ -114,6 +115,7 @@ for i = 8 + ntags, #ARGV, 2 do
     end
   end
 end
+if ARGV[6] == '2' then bump(base .. 'g:' .. nsk, stamp) end
 if ARGV[6] == '1' then
   bump(base .. 'g:' .. nsk, stamp)
   local q, qn = base .. 'q:' .. nsk, base .. 'qn:' .. nsk
@@ -715,7 +717,7 @@ bool RedisStore::announce(const Invalidation& inv) {
     auto& args = calls.back();
     args.insert(args.end(), {base_key(), nsk, std::to_string(detail::kTombstoneTtl.count()),
                              std::to_string(detail::kLargeCommitQuarantine.count()), token,
-                             first && detail::is_large(inv) ? "1" : "0"});
+                             !first || !detail::is_large(inv) ? "0" : inv.committed ? "2" : "1"});
     args.push_back(std::to_string(first ? inv.tags.size() : 0));
     if (first) args.insert(args.end(), inv.tags.begin(), inv.tags.end());
   };

@@ -90,6 +90,10 @@ struct Invalidation {
   std::vector<std::string> tags;  ///< L4 tags whose versions this change bumps
   std::string origin;             ///< id of the announcing process (receivers skip their own)
   int64_t sent_at_us = 0;         ///< CLOCK_REALTIME µs when published (propagation delay)
+  /// The change is already committed (a catch-up on behalf of a committer whose own announce
+  /// failed): announce() of a large change then bumps the generation without a fill quarantine,
+  /// since no read can see pre-commit data any more.
+  bool committed = false;
 };
 
 /// Counters of one L3 store (monotonic since open). hits/misses count ids of get_entities (a
@@ -134,9 +138,9 @@ class RemoteStore {
                             const std::vector<std::pair<int64_t, RemoteEntity>>& entities,
                             std::chrono::milliseconds ttl, std::chrono::milliseconds negative_ttl) = 0;
   /// Moves the pointers of the written entities forward (version, or tombstone for version 0 =
-  /// delete) and bumps the tags; an entity with id 0 bumps the generation and opens the fill
-  /// quarantine instead (see the file comment). Called before the database COMMIT. One round
-  /// trip. False on failure.
+  /// delete) and bumps the tags; an entity with id 0 bumps the generation and, unless
+  /// inv.committed, opens the fill quarantine (see the file comment). Called before the database
+  /// COMMIT (or after it, for a catch-up). One round trip. False on failure.
   virtual bool announce(const Invalidation& inv) = 0;
   /// Called after the COMMIT with the Invalidation given to announce(): bumps inv.tags a second
   /// time, ends the quarantine of a large commit, and publishes `inv` on the invalidation channel

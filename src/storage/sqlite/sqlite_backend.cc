@@ -605,8 +605,7 @@ bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size
   return true;
 }
 
-CommitResult SqliteBackend::commit(const ChangeSet& changes,
-                                   const std::function<void(const CommitResult&)>& before_commit) {
+CommitResult SqliteBackend::commit(const ChangeSet& changes, const BeforeCommit& before_commit) {
   CommitResult out;
   if (changes.empty()) return out;
   const size_t n = changes.writes.size();
@@ -680,13 +679,13 @@ CommitResult SqliteBackend::commit(const ChangeSet& changes,
       st.bind(1, std::to_string(ctx.next_id - 1));
       st.run();
     }
-    log_invalidations(c, changes, out);
-    if (before_commit) before_commit(out);
+    const bool announced = before_commit ? before_commit(out) : true;
+    log_invalidations(c, changes, out, announced);
   });
   return out;
 }
 
-void SqliteBackend::log_invalidations(Connection& c, const ChangeSet& changes, CommitResult& out) {
+void SqliteBackend::log_invalidations(Connection& c, const ChangeSet& changes, CommitResult& out, bool announced) {
   // Small commits name each entity; large ones name the types (readers then drop the whole type).
   constexpr size_t kPerEntityLimit = 256;
   constexpr int64_t kKeepRows = 100000;  // readers further behind than this flush everything
@@ -699,8 +698,8 @@ void SqliteBackend::log_invalidations(Connection& c, const ChangeSet& changes, C
     }
   if (written == 0) return;
   Statement st = c.prepare(
-      "INSERT INTO eav_invalidation(seq, tenant_id, type_id, entity_id)"
-      " VALUES((SELECT COALESCE(max(seq), 0) + 1 FROM eav_invalidation), ?, ?, ?)");
+      "INSERT INTO eav_invalidation(seq, tenant_id, type_id, entity_id, version, announced)"
+      " VALUES((SELECT COALESCE(max(seq), 0) + 1 FROM eav_invalidation), ?, ?, ?, ?, ?)");
   const int64_t rows = static_cast<int64_t>(written <= kPerEntityLimit ? written : types.size());
   if (written <= kPerEntityLimit) {
     for (size_t i = 0; i < changes.writes.size(); ++i) {
@@ -708,6 +707,8 @@ void SqliteBackend::log_invalidations(Connection& c, const ChangeSet& changes, C
       st.bind(1, changes.tenant_id);
       st.bind(2, changes.writes[i].type_id);
       st.bind(3, out.ids[i]);
+      st.bind(4, out.versions[i]);
+      st.bind(5, int64_t{announced ? 1 : 0});
       st.run();
       sqlite3_reset(st.raw());
     }
@@ -716,6 +717,8 @@ void SqliteBackend::log_invalidations(Connection& c, const ChangeSet& changes, C
       st.bind(1, changes.tenant_id);
       st.bind(2, type);
       st.bind_null(3);
+      st.bind(4, int64_t{0});
+      st.bind(5, int64_t{announced ? 1 : 0});
       st.run();
       sqlite3_reset(st.raw());
     }
@@ -786,11 +789,13 @@ std::vector<Backend::Change> SqliteBackend::changes_since(int64_t after, int64_t
   std::vector<Change> out;
   auto reader = lease_reader();
   Statement st = reader->prepare(
-      "SELECT seq, tenant_id, type_id, COALESCE(entity_id, 0) FROM eav_invalidation"
+      "SELECT seq, tenant_id, type_id, COALESCE(entity_id, 0), version, announced FROM eav_invalidation"
       " WHERE seq > ? ORDER BY seq LIMIT ?");
   st.bind(1, after);
   st.bind(2, limit);
-  while (st.step()) out.push_back({st.column_int(0), st.column_int(1), st.column_int(2), st.column_int(3)});
+  while (st.step())
+    out.push_back({st.column_int(0), st.column_int(1), st.column_int(2), st.column_int(3), st.column_int(4),
+                   st.column_int(5) != 0});
   return out;
 }
 

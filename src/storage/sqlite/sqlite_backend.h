@@ -30,8 +30,7 @@ class SqliteBackend final : public Backend {
   EntityTypeDef save_type(int64_t tenant_id, const EntityTypeDef& def) override;
   bool begin_bulk_load(int64_t expected_rows) override;
   void end_bulk_load() override;
-  CommitResult commit(const ChangeSet& changes,
-                      const std::function<void(const CommitResult&)>& before_commit = {}) override;
+  CommitResult commit(const ChangeSet& changes, const BeforeCommit& before_commit = {}) override;
   int64_t data_version() override;
   std::string store_id() override;
   int64_t last_change_seq() override;
@@ -64,7 +63,7 @@ class SqliteBackend final : public Backend {
   // version_conn_'s VFS, or nullptr when not mapped. Caller holds version_mu_.
   const unsigned char* wal_index_header();
   // Appends the commit's rows to eav_invalidation and prunes old ones.
-  void log_invalidations(Connection& c, const ChangeSet& changes, CommitResult& out);
+  void log_invalidations(Connection& c, const ChangeSet& changes, CommitResult& out, bool announced);
 
   std::string path_;
   std::string store_id_;
