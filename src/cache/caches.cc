@@ -182,9 +182,12 @@ std::vector<std::optional<EntityRecord>> Caches::get_entities(int64_t type_id, s
     std::vector<size_t> from_db_pos;
     if (l3_ && announce_pending_.load(std::memory_order_acquire)) retry_pending();
     const bool l3_readable = l3_ && !announce_pending_.load(std::memory_order_acquire);
+    // The generation read before the database: a fill of what the database returns is refused
+    // when it moved since (see RemoteStore::put_entities).
+    std::string generation;
     if (l3_readable) {
       const auto start = Clock::now();
-      std::vector<RemoteEntity> remote = l3_->get_entities(ns_, missing);
+      std::vector<RemoteEntity> remote = l3_->get_entities(ns_, missing, &generation);
       l3_load_ns_.fetch_add(static_cast<uint64_t>((Clock::now() - start).count()), std::memory_order_relaxed);
       l3_loads_.fetch_add(1, std::memory_order_relaxed);
       for (size_t i = 0; i < missing.size() && i < remote.size(); ++i) {
@@ -219,7 +222,7 @@ std::vector<std::optional<EntityRecord>> Caches::get_entities(int64_t type_id, s
         if (db[j]) r.record = *db[j];
         fill.emplace_back(from_db[j], std::move(r));
       }
-      if (l3_ && !fill.empty()) l3_->put_entities(ns_, fill, ttl, options_.negative_ttl);
+      if (l3_readable && !fill.empty()) l3_->put_entities(ns_, fill, ttl, options_.negative_ttl, generation);
     }
     return found;
   };

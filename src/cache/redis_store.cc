@@ -56,10 +56,11 @@ end
 local base, nsk = ARGV[1], ARGV[2]
 )LUA";
 
-// ARGV[3]: negative TTL ms; then groups (id, version, ttl ms, record); version "0" = absent.
-// A record is stored (as "<version>:<gen>:<record>") only when its version is not older than
-// the pointer, so the record key only moves forward too. Returns the number of entries stored,
-// -1 during a quarantine.
+// ARGV[3]: negative TTL ms, [4]: the generation the filler read before its database read ("*":
+// unchecked); then groups (id, version, ttl ms, record); version "0" = absent. Nothing is stored
+// when the generation moved (or was lost) since. A record is stored (as
+// "<version>:<gen>:<record>") only when its version is not older than the pointer, so the record
+// key only moves forward too. Returns the number of entries stored, -1 during a quarantine.
 constexpr const char* kLuaPutEntities = R"LUA(
 local us, now = clock()
 local q = base .. 'q:' .. nsk
@@ -68,10 +69,11 @@ if redis.call('EXISTS', q) == 1 then
   if redis.call('ZCARD', q) > 0 then return -1 end
 end
 local gen = ensure(base .. 'g:' .. nsk, us .. '000')
+if ARGV[4] ~= '*' and ARGV[4] ~= gen then return 0 end
 local neg = 'n' .. gen
 local pp, ep = base .. 'p:' .. nsk .. ':', base .. 'e:' .. nsk .. ':'
 local stored = 0
-for i = 4, #ARGV, 4 do
+for i = 5, #ARGV, 4 do
   local id, ver, ttl, rec = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local pk = pp .. id
   local p = redis.call('GET', pk)
@@ -102,6 +104,7 @@ constexpr const char* kLuaAnnounce = R"LUA(
 local us, now = clock()
 local stamp = us .. '000'
 local ntags = tonumber(ARGV[7])
+ensure(base .. 'g:' .. nsk, stamp)  -- readers need a generation to fill against
 for i = 8, 7 + ntags do bump(base .. 't:' .. nsk .. ':' .. ARGV[i], stamp) end
 local pp = base .. 'p:' .. nsk .. ':'
 for i = 8 + ntags, #ARGV, 2 do
@@ -618,8 +621,10 @@ ReplyPtr RedisStore::eval(Script script, const std::vector<std::string>& args) {
   return std::move(replies[0]);
 }
 
-std::vector<RemoteEntity> RedisStore::get_entities(std::string_view ns, const std::vector<int64_t>& ids) {
+std::vector<RemoteEntity> RedisStore::get_entities(std::string_view ns, const std::vector<int64_t>& ids,
+                                                   std::string* generation) {
   std::vector<RemoteEntity> out(ids.size());
+  if (generation) generation->clear();
   if (ids.empty()) return out;
   // One MGET (atomic, one round trip): the generation, every pointer, every record.
   const size_t n = ids.size();
@@ -642,6 +647,7 @@ std::vector<RemoteEntity> RedisStore::get_entities(std::string_view ns, const st
   }
   std::string_view gen =
       r->element[0]->type == REDIS_REPLY_STRING ? reply_text(r->element[0]) : std::string_view();
+  if (generation) generation->assign(gen);
   uint64_t hits = 0;
   for (size_t i = 0; i < n; ++i) {
     const redisReply* p = r->element[1 + i];
@@ -678,7 +684,8 @@ std::vector<RemoteEntity> RedisStore::get_entities(std::string_view ns, const st
 
 void RedisStore::put_entities(std::string_view ns,
                               const std::vector<std::pair<int64_t, RemoteEntity>>& entities,
-                              std::chrono::milliseconds ttl, std::chrono::milliseconds negative_ttl) {
+                              std::chrono::milliseconds ttl, std::chrono::milliseconds negative_ttl,
+                              const std::optional<std::string>& fill_generation) {
   // One script call per kChunk entities, pipelined: one round trip, and Redis serves other
   // clients between the chunks of a large fill.
   std::vector<std::vector<std::string>> calls;
@@ -687,10 +694,10 @@ void RedisStore::put_entities(std::string_view ns,
   for (const auto& [id, e] : entities) {
     bool is_present = e.state == RemoteEntity::State::kPresent && e.record.version > 0;
     if (id <= 0 || (!is_present && e.state != RemoteEntity::State::kAbsent)) continue;
-    if (calls.empty() || calls.back().size() >= 3 + 4 * kChunk) {
+    if (calls.empty() || calls.back().size() >= 4 + 4 * kChunk) {
       calls.emplace_back();
-      calls.back().reserve(3 + 4 * kChunk);
-      calls.back().insert(calls.back().end(), {base_key(), nsk, negative});
+      calls.back().reserve(4 + 4 * kChunk);
+      calls.back().insert(calls.back().end(), {base_key(), nsk, negative, fill_generation.value_or("*")});
     }
     auto& args = calls.back();
     args.push_back(std::to_string(id));
