@@ -316,7 +316,12 @@ std::vector<RemoteEntity> FileStore::get_entities(std::string_view ns, const std
   bool io_ok = true;
   int64_t now = detail::realtime_us();
   std::string gen = read_counter(generation_path(ns), io_ok);
-  if (generation) *generation = gen;
+  if (generation && gen.empty() && io_ok) {  // first use: create one for the fill to check against
+    const std::string created = std::to_string(stamp_now());
+    if (write_file(generation_path(ns), created, 0)) *generation = created;
+  } else if (generation) {
+    *generation = gen;
+  }
   uint64_t hits = 0;
   for (size_t i = 0; i < ids.size(); ++i) {
     Pointer p = read_pointer(pointer_path(ns, ids[i]), now, io_ok);

@@ -199,11 +199,16 @@ constexpr const char* kLuaBumpGeneration = R"LUA(
 return bump(base .. 'g:' .. nsk, clock() .. '000')
 )LUA";
 
+// Returns the entity generation, creating it (time-based) when missing.
+constexpr const char* kLuaEnsureGeneration = R"LUA(
+return ensure(base .. 'g:' .. nsk, clock() .. '000')
+)LUA";
+
 const std::vector<std::string>& scripts() {
   static const std::vector<std::string> all = [] {
     std::vector<std::string> v;
     for (const char* body : {kLuaPutEntities, kLuaAnnounce, kLuaPublish, kLuaTagVersions, kLuaGetResult,
-                             kLuaPutResult, kLuaBumpGeneration})
+                             kLuaPutResult, kLuaBumpGeneration, kLuaEnsureGeneration})
       v.push_back(std::string(kLuaPrelude) + body);
     return v;
   }();
@@ -647,7 +652,13 @@ std::vector<RemoteEntity> RedisStore::get_entities(std::string_view ns, const st
   }
   std::string_view gen =
       r->element[0]->type == REDIS_REPLY_STRING ? reply_text(r->element[0]) : std::string_view();
-  if (generation) generation->assign(gen);
+  if (generation) {
+    generation->assign(gen);
+    if (gen.empty()) {  // first use, or Redis lost it: create one for the fill to check against
+      auto g = eval(kEnsureGeneration, {base_key(), nsk});
+      if (g && g->type == REDIS_REPLY_STRING) generation->assign(reply_text(g.get()));
+    }
+  }
   uint64_t hits = 0;
   for (size_t i = 0; i < n; ++i) {
     const redisReply* p = r->element[1 + i];

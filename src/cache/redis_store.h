@@ -97,7 +97,8 @@ class RedisStore final : public RemoteStore {
     kTagVersions,
     kGetResult,
     kPutResult,
-    kBumpGeneration
+    kBumpGeneration,
+    kEnsureGeneration
   };
 
   /// Runs one command on a pooled connection, guarded by the breaker. nullptr on any failure

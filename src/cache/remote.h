@@ -134,9 +134,9 @@ class RemoteStore {
   virtual std::string url() const = 0;
 
   /// Entities by id (one round trip for any count), index-aligned with `ids`. `generation`, when
-  /// given, receives the namespace's entity generation as read by the same call ("" when it does
-  /// not exist or the call failed): pass it to the put_entities of what is then read from the
-  /// database.
+  /// given, receives the namespace's entity generation as read by the same call (created when it
+  /// does not exist yet, one more round trip; "" when the call failed): pass it to the
+  /// put_entities of what is then read from the database.
   virtual std::vector<RemoteEntity> get_entities(std::string_view ns, const std::vector<int64_t>& ids,
                                                  std::string* generation = nullptr) = 0;
   /// Fills entries read from the database: kPresent records under their version (and moves the
