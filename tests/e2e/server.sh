@@ -327,6 +327,7 @@ for _ in $(seq 1 200); do  # wait until the bulk request is in flight (or alread
   [ -s "$TMP/bulkcode" ] && break
   sleep 0.02
 done
+echo "server e2e: SIGTERM sent with ${n:-0} requests in flight (2 = the bulk request and the metrics poll)"
 kill -TERM "$PID_main"
 wait "$curl_pid"
 wait "$PID_main"; expect_eq $? 0 "server exits 0 on SIGTERM"
