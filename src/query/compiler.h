@@ -46,6 +46,9 @@ struct CompiledQuery {
   /// the attribute values of those ids.
   std::vector<ResultColumn> columns;
   bool select_star = false;
+  /// With select_star: the SQL itself returns every column listed in `columns` (a flat-table
+  /// plan), so no attribute values need loading.
+  bool star_inline = false;
   /// Ids of the attributes whose values the query reads (filters, outputs, sort and group keys;
   /// every attribute for SELECT *): the query cache tags results with them.
   std::vector<int64_t> attributes_read;
