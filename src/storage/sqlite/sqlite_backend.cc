@@ -1215,6 +1215,7 @@ flat::FlatTable SqliteBackend::flat_build(const EntityTypeDef& type) {
     c.exec(fmt::format("DROP TABLE IF EXISTS {}", table));
     c.exec(fmt::format("ALTER TABLE {} RENAME TO {}", shadow, table));
     for (const auto& ddl : flat::index_sql(table, attrs)) c.exec(ddl);
+    c.exec(fmt::format("ANALYZE {}", table));  // SQLite's own statistics pick the flat table's indexes
     Statement reg = c.prepare(
         "INSERT INTO eav_flat_table(type_id, table_name, attribute_ids, sync_delete, sync_insert, created_at)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(type_id) DO UPDATE SET table_name = ?2, attribute_ids = ?3,"
