@@ -27,7 +27,7 @@ struct QueryOptions {
 
 /// One node of a plan tree. Rows are entity rows (or groups above an Aggregate node).
 struct PlanNode {
-  std::string op;             ///< FlatScan, TypeScan, IndexScan, IndexUnion, IndexOrderScan, Join, Filter, Fetch, Aggregate, Sort, TopN, Limit
+  std::string op;             ///< FlatScan, FlatLookup, TypeScan, IndexScan, IndexUnion, IndexOrderScan, Join, Filter, Fetch, Aggregate, Sort, TopN, Limit
   std::string detail;         ///< what the node reads or computes, with attribute codes and values
   double estimated_rows = 0;  ///< the planner's estimate
   std::optional<int64_t> actual_rows;  ///< EXPLAIN ANALYZE: rows the node produced (root and driver)

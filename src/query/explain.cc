@@ -14,7 +14,8 @@ void node_text(const PlanNode& n, int depth, std::string& out) {
   out += depth ? "-> " : "";
   out += n.op;
   if (!n.detail.empty()) out += " " + n.detail;
-  out += fmt::format("  (est. {:.0f} rows", n.estimated_rows);
+  out += n.estimated_rows < 10 ? fmt::format("  (est. {:.1f} rows", n.estimated_rows)
+                               : fmt::format("  (est. {:.0f} rows", n.estimated_rows);
   if (n.actual_rows) out += fmt::format("; actual {} rows", *n.actual_rows);
   if (n.actual_ms) out += fmt::format(", {:.3f} ms", *n.actual_ms);
   out += ")\n";

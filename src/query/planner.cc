@@ -286,6 +286,15 @@ PlanChoice choose_plan(const BoundQuery& q, const PlanContext& ctx) {
     PlanChoice c;
     c.source = Source::kFlat;
     c.estimated_cost = n * 0.5 + (needs_order(q) ? sort_cost(out_rows) : 0);
+    // SQLite uses one index per flat-table scan; an OR over several columns is cheaper as a
+    // union of index lookups when the branches are selective.
+    if (q.where) {
+      std::vector<int> path;
+      if (auto a = best_access(est, *q.where, path); a && a->paths.size() > 1 && a->rows < 0.25 * n) {
+        c.leaf_paths = a->paths;
+        c.estimated_cost = a->rows * (1.5 + kLookup) + (needs_order(q) ? sort_cost(out_rows) : 0);
+      }
+    }
     return c;
   }
   const std::vector<double> sel = join_selectivity(q, est);
@@ -346,7 +355,17 @@ PlanChoice choose_plan(const BoundQuery& q, const PlanContext& ctx) {
 
 bool choice_fits(const BoundQuery& q, const PlanChoice& c, const PlanContext& ctx) {
   const bool flat_ok = ctx.flat && flat_covers(q, *ctx.flat);
-  if (c.source == Source::kFlat) return flat_ok && ctx.mode != PlanMode::kForceEav;
+  if (c.source == Source::kFlat) {
+    if (!flat_ok || ctx.mode == PlanMode::kForceEav) return false;
+    if (c.leaf_paths.empty()) return true;
+    if (!q.where) return false;
+    for (const auto& p : c.leaf_paths) {
+      const BoundPred* leaf = resolve(q.where.get(), p);
+      if (!leaf || !Estimator::indexable(*leaf)) return false;
+    }
+    std::vector<int> prefix;
+    return covered(*q.where, prefix, c.leaf_paths);
+  }
   if (ctx.mode == PlanMode::kForceFlat || (ctx.mode == PlanMode::kAuto && flat_ok)) return false;
   if (c.source == Source::kLegacy) return false;
   // The join order must be exactly q's inner joins without the driver.
@@ -382,7 +401,7 @@ Layout make_layout(const BoundQuery& q, const PlanChoice& c, const PlanContext& 
   l.source = c.source;
   l.driver_join = c.driver_join;
   l.inner_order = c.inner_order;
-  if (c.source == Source::kUnion)
+  if (c.source == Source::kUnion || c.source == Source::kFlat)
     for (const auto& p : c.leaf_paths) l.union_leaves.push_back(resolve(q.where.get(), p));
   if (c.source == Source::kFlat && ctx.flat) l.flat_table = ctx.flat->table;
   return l;
@@ -402,6 +421,17 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
   switch (c.source) {
     case Source::kFlat:
       node = {"FlatScan", ctx.flat ? ctx.flat->table : "", n, {}};
+      if (!c.leaf_paths.empty()) {
+        PlanNodeInfo u{"IndexUnion", "UNION of flat-table index lookups (OR branches)", 0, {}};
+        for (const auto& p : c.leaf_paths) {
+          const BoundPred* leaf = resolve(q.where.get(), p);
+          double r = est.leaf_rows(*leaf);
+          u.estimated_rows += r;
+          u.children.push_back({"IndexScan", fmt::format("{} via the flat table's index", describe(*leaf)), r, {}});
+        }
+        u.estimated_rows = std::min(u.estimated_rows, n);
+        node = {"FlatLookup", fmt::format("{} by id", ctx.flat ? ctx.flat->table : ""), u.estimated_rows, {std::move(u)}};
+      }
       if (q.where) {
         rows = est.pred_rows(*q.where);
         node = {"Filter", describe(*q.where), rows, {std::move(node)}};

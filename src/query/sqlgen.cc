@@ -190,6 +190,17 @@ void union_branch(SqlBuilder& b, const BoundQuery& q, const BoundPred& p) {
   b.forced_column.clear();
 }
 
+// The UNION of flat-table index lookups, one branch per leaf (columns render as f."code").
+void flat_union(SqlBuilder& b, const Layout& layout) {
+  for (std::size_t k = 0; k < layout.union_leaves.size(); ++k) {
+    if (k) b.text(" UNION ");
+    b.text("SELECT f.id AS id FROM ");
+    b.text(layout.flat_table);
+    b.text(" f WHERE ");
+    b.pred(*layout.union_leaves[k]);
+  }
+}
+
 }  // namespace
 
 CompiledQuery generate(BoundQuery q) { return generate(std::move(q), Layout{}); }
@@ -236,8 +247,13 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       break;
     case Source::kFlat:
       b.text(" FROM ");
+      if (!layout.union_leaves.empty()) {
+        b.text("(");
+        flat_union(b, layout);
+        b.text(") d CROSS JOIN ");
+      }
       b.text(layout.flat_table);
-      b.text(" f WHERE 1");
+      b.text(layout.union_leaves.empty() ? " f WHERE 1" : " f ON f.id = d.id WHERE 1");
       tie_break = "f.id";
       break;
     case Source::kEntityScan:
@@ -336,8 +352,14 @@ std::pair<std::string, std::vector<SqlParam>> driver_sql(const BoundQuery& q, co
   SqlBuilder b;
   switch (layout.source) {
     case Source::kFlat:
-      b.text("SELECT id FROM ");
-      b.text(layout.flat_table);
+      for (const BoundJoin& j : q.joins) b.join_columns.push_back(fmt::format("f.\"{}\"", j.attribute->code));
+      b.system_alias = "f";
+      if (layout.union_leaves.empty()) {
+        b.text("SELECT id FROM ");
+        b.text(layout.flat_table);
+      } else {
+        flat_union(b, layout);
+      }
       break;
     case Source::kValueIndex: {
       const BoundJoin& j = q.joins[static_cast<std::size_t>(layout.driver_join)];

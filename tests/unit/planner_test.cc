@@ -337,6 +337,13 @@ TEST_F(PlannerDb, FlatTableStaysExactThroughWritesAndKnowsItsColumns) {
   for (const char* sql : {"SELECT * FROM item ORDER BY price DESC LIMIT 5", "SELECT id FROM item WHERE opt IS NULL",
                           "SELECT COUNT(*), SUM(price) FROM item", "SELECT id, code FROM item WHERE id = 6"})
     same_under_all_plans(sql);
+  // A selective OR over two flat columns: a union of the flat table's index lookups.
+  ExplainResult u = db_->explain("SELECT id, n FROM item WHERE code = 'C00007' OR n = 300", {}, true);
+  EXPECT_EQ(u.plan, "flat");
+  EXPECT_TRUE(has_op(u.root, "IndexUnion")) << explain_text(u);
+  EXPECT_EQ(u.rows, 2);
+  EXPECT_EQ(find_op(u.root, "IndexUnion")->actual_rows, 2) << explain_text(u);
+  same_under_all_plans("SELECT id, n FROM item WHERE code = 'C00007' OR n = 300 OR (grp = 'g1' AND opt = 3)");
   QueryResult top = db_->query("SELECT id, price FROM item ORDER BY price DESC LIMIT 1", {}, QueryOptions{PlanKind::kFlat});
   EXPECT_EQ(top.rows[0][0], Value(int64_t{5}));
   EXPECT_EQ(to_string(top.rows[0][1]), "1000.10");

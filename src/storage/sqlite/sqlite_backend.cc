@@ -910,7 +910,7 @@ Rows SqliteBackend::execute(const query::CompiledQuery& q) {
   reader->exec("BEGIN");
   try {
     {
-      Statement st = reader->prepare_once(q.sql);
+      Statement st = reader->prepare_query(q.sql);
       for (size_t i = 0; i < q.params.size(); ++i) st.bind_param(static_cast<int>(i + 1), q.params[i]);
       while (st.step()) {
         std::vector<Value> row;
