@@ -225,12 +225,22 @@ struct Database::Impl {
       p.choice = query::choose_plan(bound, ctx);
       plan_cache.put(key, p.choice);
     }
+    if (explain) p.tree = query::describe_plan(bound, p.choice, ctx);
+    std::optional<query::BoundQuery> tail;
+    const int64_t offset = bound.offset.value_or(0), limit = bound.limit.value_or(0);
+    if (p.choice.null_split) tail = query::split_null_tail(bound, p.choice.driver_join);
     query::Layout layout = query::make_layout(bound, p.choice, ctx);
-    if (explain) {
-      p.tree = query::describe_plan(bound, p.choice, ctx);
-      p.driver = query::driver_sql(bound, layout);
-    }
+    if (explain) p.driver = query::driver_sql(bound, layout);
     p.compiled = query::compile_bound(std::move(bound), layout);
+    if (tail) {
+      query::PlanContext eav{type_stats.get(), nullptr, query::PlanMode::kForceEav, false};
+      query::PlanChoice second = query::choose_plan(*tail, eav);
+      query::Layout tail_layout = query::make_layout(*tail, second, eav);
+      p.compiled.null_tail =
+          std::make_shared<const query::CompiledQuery>(query::compile_bound(std::move(*tail), tail_layout));
+      p.compiled.tail_offset = offset;
+      p.compiled.tail_limit = limit;
+    }
     return p;
   }
 

@@ -255,6 +255,51 @@ int top_n_join(const BoundQuery& q) {
   return static_cast<int>(j);
 }
 
+// Like top_n_join, for a key the WHERE does not make non-null: ASC NULLS LAST (rows without the
+// key come last), a small LIMIT + OFFSET (the split runs up to that many rows twice).
+int top_n_split_join(const BoundQuery& q) {
+  if (q.aggregate || !q.limit || q.order_by.empty()) return -1;
+  if (*q.limit + q.offset.value_or(0) > 100000) return -1;
+  const BoundOrder& o = q.order_by.front();
+  if (o.value.agg != Agg::kNone || o.desc || o.nulls_first || o.value.column.system != BoundColumn::System::kNone)
+    return -1;
+  const auto j = static_cast<std::size_t>(o.value.column.join);
+  if (q.joins[j].inner || q.joins[j].attribute->type == ValueType::kText) return -1;
+  return static_cast<int>(j);
+}
+
+std::unique_ptr<BoundPred> clone(const BoundPred& p) {
+  auto c = std::make_unique<BoundPred>();
+  c->kind = p.kind;
+  c->op = p.op;
+  c->negated = p.negated;
+  c->truth = p.truth;
+  c->column = p.column;
+  c->values = p.values;
+  for (const auto& child : p.children) c->children.push_back(clone(*child));
+  return c;
+}
+
+// Adds `key IS [NOT] NULL` as a top-level conjunct.
+void add_null_test(BoundQuery& q, int join, bool not_null) {
+  auto t = std::make_unique<BoundPred>();
+  t->kind = K::kIsNull;
+  t->negated = not_null;
+  t->column = {BoundColumn::System::kNone, join, q.joins[static_cast<std::size_t>(join)].attribute->type,
+               q.joins[static_cast<std::size_t>(join)].attribute->code};
+  if (!q.where) {
+    q.where = std::move(t);
+  } else if (q.where->kind == K::kAnd) {
+    q.where->children.push_back(std::move(t));
+  } else {
+    auto a = std::make_unique<BoundPred>();
+    a->kind = K::kAnd;
+    a->children.push_back(std::move(q.where));
+    a->children.push_back(std::move(t));
+    q.where = std::move(a);
+  }
+}
+
 std::string source_table(const BoundQuery& q, int join) {
   return fmt::format("eav_value_{}", value_type_name(q.joins[static_cast<std::size_t>(join)].attribute->type));
 }
@@ -350,7 +395,46 @@ PlanChoice choose_plan(const BoundQuery& q, const PlanContext& ctx) {
     c.estimated_cost = cost;
     if (cost < best.estimated_cost) best = std::move(c);
   }
+  // Top-N on a nullable key: the key's index in order for the entities holding it, then (only
+  // when fewer match than needed) the entities without it.
+  if (int j = ctx.allow_null_split ? top_n_split_join(q) : -1; j >= 0) {
+    const double needed = static_cast<double>(*q.limit + q.offset.value_or(0));
+    const double key_rows = est.non_null({BoundColumn::System::kNone, j, q.joins[static_cast<std::size_t>(j)].attribute->type, {}});
+    const double share = std::max(out_rows / n, 1e-9);
+    double rows = std::min(key_rows, needed / share);
+    PlanChoice c;
+    c.source = Source::kValueIndex;
+    c.driver_join = j;
+    c.null_split = true;
+    c.inner_order = inner_joins_by_selectivity(q, sel, j);
+    double cost = rows * (1 + kLookup);
+    cost += chain_cost(rows, c.inner_order, sel);
+    if (out_rows * key_rows / n < needed) cost += best.estimated_cost;  // the second statement runs
+    c.estimated_cost = cost;
+    if (cost < best.estimated_cost) best = std::move(c);
+  }
   return best;
+}
+
+BoundQuery split_null_tail(BoundQuery& q, int key_join) {
+  BoundQuery tail;
+  tail.type = q.type;
+  tail.star = q.star;
+  tail.aggregate = q.aggregate;
+  tail.joins = q.joins;
+  tail.outputs = q.outputs;
+  tail.columns = q.columns;
+  if (q.where) tail.where = clone(*q.where);
+  tail.group_by = q.group_by;
+  tail.order_by = q.order_by;
+  const int64_t wanted = q.limit.value_or(0) + q.offset.value_or(0);
+  tail.limit = wanted;
+  add_null_test(tail, key_join, false);
+  q.limit = wanted;
+  q.offset.reset();
+  add_null_test(q, key_join, true);
+  q.joins[static_cast<std::size_t>(key_join)].inner = true;
+  return tail;
 }
 
 bool choice_fits(const BoundQuery& q, const PlanChoice& c, const PlanContext& ctx) {
@@ -378,6 +462,7 @@ bool choice_fits(const BoundQuery& q, const PlanChoice& c, const PlanContext& ct
   if (c.source == Source::kEntityScan) return true;
   if (c.source == Source::kValueIndex) {
     if (c.driver_join < 0 || static_cast<std::size_t>(c.driver_join) >= q.joins.size()) return false;
+    if (c.null_split) return ctx.allow_null_split && c.leaf_paths.empty() && top_n_split_join(q) == c.driver_join;
     if (!q.joins[static_cast<std::size_t>(c.driver_join)].inner) return false;
     if (c.leaf_paths.empty()) return top_n_join(q) == c.driver_join;
     if (c.leaf_paths.size() != 1 || !q.where) return false;
@@ -513,7 +598,11 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
               (o.desc ? " DESC" : " ASC");
     keys += keys.empty() ? "id ASC" : ", id ASC";
     const bool index_order = c.source == Source::kValueIndex && c.leaf_paths.empty();
-    node = {index_order ? "TopN" : "Sort", keys + (index_order ? " (index order)" : ""), rows, {std::move(node)}};
+    std::string how = index_order ? " (index order)" : "";
+    if (c.null_split)
+      how = fmt::format(" (index order over entities with {}; those without it follow only when fewer match)",
+                        q.joins[static_cast<std::size_t>(c.driver_join)].attribute->code);
+    node = {index_order ? "TopN" : "Sort", keys + how, rows, {std::move(node)}};
   }
   if (q.limit || q.offset) {
     const double off = static_cast<double>(q.offset.value_or(0));

@@ -49,6 +49,10 @@ struct PlanChoice {
   int driver_join = -1;                       ///< kValueIndex
   std::vector<std::vector<int>> leaf_paths;  ///< kUnion / kValueIndex from a predicate: child indexes from the WHERE root
   std::vector<int> inner_order;              ///< inner joins after the driver
+  /// Top-N over a nullable ascending sort key (kValueIndex without leaf): run the query for the
+  /// entities holding the key in key-index order (LIMIT + OFFSET rows), and only when fewer
+  /// match, the entities without it (they sort last); see split_null_tail().
+  bool null_split = false;
   double estimated_cost = 0;
 };
 
@@ -57,6 +61,7 @@ struct PlanContext {
   const TypeStats* stats = nullptr;          ///< nullptr: defaults (10% equality, 30% range)
   const flat::FlatTable* flat = nullptr;     ///< the type's flat table, if any
   PlanMode mode = PlanMode::kAuto;
+  bool allow_null_split = true;  ///< false for the second statement of a split (its key IS NULL)
 };
 
 /// True when the flat table covers every attribute `q` touches (all of them for SELECT *).
@@ -76,6 +81,12 @@ Layout make_layout(const BoundQuery& q, const PlanChoice& choice, const PlanCont
 
 /// The plan tree of `choice` for `q`, with estimated rows per node.
 PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& choice, const PlanContext& ctx);
+
+/// For a null_split choice: rewrites `q` into the first statement (key IS NOT NULL, so its join
+/// is inner; LIMIT = limit + offset, no OFFSET) and returns the second (key IS NULL, same LIMIT,
+/// no OFFSET). The caller concatenates their rows and applies the OFFSET and LIMIT
+/// (CompiledQuery::null_tail). Exact: rows without the key sort after every row with it.
+BoundQuery split_null_tail(BoundQuery& q, int key_join);
 
 /// Finishes compilation of a bound query in `layout`: the read set for the query cache
 /// (CompiledQuery::attributes_read, reads_row_versions) and the SQL (query::generate).

@@ -246,6 +246,54 @@ TEST_F(PlannerDb, PlanChoiceFollowsTheStatistics) {
   EXPECT_EQ(either.rows[0][0], Value(int64_t{18}));
 }
 
+TEST_F(PlannerDb, TopNOnANullableKeyAppendsEntitiesWithoutItOnlyWhenShort) {
+  // 900 'cold' entities with opt, then 300 'hot' ones without: the planner (independence
+  // assumption) expects hot entities with opt and scans opt's index in order; none match, so the
+  // second statement returns the hot entities without opt, ordered by id.
+  ChangeSet cs;
+  for (int i = 0; i < 1200; ++i) {
+    EntityWrite w;
+    w.type_id = type_.id;
+    w.values.push_back({attr("grp").id, ValueType::kVarchar, Value(std::string(i < 900 ? "cold" : "hot"))});
+    w.values.push_back({attr("n").id, ValueType::kInt, Value(int64_t{i})});
+    if (i < 900) w.values.push_back({attr("opt").id, ValueType::kInt, Value(int64_t{1000 - i})});
+    cs.writes.push_back(std::move(w));
+  }
+  db_->commit(cs);
+  db_->analyze("item");
+  const std::string hot = "SELECT id, opt FROM item WHERE grp = 'hot' ORDER BY opt LIMIT 2 OFFSET 1";
+  ExplainResult e = db_->explain(hot, {}, true);
+  const PlanNode* top = find_op(e.root, "TopN");
+  ASSERT_NE(top, nullptr) << explain_text(e);
+  EXPECT_NE(top->detail.find("follow only when fewer match"), std::string::npos) << explain_text(e);
+  EXPECT_EQ(e.rows, 2);
+  QueryResult r = db_->query(hot, {}, QueryOptions{PlanKind::kEav});
+  ASSERT_EQ(r.rows.size(), 2u);
+  EXPECT_EQ(r.rows[0], (std::vector<Value>{Value(int64_t{902}), Value{}}));
+  EXPECT_EQ(r.rows[1], (std::vector<Value>{Value(int64_t{903}), Value{}}));
+  // Enough entities hold the key: the first statement answers alone (smallest opt first).
+  QueryResult cold = db_->query("SELECT id, opt FROM item WHERE grp = 'cold' ORDER BY opt LIMIT 3", {},
+                                QueryOptions{PlanKind::kEav});
+  ASSERT_EQ(cold.rows.size(), 3u);
+  EXPECT_EQ(cold.rows[0][1], Value(int64_t{101}));
+  // Rows with and without the key in one page, and SELECT *, agree with the flat table.
+  db_->flat_enable("item");
+  for (const char* sql : {"SELECT id, opt FROM item WHERE n >= 895 ORDER BY opt LIMIT 4 OFFSET 3",
+                          "SELECT * FROM item WHERE n >= 890 ORDER BY opt, n DESC LIMIT 20",
+                          "SELECT id FROM item ORDER BY opt LIMIT 0"}) {
+    QueryResult eav = db_->query(sql, {}, QueryOptions{PlanKind::kEav});
+    QueryResult flat = db_->query(sql, {}, QueryOptions{PlanKind::kFlat});
+    EXPECT_EQ(eav.rows, flat.rows) << sql;
+  }
+  QueryResult mixed = db_->query("SELECT id, opt FROM item WHERE n >= 895 ORDER BY opt LIMIT 4 OFFSET 3", {},
+                                 QueryOptions{PlanKind::kEav});
+  ASSERT_EQ(mixed.rows.size(), 4u);  // opt 105..101 for n 895..899, then n 900.. without opt
+  EXPECT_EQ(mixed.rows[0][0], Value(int64_t{897}));
+  EXPECT_EQ(mixed.rows[1][0], Value(int64_t{896}));
+  EXPECT_EQ(mixed.rows[2][0], Value(int64_t{901}));
+  EXPECT_EQ(mixed.rows[3][0], Value(int64_t{902}));
+}
+
 TEST_F(PlannerDb, ExplainAnalyzeReportsActualRows) {
   insert(2000);
   ExplainResult e = db_->explain("SELECT id, n FROM item WHERE grp = 'g2' AND n < 500 ORDER BY n DESC", {}, true);

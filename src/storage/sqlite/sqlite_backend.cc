@@ -906,25 +906,39 @@ std::vector<std::string> SqliteBackend::integrity_check() {
 Rows SqliteBackend::execute(const query::CompiledQuery& q) {
   auto reader = lease_reader();
   Rows rows;
-  // One read transaction: for SELECT * the id query and the value loads see one snapshot.
-  reader->exec("BEGIN");
-  try {
+  // Runs one statement, appending its rows (SELECT * rows widened to every attribute).
+  auto run = [&](const query::CompiledQuery& cq) {
+    Rows part;
     {
-      Statement st = reader->prepare_query(q.sql);
-      for (size_t i = 0; i < q.params.size(); ++i) st.bind_param(static_cast<int>(i + 1), q.params[i]);
+      Statement st = reader->prepare_query(cq.sql);
+      for (size_t i = 0; i < cq.params.size(); ++i) st.bind_param(static_cast<int>(i + 1), cq.params[i]);
       while (st.step()) {
         std::vector<Value> row;
-        if (q.select_star && !q.star_inline) {
+        if (cq.select_star && !cq.star_inline) {
           row.emplace_back(st.column_int(0));
         } else {
-          row.reserve(q.columns.size());
-          for (size_t j = 0; j < q.columns.size(); ++j)
-            row.push_back(st.column_value(static_cast<int>(j), q.columns[j].type));
+          row.reserve(cq.columns.size());
+          for (size_t j = 0; j < cq.columns.size(); ++j)
+            row.push_back(st.column_value(static_cast<int>(j), cq.columns[j].type));
         }
-        rows.push_back(std::move(row));
+        part.push_back(std::move(row));
       }
     }
-    if (q.select_star && !q.star_inline && !rows.empty()) fill_star_rows(*reader, q, rows);
+    if (cq.select_star && !cq.star_inline && !part.empty()) fill_star_rows(*reader, cq, part);
+    for (auto& r : part) rows.push_back(std::move(r));
+  };
+  // One read transaction: for SELECT * the id query and the value loads (and a top-N split's
+  // second statement) see one snapshot.
+  reader->exec("BEGIN");
+  try {
+    run(q);
+    if (q.null_tail) {
+      const auto wanted = static_cast<size_t>(q.tail_offset + q.tail_limit);
+      if (rows.size() < wanted) run(*q.null_tail);
+      const auto skip = std::min(rows.size(), static_cast<size_t>(q.tail_offset));
+      rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(skip));
+      if (rows.size() > static_cast<size_t>(q.tail_limit)) rows.resize(static_cast<size_t>(q.tail_limit));
+    }
     reader->exec("COMMIT");
   } catch (...) {
     sqlite3_exec(reader->raw(), "ROLLBACK", nullptr, nullptr, nullptr);
