@@ -385,7 +385,7 @@ PlanChoice choose_plan(const BoundQuery& q, const PlanContext& ctx) {
     const double needed = static_cast<double>(*q.limit + q.offset.value_or(0));
     const double share = std::max(out_rows / n, 1e-9);
     const double key_rows = est.non_null({BoundColumn::System::kNone, j, q.joins[static_cast<std::size_t>(j)].attribute->type, {}});
-    double rows = std::min(key_rows, needed / share);
+    double rows = std::min(key_rows, kTopNRisk * needed / share);
     PlanChoice c;
     c.source = Source::kValueIndex;
     c.driver_join = j;
@@ -401,7 +401,7 @@ PlanChoice choose_plan(const BoundQuery& q, const PlanContext& ctx) {
     const double needed = static_cast<double>(*q.limit + q.offset.value_or(0));
     const double key_rows = est.non_null({BoundColumn::System::kNone, j, q.joins[static_cast<std::size_t>(j)].attribute->type, {}});
     const double share = std::max(out_rows / n, 1e-9);
-    double rows = std::min(key_rows, needed / share);
+    double rows = std::min(key_rows, kTopNRisk * needed / share);
     PlanChoice c;
     c.source = Source::kValueIndex;
     c.driver_join = j;

@@ -11,7 +11,8 @@
 // r·kLookup (eav_entity by primary key); each further inner join costs kLookup per row reaching
 // it and keeps the rows its conjuncts select (estimated); sorting R rows costs R·log2(R)·kSortStep;
 // a scan of the sort key's index in key order under LIMIT n stops after about n / selectivity
-// rows. A covering flat table is preferred in automatic mode (one row holds every column).
+// rows (costed kTopNRisk times higher: correlation between filter and key is not modelled).
+// A covering flat table is preferred in automatic mode (one row holds every column).
 //
 // Pure functions over their inputs; thread-safe.
 #pragma once
@@ -34,6 +35,10 @@ enum class PlanMode { kAuto, kForceEav, kForceFlat };
 /// Cost constants (see the file comment).
 inline constexpr double kLookup = 1.5;
 inline constexpr double kSortStep = 0.05;
+/// An index-order top-N scan is costed as reading kTopNRisk times the rows that independence
+/// predicts before LIMIT matches are found: a filter correlated with the sort key (zip codes in
+/// California sorted by latitude) can make the real scan far longer, while sorting is bounded.
+inline constexpr double kTopNRisk = 10;
 
 /// One node of the plan tree, as EXPLAIN prints it.
 struct PlanNodeInfo {
