@@ -34,6 +34,9 @@ REDIS_PID=$!
 trap 'kill -9 $REDIS_PID 2>/dev/null; rm -rf "$TMP"' EXIT
 for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 export EAVDB_BENCH_REDIS=redis://127.0.0.1:$PORT
+# movies.json for the Zipf find benchmark (fetched and checksummed once, then cached).
+[ -n "${EAVDB_DATA_DIR:-}" ] || EAVDB_DATA_DIR=$("$ROOT/scripts/fetch-data.sh") || EAVDB_DATA_DIR=
+export EAVDB_DATA_DIR
 
 if [ "$SMALL" -eq 1 ]; then
   export EAVDB_BENCH_CATALOG=5000

@@ -16,7 +16,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string type_tag(int64_t type_id) { return fmt::format("t{}", type_id); }
 std::string update_tag(int64_t type_id) { return fmt::format("u{}", type_id); }
 std::string attribute_tag(int64_t attribute_id) { return fmt::format("a{}", attribute_id); }
 
@@ -60,6 +59,8 @@ std::string make_origin() {
 }
 
 }  // namespace
+
+std::string type_tag(int64_t type_id) { return fmt::format("t{}", type_id); }
 
 uint64_t EntityKeyHash::operator()(const EntityKey& k) const noexcept {
   const int64_t words[2] = {k.type_id, k.id};
@@ -181,9 +182,12 @@ std::vector<std::optional<EntityRecord>> Caches::get_entities(int64_t type_id, s
     std::vector<size_t> from_db_pos;
     if (l3_ && announce_pending_.load(std::memory_order_acquire)) retry_pending();
     const bool l3_readable = l3_ && !announce_pending_.load(std::memory_order_acquire);
+    // The generation read before the database: a fill of what the database returns is refused
+    // when it moved since (see RemoteStore::put_entities).
+    std::string generation;
     if (l3_readable) {
       const auto start = Clock::now();
-      std::vector<RemoteEntity> remote = l3_->get_entities(ns_, missing);
+      std::vector<RemoteEntity> remote = l3_->get_entities(ns_, missing, &generation);
       l3_load_ns_.fetch_add(static_cast<uint64_t>((Clock::now() - start).count()), std::memory_order_relaxed);
       l3_loads_.fetch_add(1, std::memory_order_relaxed);
       for (size_t i = 0; i < missing.size() && i < remote.size(); ++i) {
@@ -218,7 +222,7 @@ std::vector<std::optional<EntityRecord>> Caches::get_entities(int64_t type_id, s
         if (db[j]) r.record = *db[j];
         fill.emplace_back(from_db[j], std::move(r));
       }
-      if (l3_ && !fill.empty()) l3_->put_entities(ns_, fill, ttl, options_.negative_ttl);
+      if (l3_readable && !fill.empty()) l3_->put_entities(ns_, fill, ttl, options_.negative_ttl, generation);
     }
     return found;
   };
@@ -333,14 +337,25 @@ std::shared_ptr<const CachedResult> Caches::query(const std::string& signature, 
   return v;
 }
 
-void Caches::before_commit(const Invalidation& inv) {
-  if (!l3_ || inv.entities.empty()) return;
+bool Caches::before_commit(const Invalidation& inv) {
+  if (!l3_ || inv.entities.empty()) return true;
   retry_pending();
-  if (!l3_->announce(inv)) {
-    std::lock_guard lock(pending_mu_);
-    pending_announce_.push_back(inv);
-    announce_pending_.store(true, std::memory_order_release);
-  }
+  if (l3_->announce(inv)) return true;
+  std::lock_guard lock(pending_mu_);
+  pending_announce_.push_back(inv);
+  announce_pending_.store(true, std::memory_order_release);
+  return false;
+}
+
+void Caches::catch_up(Invalidation inv) {
+  if (!l3_ || inv.entities.empty()) return;
+  inv.ns = ns_;
+  inv.committed = true;
+  retry_pending();
+  if (l3_->announce(inv)) return;
+  std::lock_guard lock(pending_mu_);
+  pending_announce_.push_back(std::move(inv));
+  announce_pending_.store(true, std::memory_order_release);
 }
 
 void Caches::after_commit(const Invalidation& inv) {

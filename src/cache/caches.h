@@ -86,6 +86,8 @@ struct CachedResult {
   bool valid() const noexcept;
 };
 
+/// The tag of an entity type: every query of the type reads it ("t<type id>").
+std::string type_tag(int64_t type_id);
 /// The tags a query reads (see the file comment).
 std::vector<std::string> query_tags(int64_t type_id, const std::vector<int64_t>& attributes, bool reads_row_versions);
 
@@ -130,11 +132,18 @@ class Caches {
   std::shared_ptr<const CachedResult> cached_result(const std::string& signature);
 
   /// Called inside the commit transaction, before COMMIT: announces the new versions to L3.
-  void before_commit(const Invalidation& inv);
+  /// Returns false when that failed (the announcement stays pending here, and the commit's log
+  /// rows say so, so other processes catch L3 up: see catch_up()).
+  bool before_commit(const Invalidation& inv);
   /// Called after COMMIT returned: drops L2 entries, bumps L4 tags, publishes to other processes.
   void after_commit(const Invalidation& inv);
   /// Applies another process's change (from the bus or the SQLite invalidation log).
   void apply_foreign(const Invalidation& inv);
+  /// Announces to L3, on behalf of another process, committed changes that process could not
+  /// announce (learned from the SQLite invalidation log; inv.committed is set here): their
+  /// version pointers move forward, tags are bumped, a large change bumps the generation. Until
+  /// that succeeds this process reads around L3, as after a failed announce of its own.
+  void catch_up(Invalidation inv);
   /// Drops L2 and L4 whole (a gap in what we know of other processes' commits, or a clear).
   void flush_all();
   /// flush_all() plus every L3 entry of this namespace.
@@ -160,8 +169,8 @@ class Caches {
   std::unique_ptr<RemoteStore> l3_;
   std::unique_ptr<Subscription> subscription_;
   std::atomic<bool> bus_down_{false};
-  /// An announce failed and is pending: L3 may hold records older than our commits, so this
-  /// process reads around it until the announce went through.
+  /// An announce (own, or a catch-up for another process) failed and is pending: L3 may hold
+  /// records older than committed data, so this process reads around it until it went through.
   std::atomic<bool> announce_pending_{false};
   std::mutex pending_mu_;
   std::vector<Invalidation> pending_announce_, pending_publish_;

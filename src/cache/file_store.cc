@@ -303,8 +303,10 @@ bool FileStore::quarantined(const fs::path& nsdir, bool& io_ok) {
   return active;
 }
 
-std::vector<RemoteEntity> FileStore::get_entities(std::string_view ns, const std::vector<int64_t>& ids) {
+std::vector<RemoteEntity> FileStore::get_entities(std::string_view ns, const std::vector<int64_t>& ids,
+                                                  std::string* generation) {
   std::vector<RemoteEntity> out(ids.size());
+  if (generation) generation->clear();
   if (ids.empty()) return out;
   auto t0 = std::chrono::steady_clock::now();
   if (!guard_.admit()) {
@@ -314,6 +316,12 @@ std::vector<RemoteEntity> FileStore::get_entities(std::string_view ns, const std
   bool io_ok = true;
   int64_t now = detail::realtime_us();
   std::string gen = read_counter(generation_path(ns), io_ok);
+  if (generation && gen.empty() && io_ok) {  // first use: create one for the fill to check against
+    const std::string created = std::to_string(stamp_now());
+    if (write_file(generation_path(ns), created, 0)) *generation = created;
+  } else if (generation) {
+    *generation = gen;
+  }
   uint64_t hits = 0;
   for (size_t i = 0; i < ids.size(); ++i) {
     Pointer p = read_pointer(pointer_path(ns, ids[i]), now, io_ok);
@@ -363,7 +371,8 @@ std::vector<RemoteEntity> FileStore::get_entities(std::string_view ns, const std
 
 void FileStore::put_entities(std::string_view ns,
                              const std::vector<std::pair<int64_t, RemoteEntity>>& entities,
-                             std::chrono::milliseconds ttl, std::chrono::milliseconds negative_ttl) {
+                             std::chrono::milliseconds ttl, std::chrono::milliseconds negative_ttl,
+                             const std::optional<std::string>& fill_generation) {
   bool any = false;
   for (const auto& [id, e] : entities) any = any || (id > 0 && e.state != RemoteEntity::State::kMiss);
   if (!any || !guard_.admit()) return;
@@ -386,6 +395,10 @@ void FileStore::put_entities(std::string_view ns,
       guard_.done(false);
       return;
     }
+  }
+  if (fill_generation && *fill_generation != gen) {  // moved since the filler's read: stale
+    guard_.done(io_ok);
+    return;
   }
   int64_t now = detail::realtime_us();
   uint64_t stored = 0;
@@ -436,7 +449,13 @@ bool FileStore::announce(const Invalidation& inv) {
   for (const auto& tag : inv.tags) bump(tag_path(inv.ns, tag), stamp, io_ok);
   int64_t now = detail::realtime_us();
   std::string gen = read_counter(generation_path(inv.ns), io_ok);
-  if (detail::is_large(inv)) {  // one more pending commit under the token, quarantined meanwhile
+  if (gen.empty() && io_ok) {  // readers need a generation to fill against
+    gen = std::to_string(stamp);
+    if (!write_file(generation_path(inv.ns), gen, 0)) io_ok = false;
+  }
+  if (detail::is_large(inv) && inv.committed) {
+    bump(generation_path(inv.ns), stamp, io_ok);  // already committed: no fill quarantine
+  } else if (detail::is_large(inv)) {  // one more pending commit under the token, quarantined meanwhile
     bump(generation_path(inv.ns), stamp, io_ok);
     fs::path q = nsdir / "q" / detail::commit_token(inv);
     uint64_t pending = 0;

@@ -56,10 +56,11 @@ end
 local base, nsk = ARGV[1], ARGV[2]
 )LUA";
 
-// ARGV[3]: negative TTL ms; then groups (id, version, ttl ms, record); version "0" = absent.
-// A record is stored (as "<version>:<gen>:<record>") only when its version is not older than
-// the pointer, so the record key only moves forward too. Returns the number of entries stored,
-// -1 during a quarantine.
+// ARGV[3]: negative TTL ms, [4]: the generation the filler read before its database read ("*":
+// unchecked); then groups (id, version, ttl ms, record); version "0" = absent. Nothing is stored
+// when the generation moved (or was lost) since. A record is stored (as
+// "<version>:<gen>:<record>") only when its version is not older than the pointer, so the record
+// key only moves forward too. Returns the number of entries stored, -1 during a quarantine.
 constexpr const char* kLuaPutEntities = R"LUA(
 local us, now = clock()
 local q = base .. 'q:' .. nsk
@@ -68,10 +69,11 @@ if redis.call('EXISTS', q) == 1 then
   if redis.call('ZCARD', q) > 0 then return -1 end
 end
 local gen = ensure(base .. 'g:' .. nsk, us .. '000')
+if ARGV[4] ~= '*' and ARGV[4] ~= gen then return 0 end
 local neg = 'n' .. gen
 local pp, ep = base .. 'p:' .. nsk .. ':', base .. 'e:' .. nsk .. ':'
 local stored = 0
-for i = 4, #ARGV, 4 do
+for i = 5, #ARGV, 4 do
   local id, ver, ttl, rec = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local pk = pp .. id
   local p = redis.call('GET', pk)
@@ -93,14 +95,16 @@ end
 return stored
 )LUA";
 
-// ARGV[3]: tombstone TTL ms, [4]: quarantine ms, [5]: commit token, [6]: '1' for a large commit
-// (first chunk only), [7]: tag count n, [8 .. 7+n]: tags, then pairs (id > 0, version). A large
-// commit bumps the generation and counts one more pending commit under its token (qn:), whose
-// quarantine deadline (q:) is now + quarantine. Returns 1.
+// ARGV[3]: tombstone TTL ms, [4]: quarantine ms, [5]: commit token, [6]: '1' for a large commit,
+// '2' for a large change already committed (first chunk only), [7]: tag count n, [8 .. 7+n]:
+// tags, then pairs (id > 0, version). A large commit bumps the generation and counts one more
+// pending commit under its token (qn:), whose quarantine deadline (q:) is now + quarantine; an
+// already committed one only bumps the generation. Returns 1.
 constexpr const char* kLuaAnnounce = R"LUA(
 local us, now = clock()
 local stamp = us .. '000'
 local ntags = tonumber(ARGV[7])
+ensure(base .. 'g:' .. nsk, stamp)  -- readers need a generation to fill against
 for i = 8, 7 + ntags do bump(base .. 't:' .. nsk .. ':' .. ARGV[i], stamp) end
 local pp = base .. 'p:' .. nsk .. ':'
 for i = 8 + ntags, #ARGV, 2 do
@@ -114,6 +118,7 @@ for i = 8 + ntags, #ARGV, 2 do
     end
   end
 end
+if ARGV[6] == '2' then bump(base .. 'g:' .. nsk, stamp) end
 if ARGV[6] == '1' then
   bump(base .. 'g:' .. nsk, stamp)
   local q, qn = base .. 'q:' .. nsk, base .. 'qn:' .. nsk
@@ -194,11 +199,16 @@ constexpr const char* kLuaBumpGeneration = R"LUA(
 return bump(base .. 'g:' .. nsk, clock() .. '000')
 )LUA";
 
+// Returns the entity generation, creating it (time-based) when missing.
+constexpr const char* kLuaEnsureGeneration = R"LUA(
+return ensure(base .. 'g:' .. nsk, clock() .. '000')
+)LUA";
+
 const std::vector<std::string>& scripts() {
   static const std::vector<std::string> all = [] {
     std::vector<std::string> v;
     for (const char* body : {kLuaPutEntities, kLuaAnnounce, kLuaPublish, kLuaTagVersions, kLuaGetResult,
-                             kLuaPutResult, kLuaBumpGeneration})
+                             kLuaPutResult, kLuaBumpGeneration, kLuaEnsureGeneration})
       v.push_back(std::string(kLuaPrelude) + body);
     return v;
   }();
@@ -616,8 +626,10 @@ ReplyPtr RedisStore::eval(Script script, const std::vector<std::string>& args) {
   return std::move(replies[0]);
 }
 
-std::vector<RemoteEntity> RedisStore::get_entities(std::string_view ns, const std::vector<int64_t>& ids) {
+std::vector<RemoteEntity> RedisStore::get_entities(std::string_view ns, const std::vector<int64_t>& ids,
+                                                   std::string* generation) {
   std::vector<RemoteEntity> out(ids.size());
+  if (generation) generation->clear();
   if (ids.empty()) return out;
   // One MGET (atomic, one round trip): the generation, every pointer, every record.
   const size_t n = ids.size();
@@ -640,6 +652,13 @@ std::vector<RemoteEntity> RedisStore::get_entities(std::string_view ns, const st
   }
   std::string_view gen =
       r->element[0]->type == REDIS_REPLY_STRING ? reply_text(r->element[0]) : std::string_view();
+  if (generation) {
+    generation->assign(gen);
+    if (gen.empty()) {  // first use, or Redis lost it: create one for the fill to check against
+      auto g = eval(kEnsureGeneration, {base_key(), nsk});
+      if (g && g->type == REDIS_REPLY_STRING) generation->assign(reply_text(g.get()));
+    }
+  }
   uint64_t hits = 0;
   for (size_t i = 0; i < n; ++i) {
     const redisReply* p = r->element[1 + i];
@@ -676,7 +695,8 @@ std::vector<RemoteEntity> RedisStore::get_entities(std::string_view ns, const st
 
 void RedisStore::put_entities(std::string_view ns,
                               const std::vector<std::pair<int64_t, RemoteEntity>>& entities,
-                              std::chrono::milliseconds ttl, std::chrono::milliseconds negative_ttl) {
+                              std::chrono::milliseconds ttl, std::chrono::milliseconds negative_ttl,
+                              const std::optional<std::string>& fill_generation) {
   // One script call per kChunk entities, pipelined: one round trip, and Redis serves other
   // clients between the chunks of a large fill.
   std::vector<std::vector<std::string>> calls;
@@ -685,10 +705,10 @@ void RedisStore::put_entities(std::string_view ns,
   for (const auto& [id, e] : entities) {
     bool is_present = e.state == RemoteEntity::State::kPresent && e.record.version > 0;
     if (id <= 0 || (!is_present && e.state != RemoteEntity::State::kAbsent)) continue;
-    if (calls.empty() || calls.back().size() >= 3 + 4 * kChunk) {
+    if (calls.empty() || calls.back().size() >= 4 + 4 * kChunk) {
       calls.emplace_back();
-      calls.back().reserve(3 + 4 * kChunk);
-      calls.back().insert(calls.back().end(), {base_key(), nsk, negative});
+      calls.back().reserve(4 + 4 * kChunk);
+      calls.back().insert(calls.back().end(), {base_key(), nsk, negative, fill_generation.value_or("*")});
     }
     auto& args = calls.back();
     args.push_back(std::to_string(id));
@@ -715,7 +735,7 @@ bool RedisStore::announce(const Invalidation& inv) {
     auto& args = calls.back();
     args.insert(args.end(), {base_key(), nsk, std::to_string(detail::kTombstoneTtl.count()),
                              std::to_string(detail::kLargeCommitQuarantine.count()), token,
-                             first && detail::is_large(inv) ? "1" : "0"});
+                             !first || !detail::is_large(inv) ? "0" : inv.committed ? "2" : "1"});
     args.push_back(std::to_string(first ? inv.tags.size() : 0));
     if (first) args.insert(args.end(), inv.tags.begin(), inv.tags.end());
   };

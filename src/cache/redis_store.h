@@ -61,9 +61,11 @@ class RedisStore final : public RemoteStore {
   ~RedisStore() override;
 
   std::string url() const override { return url_; }
-  std::vector<RemoteEntity> get_entities(std::string_view ns, const std::vector<int64_t>& ids) override;
+  std::vector<RemoteEntity> get_entities(std::string_view ns, const std::vector<int64_t>& ids,
+                                         std::string* generation = nullptr) override;
   void put_entities(std::string_view ns, const std::vector<std::pair<int64_t, RemoteEntity>>& entities,
-                    std::chrono::milliseconds ttl, std::chrono::milliseconds negative_ttl) override;
+                    std::chrono::milliseconds ttl, std::chrono::milliseconds negative_ttl,
+                    const std::optional<std::string>& fill_generation = std::nullopt) override;
   bool announce(const Invalidation& inv) override;
   bool publish(const Invalidation& inv) override;
   std::unique_ptr<Subscription> subscribe(std::string_view ns,
@@ -95,7 +97,8 @@ class RedisStore final : public RemoteStore {
     kTagVersions,
     kGetResult,
     kPutResult,
-    kBumpGeneration
+    kBumpGeneration,
+    kEnsureGeneration
   };
 
   /// Runs one command on a pooled connection, guarded by the breaker. nullptr on any failure

@@ -14,7 +14,13 @@
 //    version: run Redis with a volatile-* policy or noeviction);
 //  - the record itself (msgpack, TTL with jitter) is stored tagged with its version and `<gen>`
 //    and is served only when both match the pointer and the current generation; it is only ever
-//    filled with the record the database returned at that version;
+//    filled with the record the database returned at that version, and only while the
+//    generation is the one the filler read *before* its database read (a Redis restart or flush
+//    in between loses the generation with the pointers, so a fill of data older than a lost
+//    pointer is refused);
+//  - a committer whose announce failed records that in the database's invalidation log; other
+//    processes, which read that log before serving from a cache, announce the committed versions
+//    on its behalf (Invalidation::committed) before they read L3;
 //  - a committer announces the versions it is about to commit *before* the database COMMIT
 //    (announce()), so a reader that starts after the commit returns can never be handed the
 //    older record: it either finds the new record or misses and reads the database;
@@ -90,6 +96,10 @@ struct Invalidation {
   std::vector<std::string> tags;  ///< L4 tags whose versions this change bumps
   std::string origin;             ///< id of the announcing process (receivers skip their own)
   int64_t sent_at_us = 0;         ///< CLOCK_REALTIME µs when published (propagation delay)
+  /// The change is already committed (a catch-up on behalf of a committer whose own announce
+  /// failed): announce() of a large change then bumps the generation without a fill quarantine,
+  /// since no read can see pre-commit data any more.
+  bool committed = false;
 };
 
 /// Counters of one L3 store (monotonic since open). hits/misses count ids of get_entities (a
@@ -123,20 +133,29 @@ class RemoteStore {
   /// The URL it was opened with.
   virtual std::string url() const = 0;
 
-  /// Entities by id (one round trip for any count), index-aligned with `ids`.
-  virtual std::vector<RemoteEntity> get_entities(std::string_view ns, const std::vector<int64_t>& ids) = 0;
+  /// Entities by id (one round trip for any count), index-aligned with `ids`. `generation`, when
+  /// given, receives the namespace's entity generation as read by the same call (created when it
+  /// does not exist yet, one more round trip; "" when the call failed): pass it to the
+  /// put_entities of what is then read from the database.
+  virtual std::vector<RemoteEntity> get_entities(std::string_view ns, const std::vector<int64_t>& ids,
+                                                 std::string* generation = nullptr) = 0;
   /// Fills entries read from the database: kPresent records under their version (and moves the
   /// pointer forward to it, max-wins; nothing is stored when the pointer is newer or a tombstone),
   /// kAbsent as negative entries (`negative_ttl`, only when no pointer of the current generation
   /// exists). kMiss entries are ignored. `ttl` is the record TTL before jitter (±10%). Nothing is
-  /// stored during a large-commit quarantine.
+  /// stored during a large-commit quarantine. With `fill_generation` (the generation get_entities
+  /// reported before the database read) nothing is stored unless the generation is still that
+  /// one: a Redis restart or flush in between may have dropped a version pointer newer than the
+  /// data read, and a clear() or a large change may have made it stale (the generation is then
+  /// created if missing, so the next fill can succeed). Only tests fill without it.
   virtual void put_entities(std::string_view ns,
                             const std::vector<std::pair<int64_t, RemoteEntity>>& entities,
-                            std::chrono::milliseconds ttl, std::chrono::milliseconds negative_ttl) = 0;
+                            std::chrono::milliseconds ttl, std::chrono::milliseconds negative_ttl,
+                            const std::optional<std::string>& fill_generation = std::nullopt) = 0;
   /// Moves the pointers of the written entities forward (version, or tombstone for version 0 =
-  /// delete) and bumps the tags; an entity with id 0 bumps the generation and opens the fill
-  /// quarantine instead (see the file comment). Called before the database COMMIT. One round
-  /// trip. False on failure.
+  /// delete) and bumps the tags; an entity with id 0 bumps the generation and, unless
+  /// inv.committed, opens the fill quarantine (see the file comment). Called before the database
+  /// COMMIT (or after it, for a catch-up). One round trip. False on failure.
   virtual bool announce(const Invalidation& inv) = 0;
   /// Called after the COMMIT with the Invalidation given to announce(): bumps inv.tags a second
   /// time, ends the quarantine of a large commit, and publishes `inv` on the invalidation channel

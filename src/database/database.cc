@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 
 #include "cache/caches.h"
@@ -80,15 +81,27 @@ struct Database::Impl {
       seen_change_seq = std::max(rows.back().seq, backend->last_change_seq());
       own_changes.clear();
     } else if (!rows.empty()) {
-      cache::Invalidation inv;
+      cache::Invalidation inv, unannounced;
+      std::set<int64_t> unannounced_types;
       for (const auto& r : rows) {
         if (r.tenant_id != tenant_id) continue;
         bool own = false;
         for (const auto& [first, last] : own_changes)
           if (r.seq >= first && r.seq <= last) own = true;
-        if (!own) inv.entities.push_back({r.type_id, r.entity_id, 0});
+        if (own) continue;
+        inv.entities.push_back({r.type_id, r.entity_id, r.version});
+        if (!r.announced) {
+          unannounced.entities.push_back({r.type_id, r.entity_id, r.version});
+          unannounced_types.insert(r.type_id);
+        }
       }
       if (!inv.entities.empty()) caches->apply_foreign(inv);
+      if (!unannounced.entities.empty()) {
+        // Every query of a type reads its type tag: bumping it covers the attribute tags the
+        // committer could not bump.
+        for (int64_t type : unannounced_types) unannounced.tags.push_back(cache::type_tag(type));
+        caches->catch_up(std::move(unannounced));
+      }
       seen_change_seq = rows.back().seq;
     }
     while (!own_changes.empty() && own_changes.front().second <= seen_change_seq) own_changes.pop_front();
@@ -336,7 +349,7 @@ CommitResult Database::commit(ChangeSet changes) {
   cache::Invalidation inv;
   CommitResult result = impl_->backend->commit(changes, [&](const CommitResult& r) {
     inv = cache::make_invalidation(impl_->caches->ns(), changes, r);
-    impl_->caches->before_commit(inv);
+    return impl_->caches->before_commit(inv);
   });
   if (result.change_seq_last != 0) {
     std::lock_guard lock(impl_->sync_mu);

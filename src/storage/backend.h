@@ -44,12 +44,14 @@ class Backend {
   /// Rebuilds the indexes that begin_bulk_load dropped.
   virtual void end_bulk_load() = 0;
 
-  /// Applies a ChangeSet atomically (see Database::commit for errors). `before_commit`, when set,
-  /// runs inside the transaction after every write succeeded and just before COMMIT, with the
-  /// result (ids and new versions) — the caches announce new versions there. An exception from it
-  /// rolls the transaction back.
-  virtual CommitResult commit(const ChangeSet& changes,
-                              const std::function<void(const CommitResult&)>& before_commit = {}) = 0;
+  /// Runs inside the commit transaction after every write succeeded and just before COMMIT, with
+  /// the result (ids and new versions): the caches announce the new versions to L3 there. Returns
+  /// false when that announcement did not reach L3 (it is then recorded in the invalidation log,
+  /// so other processes catch L3 up). An exception from it rolls the transaction back.
+  using BeforeCommit = std::function<bool(const CommitResult&)>;
+  /// Applies a ChangeSet atomically (see Database::commit for errors), calling `before_commit`
+  /// (when set) just before COMMIT.
+  virtual CommitResult commit(const ChangeSet& changes, const BeforeCommit& before_commit = {}) = 0;
 
   /// One invalidation-log row: entity `entity_id` of `type_id` changed (entity_id 0: any entity
   /// of the type).
@@ -58,6 +60,8 @@ class Backend {
     int64_t tenant_id = 0;
     int64_t type_id = 0;
     int64_t entity_id = 0;
+    int64_t version = 0;    ///< the entity's new version; 0 for a delete or a per-type row
+    bool announced = true;  ///< false: the committer could not announce the change to L3
   };
   /// A counter that changes whenever another connection (of any process) committed since the
   /// previous call (SQLite: PRAGMA data_version on a dedicated connection). Cheap: no table read.

@@ -3,6 +3,10 @@
 // and a real second process), session L1, and a randomised concurrent reader/writer check.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdio>
 #include <random>
@@ -10,6 +14,7 @@
 
 #include "eavdb/database.h"
 #include "eavdb/session.h"
+#include "storage/backend.h"
 #include "test_util.h"
 
 namespace eavdb {
@@ -198,6 +203,44 @@ TEST_F(CacheCoherenceTest, AnotherProcessCommitIsSeen) {
   EXPECT_EQ(std::get<std::string>(get(*db, 5, "name")), "changed-elsewhere");
   auto r = db->query("SELECT name FROM item WHERE id = 5");
   EXPECT_EQ(std::get<std::string>(r.rows[0][0]), "changed-elsewhere");
+}
+
+// Regression: the cheap change check once opened and closed the -shm file itself. POSIX locks
+// belong to the process, so that close() dropped every lock SQLite held on the -shm; the next
+// process to open the file then re-initialised it (truncated it) under this process, whose next
+// read died of SIGBUS (seen as a bulk import killed by "Bus error" while another process polled).
+TEST_F(CacheCoherenceTest, ChangeCheckKeepsSqliteShmLocks) {
+  for (int i = 0; i < 3; ++i) db->backend().data_version();
+  get(*db, 2, "stock");
+  const std::string shm = dir.file("c.db") + "-shm";
+  // Another process asks whether it could take the DMS lock (byte 128 of the -shm, SQLite's
+  // os_unix.c UNIX_SHM_DMS) exclusively: it must not, since our connections hold it shared.
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const int fd = ::open(shm.c_str(), O_RDWR);
+    if (fd < 0) _exit(2);
+    struct flock lk {};
+    lk.l_type = F_WRLCK;
+    lk.l_whence = SEEK_SET;
+    lk.l_start = 128;
+    lk.l_len = 1;
+    if (fcntl(fd, F_GETLK, &lk) != 0) _exit(3);
+    _exit(lk.l_type == F_UNLCK ? 1 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "this process no longer holds SQLite's shared lock on the -shm";
+  // And a foreign reader opening the file does not break our later reads and commits.
+  if (!std::string(EAVDB_BINARY).empty()) {
+    const std::string cmd = std::string(EAVDB_BINARY) + " --db " + dir.file("c.db") +
+                            " query 'SELECT COUNT(*) FROM item' > /dev/null";
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+  db->commit(update(*db, 2, "stock", int64_t{77}));
+  for (int i = 0; i < 3; ++i) db->backend().data_version();
+  EXPECT_EQ(std::get<int64_t>(get(*db, 2, "stock")), 77);
 }
 
 TEST_F(CacheCoherenceTest, LargeForeignCommitDropsTheType) {

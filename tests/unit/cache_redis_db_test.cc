@@ -89,6 +89,36 @@ TEST_F(CacheRedisDb, InvalidationsArriveOverTheBus) {
   EXPECT_EQ(n_of(*b, 4), 42);
 }
 
+// A committer whose announce to Redis fails (here: Redis frozen for its call) leaves L3 holding
+// the old record under the old version pointer; once Redis answers again, another process must
+// not be served that record. The commit's invalidation-log rows say "unannounced", and the reader
+// moves the pointer forward itself before it reads L3. (Before that, b was served n = 0 until a
+// happened to retry its pending announce: the stale reads of the kill/restart test below.)
+TEST_F(CacheRedisDb, UnannouncedCommitIsCaughtUpByTheReader) {
+  EXPECT_EQ(n_of(*a, 6), 0);  // fills L3 at version 1
+  EXPECT_EQ(n_of(*b, 6), 0);
+  ASSERT_GE(b->cache_stats().l3.hits, 1u);
+  redis->pause();
+  a->commit(set_n(type, 6, 7));  // the announce times out: the commit still succeeds
+  redis->resume();
+  EXPECT_EQ(n_of(*b, 6), 7);
+  EXPECT_EQ(n_of(*b, 6), 7);
+  // A large unannounced change (per-type log row) is caught up too: b bumps the generation.
+  EXPECT_EQ(n_of(*b, 7), 0);
+  redis->pause();
+  ChangeSet big = set_n(type, 7, 9);
+  for (int i = 0; i < 300; ++i) {  // > 256 writes: logged per type
+    EntityWrite w;
+    w.kind = EntityWrite::Kind::kInsert;
+    w.type_id = type.id;
+    big.writes.push_back(std::move(w));
+  }
+  a->commit(std::move(big));
+  redis->resume();
+  EXPECT_EQ(n_of(*b, 7), 9);
+  EXPECT_EQ(std::get<int64_t>(b->query("SELECT n FROM counter WHERE id = 7").rows[0][0]), 9);
+}
+
 TEST_F(CacheRedisDb, RedisKilledAndRestartedFailsNoRequest) {
   std::atomic<bool> stop{false};
   std::atomic<int> failures{0}, stale{0}, ops{0};

@@ -807,6 +807,37 @@ TEST_P(CacheRemoteStore, ClearDropsRecordsButKeepsPointers) {
   EXPECT_EQ(get1(1).state, State::kPresent);
 }
 
+// A fill carries the generation read before its database read; when the generation moved or was
+// lost in between (clear, large change, Redis restart or flush) the data may be older than a
+// version pointer that is gone, so nothing is stored.
+TEST_P(CacheRemoteStore, FillIsRefusedWhenTheGenerationMovedSinceTheRead) {
+  std::string gen;
+  EXPECT_EQ(store_->get_entities(ns_, {1}, &gen).at(0).state, State::kMiss);
+  ASSERT_NE(gen, "");  // a fresh namespace gets one, so the first fill can be checked and stored
+  store_->put_entities(ns_, {{1, present(sample_record(1, 1))}}, 60s, 60s, gen);
+  EXPECT_EQ(get1(1).state, State::kPresent);
+  store_->put_entities(ns_, {{5, present(sample_record(5, 1))}}, 60s, 60s, "");  // a failed read
+  EXPECT_EQ(get1(5).state, State::kMiss);
+
+  store_->get_entities(ns_, {2}, &gen);
+  store_->clear(ns_);  // the generation moves between the read and the fill
+  store_->put_entities(ns_, {{2, present(sample_record(2, 1))}, {3, absent()}}, 60s, 60s, gen);
+  EXPECT_EQ(get1(2).state, State::kMiss);
+  EXPECT_EQ(get1(3).state, State::kMiss);
+
+  if (server_) {  // Redis loses everything, a newer version pointer included
+    Invalidation inv;
+    inv.ns = ns_;
+    inv.entities.push_back({1, 4, 2});
+    ASSERT_TRUE(store_->announce(inv));  // version 2 of entity 4 is about to commit
+    store_->get_entities(ns_, {4}, &gen);
+    auto r = server_->command({"FLUSHALL"});
+    ASSERT_TRUE(r && r->type == REDIS_REPLY_STATUS);
+    store_->put_entities(ns_, {{4, present(sample_record(4, 1))}}, 60s, 60s, gen);  // read before it
+    EXPECT_EQ(get1(4).state, State::kMiss);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(CacheRemote, CacheRemoteStore, ::testing::Values("redis", "file"),
                          [](const auto& info) { return info.param; });
 

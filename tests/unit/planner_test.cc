@@ -451,7 +451,7 @@ TEST_F(PlannerDb, AnotherProcessDroppingTheFlatTableFallsBackToEav) {
   EXPECT_EQ(db_->explain("SELECT id FROM item WHERE n < 20").plan, "eav");
 }
 
-TEST(PlannerMigration, SchemaVersionTwoGainsThePlannerTables) {
+TEST(PlannerMigration, SchemaVersionThreeGainsThePlannerTables) {
   testing::TempDir tmp;
   const std::string path = tmp.file("old.db");
   { Database::open(path); }
@@ -460,7 +460,7 @@ TEST(PlannerMigration, SchemaVersionTwoGainsThePlannerTables) {
     ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
     const char* sql =
         "DROP TABLE eav_type_stats; DROP TABLE eav_attribute_stats; DROP TABLE eav_attribute_histogram;"
-        " DROP TABLE eav_flat_table; UPDATE eav_meta SET value = '2' WHERE key = 'schema_version'";
+        " DROP TABLE eav_flat_table; UPDATE eav_meta SET value = '3' WHERE key = 'schema_version'";
     ASSERT_EQ(sqlite3_exec(raw, sql, nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(raw);
   }

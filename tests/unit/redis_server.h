@@ -128,6 +128,14 @@ class RedisServer {
   }
 
   bool running() const { return pid_ > 0; }
+  /// Freezes the server (SIGSTOP): connections stay open, every command times out, no data is
+  /// lost. resume() (SIGCONT) lets it continue where it stopped.
+  void pause() {
+    if (pid_ > 0) ::kill(pid_, SIGSTOP);
+  }
+  void resume() {
+    if (pid_ > 0) ::kill(pid_, SIGCONT);
+  }
   int port() const { return port_; }
   /// "redis://127.0.0.1:<port>" plus `suffix` (e.g. "/3").
   std::string url(const std::string& suffix = "") const {

@@ -14,7 +14,7 @@ namespace eavdb::storage::sqlite {
 // index for filters and sorts — except text: its values are long (any length), so an index
 // would copy them whole and double the write cost; text filters scan. Decimals are canonical decimal TEXT under the eavdb_decimal
 // collation (numeric comparison, registered on every connection); datetimes are INTEGER µs.
-inline constexpr std::array<std::string_view, 3> kMigrations = {
+inline constexpr std::array<std::string_view, 4> kMigrations = {
     R"sql(
 CREATE TABLE eav_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE eav_tenant(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE);
@@ -67,7 +67,15 @@ CREATE TABLE eav_invalidation(seq INTEGER PRIMARY KEY, tenant_id INTEGER NOT NUL
   type_id INTEGER NOT NULL, entity_id INTEGER);
 INSERT INTO eav_meta(key, value) SELECT 'entity_id_hwm', COALESCE(max(id), 0) FROM eav_entity;
 )sql",
-    // 3: planner statistics and flat tables. eav_type_stats holds per type the entity count at
+    // 3: each invalidation-log row carries the entity's new version (0: deleted, or a per-type
+    // row) and whether the committer reached the shared cache (L3) before COMMIT. A reader that
+    // finds an unannounced row moves L3's version pointers forward itself, so a committer whose
+    // Redis call failed can never leave older records servable to other processes.
+    R"sql(
+ALTER TABLE eav_invalidation ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE eav_invalidation ADD COLUMN announced INTEGER NOT NULL DEFAULT 1;
+)sql",
+    // 4: planner statistics and flat tables. eav_type_stats holds per type the entity count at
     // the last analyze and the number of entity writes committed since (bumped by the commit
     // funnel; a large share triggers a re-analyze). eav_attribute_stats / eav_attribute_histogram
     // hold per attribute the non-null count, a HyperLogLog distinct estimate, min/max and the

@@ -4,10 +4,6 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -114,9 +110,7 @@ SqliteBackend::SqliteBackend(const std::string& path, bool create, int readers, 
 
 std::string SqliteBackend::store_id() { return store_id_; }
 
-SqliteBackend::~SqliteBackend() {
-  if (shm_) ::munmap(const_cast<unsigned char*>(shm_), 96);
-}
+SqliteBackend::~SqliteBackend() = default;
 
 int SqliteBackend::current_schema_version() { return static_cast<int>(kMigrations.size()); }
 
@@ -613,8 +607,7 @@ bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size
   return true;
 }
 
-CommitResult SqliteBackend::commit(const ChangeSet& changes,
-                                   const std::function<void(const CommitResult&)>& before_commit) {
+CommitResult SqliteBackend::commit(const ChangeSet& changes, const BeforeCommit& before_commit) {
   CommitResult out;
   if (changes.empty()) return out;
   const size_t n = changes.writes.size();
@@ -689,13 +682,13 @@ CommitResult SqliteBackend::commit(const ChangeSet& changes,
       st.run();
     }
     sync_planner_state(c, changes, out);
-    log_invalidations(c, changes, out);
-    if (before_commit) before_commit(out);
+    const bool announced = before_commit ? before_commit(out) : true;
+    log_invalidations(c, changes, out, announced);
   });
   return out;
 }
 
-void SqliteBackend::log_invalidations(Connection& c, const ChangeSet& changes, CommitResult& out) {
+void SqliteBackend::log_invalidations(Connection& c, const ChangeSet& changes, CommitResult& out, bool announced) {
   // Small commits name each entity; large ones name the types (readers then drop the whole type).
   constexpr size_t kPerEntityLimit = 256;
   constexpr int64_t kKeepRows = 100000;  // readers further behind than this flush everything
@@ -708,8 +701,8 @@ void SqliteBackend::log_invalidations(Connection& c, const ChangeSet& changes, C
     }
   if (written == 0) return;
   Statement st = c.prepare(
-      "INSERT INTO eav_invalidation(seq, tenant_id, type_id, entity_id)"
-      " VALUES((SELECT COALESCE(max(seq), 0) + 1 FROM eav_invalidation), ?, ?, ?)");
+      "INSERT INTO eav_invalidation(seq, tenant_id, type_id, entity_id, version, announced)"
+      " VALUES((SELECT COALESCE(max(seq), 0) + 1 FROM eav_invalidation), ?, ?, ?, ?, ?)");
   const int64_t rows = static_cast<int64_t>(written <= kPerEntityLimit ? written : types.size());
   if (written <= kPerEntityLimit) {
     for (size_t i = 0; i < changes.writes.size(); ++i) {
@@ -717,6 +710,8 @@ void SqliteBackend::log_invalidations(Connection& c, const ChangeSet& changes, C
       st.bind(1, changes.tenant_id);
       st.bind(2, changes.writes[i].type_id);
       st.bind(3, out.ids[i]);
+      st.bind(4, out.versions[i]);
+      st.bind(5, int64_t{announced ? 1 : 0});
       st.run();
       sqlite3_reset(st.raw());
     }
@@ -725,6 +720,8 @@ void SqliteBackend::log_invalidations(Connection& c, const ChangeSet& changes, C
       st.bind(1, changes.tenant_id);
       st.bind(2, type);
       st.bind_null(3);
+      st.bind(4, int64_t{0});
+      st.bind(5, int64_t{announced ? 1 : 0});
       st.run();
       sqlite3_reset(st.raw());
     }
@@ -739,6 +736,23 @@ void SqliteBackend::log_invalidations(Connection& c, const ChangeSet& changes, C
   }
 }
 
+const unsigned char* SqliteBackend::wal_index_header() {
+  // SQLite's own mapping of the -shm file, through the VFS of version_conn_: valid while that
+  // connection is open, and protected by the shared "DMS" lock the connection holds. Opening and
+  // closing the -shm file ourselves would be wrong: POSIX advisory locks belong to the process,
+  // so close() on any descriptor of the file drops every lock SQLite holds on it; another process
+  // then reinitialises (truncates) the -shm under our readers, which die of SIGBUS.
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(version_conn_->raw(), "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+      file == nullptr || file->pMethods == nullptr || file->pMethods->iVersion < 2 ||
+      file->pMethods->xShmMap == nullptr)
+    return nullptr;
+  volatile void* region = nullptr;
+  // Region 0 (32 KiB) holds the header; bExtend = 0 never creates or grows the file.
+  if (file->pMethods->xShmMap(file, 0, 32768, 0, &region) != SQLITE_OK) return nullptr;
+  return static_cast<const unsigned char*>(const_cast<void*>(region));
+}
+
 int64_t SqliteBackend::data_version() {
   std::lock_guard lock(version_mu_);
   // Fast path: the WAL-index header (two 48-byte copies at the start of the -shm file, see
@@ -747,20 +761,12 @@ int64_t SqliteBackend::data_version() {
   // no lock syscalls. Any difference (a commit, a checkpoint, a torn read) falls through to the
   // authoritative PRAGMA data_version.
   constexpr size_t kHeader = 96;
-  if (!shm_) {
-    int fd = ::open((path_ + "-shm").c_str(), O_RDONLY | O_CLOEXEC);
-    struct stat st {};
-    if (fd >= 0 && ::fstat(fd, &st) == 0 && st.st_size >= static_cast<off_t>(kHeader)) {
-      void* p = ::mmap(nullptr, kHeader, PROT_READ, MAP_SHARED, fd, 0);
-      if (p != MAP_FAILED) shm_ = static_cast<const unsigned char*>(p);
-    }
-    if (fd >= 0) ::close(fd);
-  }
   unsigned char header[kHeader];
   bool stable = false;
-  if (shm_) {
+  const unsigned char* shm = version_conn_ ? wal_index_header() : nullptr;
+  if (shm) {
     std::atomic_thread_fence(std::memory_order_acquire);
-    std::memcpy(header, shm_, kHeader);
+    std::memcpy(header, shm, kHeader);
     stable = std::memcmp(header, header + kHeader / 2, kHeader / 2) == 0;
     if (stable && have_shm_header_ && std::memcmp(header, shm_header_, kHeader) == 0) return last_data_version_;
   }
@@ -768,7 +774,7 @@ int64_t SqliteBackend::data_version() {
   Statement st = version_conn_->prepare("PRAGMA data_version");
   st.step();
   last_data_version_ = st.column_int(0);
-  if (shm_ && stable) {
+  if (shm && stable) {
     std::memcpy(shm_header_, header, kHeader);  // read before the PRAGMA: never newer than it
     have_shm_header_ = true;
   }
@@ -786,11 +792,13 @@ std::vector<Backend::Change> SqliteBackend::changes_since(int64_t after, int64_t
   std::vector<Change> out;
   auto reader = lease_reader();
   Statement st = reader->prepare(
-      "SELECT seq, tenant_id, type_id, COALESCE(entity_id, 0) FROM eav_invalidation"
+      "SELECT seq, tenant_id, type_id, COALESCE(entity_id, 0), version, announced FROM eav_invalidation"
       " WHERE seq > ? ORDER BY seq LIMIT ?");
   st.bind(1, after);
   st.bind(2, limit);
-  while (st.step()) out.push_back({st.column_int(0), st.column_int(1), st.column_int(2), st.column_int(3)});
+  while (st.step())
+    out.push_back({st.column_int(0), st.column_int(1), st.column_int(2), st.column_int(3), st.column_int(4),
+                   st.column_int(5) != 0});
   return out;
 }
 

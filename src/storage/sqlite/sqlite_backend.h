@@ -30,8 +30,7 @@ class SqliteBackend final : public Backend {
   EntityTypeDef save_type(int64_t tenant_id, const EntityTypeDef& def) override;
   bool begin_bulk_load(int64_t expected_rows) override;
   void end_bulk_load() override;
-  CommitResult commit(const ChangeSet& changes,
-                      const std::function<void(const CommitResult&)>& before_commit = {}) override;
+  CommitResult commit(const ChangeSet& changes, const BeforeCommit& before_commit = {}) override;
   int64_t data_version() override;
   std::string store_id() override;
   int64_t last_change_seq() override;
@@ -67,8 +66,11 @@ class SqliteBackend final : public Backend {
   // Applies writes [begin, end) with multi-row / set-based statements; false when the chunk
   // does not qualify (then nothing was written).
   bool write_chunk_set_based(CommitContext& ctx, size_t begin, size_t end);
+  // SQLite's mapping of the WAL-index header (first 96 bytes of the -shm file) through
+  // version_conn_'s VFS, or nullptr when not mapped. Caller holds version_mu_.
+  const unsigned char* wal_index_header();
   // Appends the commit's rows to eav_invalidation and prunes old ones.
-  void log_invalidations(Connection& c, const ChangeSet& changes, CommitResult& out);
+  void log_invalidations(Connection& c, const ChangeSet& changes, CommitResult& out, bool announced);
   // Inside the commit's transaction: re-syncs the flat tables of the written types and adds the
   // written entities to each type's modification counter (eav_type_stats).
   void sync_planner_state(Connection& c, const ChangeSet& changes, const CommitResult& out);
@@ -81,7 +83,6 @@ class SqliteBackend final : public Backend {
   std::unique_ptr<Connection> writer_;
   std::mutex version_mu_;
   std::unique_ptr<Connection> version_conn_;  ///< only runs PRAGMA data_version
-  const unsigned char* shm_ = nullptr;        ///< read-only map of the -shm WAL-index header
   unsigned char shm_header_[96] = {};         ///< the header as of last_data_version_
   bool have_shm_header_ = false;
   int64_t last_data_version_ = 0;
