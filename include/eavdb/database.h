@@ -19,6 +19,7 @@
 #include "eavdb/cache.h"
 #include "eavdb/changeset.h"
 #include "eavdb/error.h"
+#include "eavdb/explain.h"
 #include "eavdb/result.h"
 #include "eavdb/schema.h"
 #include "eavdb/value.h"
@@ -79,6 +80,36 @@ class Database {
   /// Runs a query of the DESIGN.md §2 language with positional parameters for '?'.
   /// Errors: see query::compile (kSyntax, kNotFound, kTypeMismatch, kLimit, kInvalidArgument).
   QueryResult query(std::string_view sql, const std::vector<Value>& params = {}) const;
+  /// Like query(sql, params), with per-query options (a forced plan; see QueryOptions). Also
+  /// Error(kInvalidArgument) when PlanKind::kFlat is forced and no flat table covers the query.
+  QueryResult query(std::string_view sql, const std::vector<Value>& params, const QueryOptions& options) const;
+
+  // ---- planner ------------------------------------------------------------------------------
+  /// EXPLAIN: plans `sql` like query() and returns the plan tree with estimated rows, the backend
+  /// SQL and SQLite's own plan. With `analyze` (EXPLAIN ANALYZE) it also runs the query and the
+  /// driver's candidate scan and records actual rows and times. Errors as query().
+  ExplainResult explain(std::string_view sql, const std::vector<Value>& params = {}, bool analyze = false,
+                        const QueryOptions& options = {}) const;
+  /// Recomputes the planner statistics of one type (or of every type when `type_code` is empty):
+  /// entity count; per attribute non-null count, HyperLogLog distinct estimate, min/max and a
+  /// 64-bucket equi-depth histogram. Queries also do this on their own when a type was never
+  /// analyzed or when more than max(500, 20%) of its entities were written since. Clears the plan
+  /// cache. Throws Error(kNotFound) for an unknown type.
+  std::vector<AnalyzeReport> analyze(std::string_view type_code = {});
+  /// Creates the flat table of a type (or rebuilds it when it exists) from the EAV tables, in one
+  /// write transaction; from then on every commit keeps it in step inside the same transaction,
+  /// and queries whose columns it covers read it. Throws Error(kNotFound) for an unknown type.
+  FlatTableInfo flat_enable(std::string_view type_code);
+  /// Rebuilds the flat table (a shadow table filled then swapped in; picks up attributes added
+  /// since). Throws Error(kNotFound) for an unknown type or one without a flat table.
+  FlatTableInfo flat_rebuild(std::string_view type_code);
+  /// Drops the flat table of a type; false when it had none. Throws Error(kNotFound) for an
+  /// unknown type.
+  bool flat_disable(std::string_view type_code);
+  /// The flat tables of this tenant's types.
+  std::vector<FlatTableInfo> flat_tables() const;
+  /// Plan-cache lookups that hit / missed since open.
+  std::pair<int64_t, int64_t> plan_cache_counts() const;
 
   /// Checks the store's consistency (SQLite integrity_check plus eavdb's own invariants);
   /// returns the problems found, empty when intact.
@@ -113,7 +144,8 @@ class Database {
   // Compiles and executes; `before_execute` (the cache's hook) gets the query's tags first.
   QueryResult run_query(std::string_view sql, const std::vector<Value>& params,
                         const std::function<std::optional<QueryResult>(const std::vector<std::string>&)>*
-                            before_execute) const;
+                            before_execute,
+                        const QueryOptions& options = {}) const;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -30,6 +30,10 @@ using namespace eavdb;
 constexpr int kExitError = 1;
 constexpr int kExitRejected = 3;
 
+PlanKind plan_kind(const std::string& name) {
+  return name == "eav" ? PlanKind::kEav : name == "flat" ? PlanKind::kFlat : PlanKind::kAuto;
+}
+
 std::string default_db_url() {
   const char* env = std::getenv("EAVDB_URL");
   return env && *env ? env : "./eavdb.db";
@@ -257,6 +261,35 @@ int main(int argc, char** argv) {
   query->add_flag("--timing", query_timing, "print the execution time to stderr");
   add_format(query);
 
+  std::string query_plan = "auto";
+  query->add_option("--plan", query_plan, "plan: auto (cost-based), eav (never the flat table), flat (only it)")
+      ->check(CLI::IsMember({"auto", "eav", "flat"}));
+
+  auto* explain = app.add_subcommand("explain", "print a query's plan (estimated rows, backend SQL)");
+  std::string explain_sql, explain_format = "text", explain_plan = "auto";
+  std::vector<std::string> explain_params;
+  bool explain_analyze = false;
+  explain->add_option("sql", explain_sql)->required();
+  explain->add_option("--param,-p", explain_params, "value for the next '?' (repeatable)");
+  explain->add_flag("--analyze", explain_analyze, "also run the query: actual rows and times");
+  explain->add_option("--format", explain_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  explain->add_option("--plan", explain_plan, "auto, eav or flat")->check(CLI::IsMember({"auto", "eav", "flat"}));
+
+  auto* analyze = app.add_subcommand("analyze", "recompute planner statistics of one type or of all");
+  std::string analyze_type;
+  analyze->add_option("type", analyze_type, "entity type (default: every type)");
+  add_format(analyze);
+
+  auto* flat_cmd = app.add_subcommand("flat", "flat tables: enable, disable, rebuild, list");
+  flat_cmd->require_subcommand(1);
+  std::string flat_type;
+  auto* flat_enable = flat_cmd->add_subcommand("enable", "create the type's flat table, kept in step on every commit");
+  auto* flat_disable = flat_cmd->add_subcommand("disable", "drop the type's flat table");
+  auto* flat_rebuild = flat_cmd->add_subcommand("rebuild", "rebuild the flat table (shadow table, then swap)");
+  for (auto* sub : {flat_enable, flat_disable, flat_rebuild}) sub->add_option("type", flat_type)->required();
+  auto* flat_list = flat_cmd->add_subcommand("list", "list flat tables and their columns");
+  add_format(flat_list);
+
   auto* cache = app.add_subcommand("cache", "cache statistics, warming and clearing");
   cache->require_subcommand(1);
   auto* cache_stats = cache->add_subcommand("stats", "counters of every cache level of this process, L3 state");
@@ -427,17 +460,49 @@ int main(int argc, char** argv) {
                       import_chunk, tx_size, on_error, quiet, out_format);
     } else if (*query) {
       std::vector<Value> params(query_params.begin(), query_params.end());
+      const QueryOptions qopts{plan_kind(query_plan)};
       auto start = std::chrono::steady_clock::now();
-      QueryResult r = db->query(query_sql, params);
+      QueryResult r = db->query(query_sql, params, qopts);
       const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
       start = std::chrono::steady_clock::now();
-      for (int i = 1; i < query_repeat; ++i) r = db->query(query_sql, params);
+      for (int i = 1; i < query_repeat; ++i) r = db->query(query_sql, params, qopts);
       const double rest_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
       io::write_result(std::cout, r, out_format);
       if (query_timing) {
         std::cerr << fmt::format("time: {:.3f} ms, {} row{}\n", ms, r.rows.size(), r.rows.size() == 1 ? "" : "s");
         if (query_repeat > 1)
           std::cerr << fmt::format("repeated {} times: {:.3f} µs mean\n", query_repeat - 1, rest_ms * 1000.0 / (query_repeat - 1));
+      }
+    } else if (*explain) {
+      std::vector<Value> params(explain_params.begin(), explain_params.end());
+      ExplainResult e = db->explain(explain_sql, params, explain_analyze, QueryOptions{plan_kind(explain_plan)});
+      std::cout << (explain_format == "json" ? explain_json(e) + "\n" : explain_text(e));
+    } else if (*analyze) {
+      QueryResult r;
+      r.columns = {{"type", ValueType::kVarchar}, {"entities", ValueType::kInt}, {"attributes", ValueType::kInt},
+                   {"seconds", ValueType::kDecimal}};
+      for (const auto& a : db->analyze(analyze_type))
+        r.rows.push_back({a.type, a.entities, a.attributes, Decimal::parse(fmt::format("{:.3f}", a.seconds))});
+      io::write_result(std::cout, r, out_format);
+    } else if (*flat_cmd) {
+      if (*flat_disable) {
+        std::cout << (db->flat_disable(flat_type) ? fmt::format("flat table of '{}' dropped\n", flat_type)
+                                                  : fmt::format("'{}' had no flat table\n", flat_type));
+      } else if (*flat_enable || *flat_rebuild) {
+        const auto start = std::chrono::steady_clock::now();
+        FlatTableInfo f = *flat_enable ? db->flat_enable(flat_type) : db->flat_rebuild(flat_type);
+        const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::cout << fmt::format("flat table {} of '{}': {} columns, built in {:.3f} s\n", f.table, f.type,
+                                 f.columns.size(), sec);
+      } else if (*flat_list) {
+        QueryResult r;
+        r.columns = {{"type", ValueType::kVarchar}, {"table", ValueType::kVarchar}, {"columns", ValueType::kText}};
+        for (const auto& f : db->flat_tables()) {
+          std::string cols;
+          for (const auto& c : f.columns) cols += (cols.empty() ? "" : ",") + c;
+          r.rows.push_back({f.type, f.table, cols});
+        }
+        io::write_result(std::cout, r, out_format);
       }
     } else if (*cache_stats) {
       io::write_result(std::cout, cache_stats_rows(db->cache_stats()), out_format);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -10,7 +11,12 @@
 
 #include "cache/caches.h"
 #include "eavdb/session.h"
+#include "flat/flat.h"
+#include "query/binder.h"
 #include "query/compiler.h"
+#include "query/parser.h"
+#include "query/plan_cache.h"
+#include "query/planner.h"
 #include "storage/sqlite/sqlite_backend.h"
 
 namespace eavdb {
@@ -93,6 +99,155 @@ struct Database::Impl {
     seen_data_version = dv;
   }
 
+  // ---- planner state ----------------------------------------------------------------------
+  // Statistics and flat-table registrations are read from the store and kept here; a process
+  // counts its own writes per type (the store's counter, bumped by every commit of any process,
+  // is re-read at least every kReload) to decide when a type needs a new analyze.
+  static constexpr std::chrono::seconds kReload{30};
+  std::mutex planner_mu;
+  std::map<int64_t, std::shared_ptr<const query::TypeStats>> stats;
+  std::map<int64_t, std::chrono::steady_clock::time_point> stats_loaded;
+  std::map<int64_t, int64_t> own_writes;
+  std::map<int64_t, std::shared_ptr<const flat::FlatTable>> flats;
+  std::chrono::steady_clock::time_point flats_loaded;
+  std::mutex analyze_mu;  // one analyze at a time
+  query::PlanCache plan_cache;
+
+  void reload_flats() {
+    std::map<int64_t, std::shared_ptr<const flat::FlatTable>> fresh;
+    for (auto& f : backend->flat_tables()) {
+      const int64_t id = f.type_id;
+      fresh.emplace(id, std::make_shared<const flat::FlatTable>(std::move(f)));
+    }
+    std::lock_guard lock(planner_mu);
+    flats = std::move(fresh);
+    flats_loaded = std::chrono::steady_clock::now();
+  }
+
+  std::shared_ptr<const flat::FlatTable> flat_for(int64_t type_id) {
+    bool refresh;
+    {
+      std::lock_guard lock(planner_mu);
+      refresh = std::chrono::steady_clock::now() - flats_loaded > kReload;
+    }
+    if (refresh) reload_flats();  // another process may have enabled or dropped one
+    std::lock_guard lock(planner_mu);
+    auto it = flats.find(type_id);
+    return it == flats.end() ? nullptr : it->second;
+  }
+
+  void note_writes(const ChangeSet& changes, const CommitResult& result) {
+    std::map<int64_t, int64_t> per_type;
+    for (size_t i = 0; i < changes.writes.size() && i < result.ids.size(); ++i)
+      if (result.ids[i] != 0) ++per_type[changes.writes[i].type_id];
+    std::lock_guard lock(planner_mu);
+    for (auto [type, n] : per_type) own_writes[type] += n;
+  }
+
+  // Stores freshly loaded or computed statistics.
+  std::shared_ptr<const query::TypeStats> keep_stats(query::TypeStats s) {
+    auto ptr = std::make_shared<const query::TypeStats>(std::move(s));
+    std::lock_guard lock(planner_mu);
+    stats[ptr->type_id] = ptr;
+    stats_loaded[ptr->type_id] = std::chrono::steady_clock::now();
+    own_writes[ptr->type_id] = 0;
+    return ptr;
+  }
+
+  // The statistics the planner uses for `type`: analyzed on first use and again when more than
+  // max(500, 20%) of its entities were written since the last analyze.
+  std::shared_ptr<const query::TypeStats> stats_for(const EntityTypeDef& type) {
+    {
+      std::lock_guard lock(planner_mu);
+      auto it = stats.find(type.id);
+      if (it != stats.end()) {
+        query::TypeStats probe;
+        probe.entity_count = it->second->entity_count;
+        probe.modifications = it->second->modifications + own_writes[type.id];
+        const bool fresh = std::chrono::steady_clock::now() - stats_loaded[type.id] < kReload;
+        if (fresh && !probe.stale()) return it->second;
+      }
+    }
+    std::lock_guard analyzing(analyze_mu);
+    auto loaded = backend->load_statistics(type.id);
+    if (loaded && !loaded->stale()) return keep_stats(std::move(*loaded));
+    auto fresh = keep_stats(backend->analyze(type));
+    plan_cache.clear();
+    return fresh;
+  }
+
+  // A query parsed, bound, planned (through the plan cache) and compiled, with the catalog
+  // snapshot its pointers refer to.
+  struct Prepared {
+    std::shared_ptr<const CatalogMap> snap, previous;
+    query::CompiledQuery compiled;
+    query::PlanChoice choice;
+    bool cache_hit = false;
+    std::optional<query::PlanNodeInfo> tree;
+    std::pair<std::string, std::vector<query::SqlParam>> driver;
+  };
+
+  Prepared prepare(std::string_view sql, const std::vector<Value>& params, PlanKind kind, bool explain) {
+    if (sql.size() > query::kMaxQueryBytes)
+      throw Error(ErrorCode::kLimit, fmt::format("query is {} bytes; at most {} are accepted", sql.size(),
+                                                 query::kMaxQueryBytes));
+    Prepared p;
+    p.snap = snapshot();
+    bool reloaded = false;
+    // When the query names a type this process has not seen yet, reload once.
+    query::Catalog catalog{
+        [&](std::string_view code) -> const EntityTypeDef* {
+          auto it = p.snap->find(code);
+          if (it == p.snap->end() && !reloaded) {
+            reloaded = true;
+            p.previous = p.snap;  // keeps pointers handed out before the reload valid
+            reload_catalog();
+            p.snap = snapshot();
+            it = p.snap->find(code);
+          }
+          return it == p.snap->end() ? nullptr : &it->second;
+        },
+        [&] {
+          std::vector<std::string> codes;
+          for (auto& [c, t] : *p.snap) codes.push_back(c);
+          return codes;
+        }};
+    query::BoundQuery bound = query::bind(query::parse(sql), params, catalog);
+    auto type_stats = stats_for(*bound.type);
+    auto flat = flat_for(bound.type->id);
+    const query::PlanMode mode = kind == PlanKind::kEav    ? query::PlanMode::kForceEav
+                                 : kind == PlanKind::kFlat ? query::PlanMode::kForceFlat
+                                                           : query::PlanMode::kAuto;
+    query::PlanContext ctx{type_stats.get(), flat.get(), mode};
+    std::string key = query::shape_key(sql, params);
+    key.push_back(static_cast<char>('0' + static_cast<int>(mode)));
+    auto cached = plan_cache.get(key);
+    if (cached && query::choice_fits(bound, *cached, ctx)) {
+      p.choice = std::move(*cached);
+      p.cache_hit = true;
+    } else {
+      p.choice = query::choose_plan(bound, ctx);
+      plan_cache.put(key, p.choice);
+    }
+    if (explain) p.tree = query::describe_plan(bound, p.choice, ctx);
+    std::optional<query::BoundQuery> tail;
+    const int64_t offset = bound.offset.value_or(0), limit = bound.limit.value_or(0);
+    if (p.choice.null_split) tail = query::split_null_tail(bound, p.choice.driver_join);
+    query::Layout layout = query::make_layout(bound, p.choice, ctx);
+    if (explain) p.driver = query::driver_sql(bound, layout);
+    p.compiled = query::compile_bound(std::move(bound), layout);
+    if (tail) {
+      query::PlanContext eav{type_stats.get(), nullptr, query::PlanMode::kForceEav, false};
+      query::PlanChoice second = query::choose_plan(*tail, eav);
+      query::Layout tail_layout = query::make_layout(*tail, second, eav);
+      p.compiled.null_tail =
+          std::make_shared<const query::CompiledQuery>(query::compile_bound(std::move(*tail), tail_layout));
+      p.compiled.tail_offset = offset;
+      p.compiled.tail_limit = limit;
+    }
+    return p;
+  }
+
   std::chrono::milliseconds ttl_of(std::string_view type_code) const {
     auto it = options.cache.type_ttl.find(type_code);
     return it == options.cache.type_ttl.end() ? options.cache.entity_ttl : it->second;
@@ -123,6 +278,7 @@ std::unique_ptr<Database> Database::open(std::string_view url, const Options& op
   impl->tenant_id = impl->backend->ensure_tenant(options.tenant);
   impl->options = options;
   impl->reload_catalog();
+  impl->reload_flats();
   if (options.cache.enabled) {
     impl->seen_data_version = impl->backend->data_version();
     impl->seen_change_seq = impl->backend->last_change_seq();
@@ -146,6 +302,7 @@ EntityTypeDef Database::define_type(const EntityTypeDef& def) {
   }
   EntityTypeDef stored = impl_->backend->save_type(impl_->tenant_id, def);
   impl_->reload_catalog();
+  impl_->plan_cache.clear();  // flat coverage and join sets may change
   if (impl_->caches) impl_->caches->flush_all();  // SELECT * results gain the new columns
   return stored;
 }
@@ -175,7 +332,11 @@ std::vector<EntityTypeDef> Database::types() const {
 
 CommitResult Database::commit(ChangeSet changes) {
   changes.tenant_id = impl_->tenant_id;
-  if (!impl_->caches) return impl_->backend->commit(changes);
+  if (!impl_->caches) {
+    CommitResult result = impl_->backend->commit(changes);
+    impl_->note_writes(changes, result);
+    return result;
+  }
   cache::Invalidation inv;
   CommitResult result = impl_->backend->commit(changes, [&](const CommitResult& r) {
     inv = cache::make_invalidation(impl_->caches->ns(), changes, r);
@@ -186,6 +347,7 @@ CommitResult Database::commit(ChangeSet changes) {
     impl_->own_changes.emplace_back(result.change_seq_first, result.change_seq_last);
   }
   impl_->caches->after_commit(inv);
+  impl_->note_writes(changes, result);
   return result;
 }
 
@@ -207,6 +369,11 @@ QueryResult Database::query(std::string_view sql, const std::vector<Value>& para
   return query_cached(sql, params)->result;
 }
 
+QueryResult Database::query(std::string_view sql, const std::vector<Value>& params, const QueryOptions& options) const {
+  if (options.plan == PlanKind::kAuto) return query(sql, params);
+  return run_query(sql, params, nullptr, options);  // forced plans bypass L4: the plan must run
+}
+
 std::shared_ptr<const cache::CachedResult> Database::query_cached(std::string_view sql,
                                                                   const std::vector<Value>& params) const {
   impl_->sync_foreign();
@@ -218,30 +385,10 @@ std::shared_ptr<const cache::CachedResult> Database::query_cached(std::string_vi
 
 QueryResult Database::run_query(std::string_view sql, const std::vector<Value>& params,
                                 const std::function<std::optional<QueryResult>(const std::vector<std::string>&)>*
-                                    before_execute) const {
-  // Compile against one catalog snapshot; when the query names a type this process has not seen
-  // yet, reload once and compile again.
-  auto snap = impl_->snapshot();
-  std::shared_ptr<const CatalogMap> previous;  // keeps pointers handed out before a reload valid
-  bool reloaded = false;
-  query::Catalog catalog{
-      [&](std::string_view code) -> const EntityTypeDef* {
-        auto it = snap->find(code);
-        if (it == snap->end() && !reloaded) {
-          reloaded = true;
-          previous = snap;
-          impl_->reload_catalog();
-          snap = impl_->snapshot();
-          it = snap->find(code);
-        }
-        return it == snap->end() ? nullptr : &it->second;
-      },
-      [&] {
-        std::vector<std::string> codes;
-        for (auto& [c, t] : *snap) codes.push_back(c);
-        return codes;
-      }};
-  query::CompiledQuery q = query::compile(sql, params, catalog);
+                                    before_execute,
+                                const QueryOptions& options) const {
+  Impl::Prepared p = impl_->prepare(sql, params, options.plan, false);
+  const query::CompiledQuery& q = p.compiled;
   if (before_execute) {
     if (auto cached = (*before_execute)(cache::query_tags(q.type->id, q.attributes_read, q.reads_row_versions)))
       return std::move(*cached);
@@ -249,8 +396,141 @@ QueryResult Database::run_query(std::string_view sql, const std::vector<Value>& 
   QueryResult result;
   result.columns = q.columns;
   result.select_star = q.select_star;
-  result.rows = impl_->backend->execute(q);
+  try {
+    result.rows = impl_->backend->execute(q);
+  } catch (const Error& e) {
+    // Another process may have dropped the flat table: forget it and answer from the EAV tables.
+    if (e.code() != ErrorCode::kStorage || p.choice.source != query::Layout::Source::kFlat ||
+        options.plan == PlanKind::kFlat)
+      throw;
+    impl_->reload_flats();
+    impl_->plan_cache.clear();
+    Impl::Prepared eav = impl_->prepare(sql, params, PlanKind::kEav, false);
+    result.rows = impl_->backend->execute(eav.compiled);
+  }
   return result;
+}
+
+namespace {
+
+PlanNode to_public(const query::PlanNodeInfo& n) {
+  PlanNode out;
+  out.op = n.op;
+  out.detail = n.detail;
+  out.estimated_rows = n.estimated_rows;
+  for (const auto& c : n.children) out.children.push_back(to_public(c));
+  return out;
+}
+
+// The node that reads the driver's candidates (pre-order: a union before its branches).
+PlanNode* driver_node(PlanNode& n) {
+  if (n.op == "FlatLookup") return &n.children[0];  // its union of index lookups
+  if (n.op == "FlatScan" || n.op == "TypeScan" || n.op == "IndexScan" || n.op == "IndexUnion") return &n;
+  for (auto& c : n.children)
+    if (PlanNode* d = driver_node(c)) return d;
+  return nullptr;
+}
+
+double ms_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+}  // namespace
+
+ExplainResult Database::explain(std::string_view sql, const std::vector<Value>& params, bool analyze,
+                                const QueryOptions& options) const {
+  Impl::Prepared p = impl_->prepare(sql, params, options.plan, true);
+  ExplainResult r;
+  r.plan = p.choice.source == query::Layout::Source::kFlat ? "flat" : "eav";
+  r.estimated_cost = p.choice.estimated_cost;
+  r.plan_cache_hit = p.cache_hit;
+  r.root = to_public(*p.tree);
+  r.sql = p.compiled.sql;
+  r.backend_plan = impl_->backend->backend_plan(p.compiled);
+  if (!analyze) return r;
+  r.analyzed = true;
+  auto start = std::chrono::steady_clock::now();
+  storage::Rows rows = impl_->backend->execute(p.compiled);
+  r.execution_ms = ms_since(start);
+  r.rows = static_cast<int64_t>(rows.size());
+  r.root.actual_rows = r.rows;
+  r.root.actual_ms = r.execution_ms;
+  // The driver's candidates, counted by running its SQL alone (an index-order scan has none: it
+  // stops at the LIMIT inside the query).
+  const bool index_order = p.choice.source == query::Layout::Source::kValueIndex && p.choice.leaf_paths.empty();
+  if (PlanNode* d = driver_node(r.root); d && !index_order && d != &r.root) {
+    start = std::chrono::steady_clock::now();
+    d->actual_rows = impl_->backend->count_rows(p.driver.first, p.driver.second);
+    d->actual_ms = ms_since(start);
+  }
+  return r;
+}
+
+std::vector<AnalyzeReport> Database::analyze(std::string_view type_code) {
+  std::vector<EntityTypeDef> targets;
+  if (type_code.empty()) targets = types();
+  else targets.push_back(require_type(type_code));
+  std::vector<AnalyzeReport> out;
+  for (const auto& t : targets) {
+    const auto start = std::chrono::steady_clock::now();
+    std::shared_ptr<const query::TypeStats> s;
+    {
+      std::lock_guard analyzing(impl_->analyze_mu);
+      s = impl_->keep_stats(impl_->backend->analyze(t));
+    }
+    out.push_back({t.code, s->entity_count, static_cast<int64_t>(s->attributes.size()), ms_since(start) / 1000.0});
+  }
+  impl_->plan_cache.clear();
+  return out;
+}
+
+namespace {
+
+FlatTableInfo flat_info(const EntityTypeDef& t, const flat::FlatTable& f) {
+  FlatTableInfo info{t.code, f.table, {}};
+  for (const auto& a : t.attributes)
+    if (f.covers(a.id)) info.columns.push_back(a.code);
+  return info;
+}
+
+}  // namespace
+
+FlatTableInfo Database::flat_enable(std::string_view type_code) {
+  EntityTypeDef t = require_type(type_code);
+  flat::FlatTable f = impl_->backend->flat_build(t);
+  impl_->reload_flats();
+  impl_->plan_cache.clear();
+  return flat_info(t, f);
+}
+
+FlatTableInfo Database::flat_rebuild(std::string_view type_code) {
+  EntityTypeDef t = require_type(type_code);
+  impl_->reload_flats();
+  if (!impl_->flat_for(t.id))
+    throw Error(ErrorCode::kNotFound,
+                fmt::format("type '{}' has no flat table (enable it with eavdb flat enable {})", t.code, t.code));
+  return flat_enable(type_code);
+}
+
+bool Database::flat_disable(std::string_view type_code) {
+  EntityTypeDef t = require_type(type_code);
+  const bool dropped = impl_->backend->flat_drop(t.id);
+  impl_->reload_flats();
+  impl_->plan_cache.clear();
+  return dropped;
+}
+
+std::vector<FlatTableInfo> Database::flat_tables() const {
+  impl_->reload_flats();
+  std::vector<FlatTableInfo> out;
+  for (const auto& t : types()) {
+    if (auto f = impl_->flat_for(t.id)) out.push_back(flat_info(t, *f));
+  }
+  return out;
+}
+
+std::pair<int64_t, int64_t> Database::plan_cache_counts() const {
+  return {impl_->plan_cache.hits(), impl_->plan_cache.misses()};
 }
 
 cache::Caches* Database::caches() const noexcept { return impl_->caches.get(); }

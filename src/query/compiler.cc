@@ -6,6 +6,7 @@
 #include "query/binder.h"
 #include "query/lexer.h"
 #include "query/parser.h"
+#include "query/planner.h"
 #include "query/sqlgen.h"
 
 namespace eavdb::query {
@@ -59,14 +60,17 @@ CompiledQuery compile(std::string_view sql, const std::vector<Value>& params, co
   if (sql.size() > kMaxQueryBytes)
     throw Error(ErrorCode::kLimit,
                 fmt::format("query is {} bytes; at most {} are accepted", sql.size(), kMaxQueryBytes));
-  BoundQuery bound = query::bind(parse(sql), params, catalog);
+  return compile_bound(query::bind(parse(sql), params, catalog), Layout{});
+}
+
+CompiledQuery compile_bound(BoundQuery bound, const Layout& layout) {
   std::vector<int64_t> read;
   if (bound.star)
     for (const AttributeDef& a : bound.type->attributes) read.push_back(a.id);
   else
     for (const BoundJoin& j : bound.joins) read.push_back(j.attribute->id);
   const bool row_versions = reads_row_versions(bound);
-  CompiledQuery q = generate(std::move(bound));
+  CompiledQuery q = generate(std::move(bound), layout);
   q.attributes_read = std::move(read);
   q.reads_row_versions = row_versions;
   return q;

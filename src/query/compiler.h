@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -46,6 +47,15 @@ struct CompiledQuery {
   /// the attribute values of those ids.
   std::vector<ResultColumn> columns;
   bool select_star = false;
+  /// With select_star: the SQL itself returns every column listed in `columns` (a flat-table
+  /// plan), so no attribute values need loading.
+  bool star_inline = false;
+  /// A top-N split (query/planner.h PlanChoice::null_split): when this statement returns fewer
+  /// than tail_offset + tail_limit rows, run `null_tail` in the same snapshot and append its rows;
+  /// then drop the first tail_offset rows and keep at most tail_limit.
+  std::shared_ptr<const CompiledQuery> null_tail;
+  int64_t tail_offset = 0;
+  int64_t tail_limit = 0;
   /// Ids of the attributes whose values the query reads (filters, outputs, sort and group keys;
   /// every attribute for SELECT *): the query cache tags results with them.
   std::vector<int64_t> attributes_read;

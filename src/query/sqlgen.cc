@@ -14,6 +14,11 @@ namespace {
 // Accumulates SQL text and its parameters together so their order always agrees.
 class SqlBuilder {
  public:
+  /// Column SQL of attribute joins (default aN.value) and the alias of the system columns.
+  std::vector<std::string> join_columns;
+  std::string system_alias = "e";
+  /// When set, every attribute column renders as this (a UNION branch reads one value table).
+  std::string forced_column;
 
   void text(std::string_view s) { sql_ += s; }
   void param(SqlParam p) {
@@ -23,11 +28,14 @@ class SqlBuilder {
 
   void column(const BoundColumn& c) {
     switch (c.system) {
-      case BoundColumn::System::kId: return text("e.id");
-      case BoundColumn::System::kVersion: return text("e.version");
-      case BoundColumn::System::kCreatedAt: return text("e.created_at");
-      case BoundColumn::System::kUpdatedAt: return text("e.updated_at");
-      case BoundColumn::System::kNone: return text(fmt::format("a{}.value", c.join + 1));
+      case BoundColumn::System::kId: return text(system_alias + ".id");
+      case BoundColumn::System::kVersion: return text(system_alias + ".version");
+      case BoundColumn::System::kCreatedAt: return text(system_alias + ".created_at");
+      case BoundColumn::System::kUpdatedAt: return text(system_alias + ".updated_at");
+      case BoundColumn::System::kNone:
+        if (!forced_column.empty()) return text(forced_column);
+        if (static_cast<std::size_t>(c.join) < join_columns.size()) return text(join_columns[static_cast<std::size_t>(c.join)]);
+        return text(fmt::format("a{}.value", c.join + 1));
     }
   }
 
@@ -164,35 +172,134 @@ int arrange(BoundPred& p) {
 
 }  // namespace
 
-CompiledQuery generate(BoundQuery q) {
+namespace {
+
+std::string join_sql(const BoundJoin& j, std::size_t k, std::string_view how) {
+  return fmt::format(" {} eav_value_{} a{} ON a{}.entity_id = e.id AND a{}.attribute_id = ", how,
+                     value_type_name(j.attribute->type), k + 1, k + 1, k + 1);
+}
+
+// One UNION branch: the ids whose value satisfies leaf `p` (read from its index).
+void union_branch(SqlBuilder& b, const BoundQuery& q, const BoundPred& p) {
+  const BoundJoin& j = q.joins[static_cast<std::size_t>(p.column.join)];
+  b.text(fmt::format("SELECT entity_id AS id FROM eav_value_{} WHERE attribute_id = ", value_type_name(j.attribute->type)));
+  b.param(j.attribute->id);
+  b.text(" AND ");
+  b.forced_column = "value";
+  b.pred(p);
+  b.forced_column.clear();
+}
+
+// The UNION of flat-table index lookups, one branch per leaf (columns render as f."code").
+void flat_union(SqlBuilder& b, const Layout& layout) {
+  for (std::size_t k = 0; k < layout.union_leaves.size(); ++k) {
+    if (k) b.text(" UNION ");
+    b.text("SELECT f.id AS id FROM ");
+    b.text(layout.flat_table);
+    b.text(" f WHERE ");
+    b.pred(*layout.union_leaves[k]);
+  }
+}
+
+}  // namespace
+
+CompiledQuery generate(BoundQuery q) { return generate(std::move(q), Layout{}); }
+
+CompiledQuery generate(BoundQuery q, const Layout& layout) {
+  using Source = Layout::Source;
   SqlBuilder b;
+  const bool flat = layout.source == Source::kFlat;
+  if (flat) {
+    b.system_alias = "f";
+    for (const BoundJoin& j : q.joins) b.join_columns.push_back(fmt::format("f.\"{}\"", j.attribute->code));
+  }
+  if (q.where) {
+    if (int cost = arrange(*q.where); cost > kMaxSqlNesting)
+      throw Error(ErrorCode::kLimit,
+                  fmt::format("WHERE expression alternates AND/OR too deeply for the SQLite backend "
+                              "(nesting cost {}, at most {})", cost, kMaxSqlNesting));
+  }
   b.text("SELECT ");
   if (q.star) {
-    b.text("e.id");
+    b.text(flat ? "f.id" : "e.id");
+    if (flat)
+      for (const AttributeDef& a : q.type->attributes) b.text(fmt::format(", f.\"{}\"", a.code));
   } else {
     for (std::size_t k = 0; k < q.outputs.size(); ++k) {
       if (k) b.text(", ");
       b.value(q.outputs[k]);
     }
   }
-  b.text(" FROM eav_entity e");
-  // Inner joins first: SQLite may then drive the query from a value index.
-  for (bool inner : {true, false}) {
-    for (std::size_t k = 0; k < q.joins.size(); ++k) {
-      const BoundJoin& j = q.joins[k];
-      if (j.inner != inner) continue;
-      b.text(fmt::format(" {}JOIN eav_value_{} a{} ON a{}.entity_id = e.id AND a{}.attribute_id = ", inner ? "" : "LEFT ",
-                         value_type_name(j.attribute->type), k + 1, k + 1, k + 1));
-      b.param(j.attribute->id);
+  std::string tie_break = "e.id";
+  switch (layout.source) {
+    case Source::kLegacy:
+      b.text(" FROM eav_entity e");
+      // Inner joins first: SQLite may then drive the query from a value index.
+      for (bool inner : {true, false}) {
+        for (std::size_t k = 0; k < q.joins.size(); ++k) {
+          if (q.joins[k].inner != inner) continue;
+          b.text(join_sql(q.joins[k], k, inner ? "JOIN" : "LEFT JOIN"));
+          b.param(q.joins[k].attribute->id);
+        }
+      }
+      b.text(" WHERE e.type_id = ");
+      b.param(q.type->id);
+      break;
+    case Source::kFlat:
+      b.text(" FROM ");
+      if (!layout.union_leaves.empty()) {
+        b.text("(");
+        flat_union(b, layout);
+        b.text(") d CROSS JOIN ");
+      }
+      b.text(layout.flat_table);
+      b.text(layout.union_leaves.empty() ? " f WHERE 1" : " f ON f.id = d.id WHERE 1");
+      tie_break = "f.id";
+      break;
+    case Source::kEntityScan:
+    case Source::kValueIndex:
+    case Source::kUnion: {
+      std::vector<bool> placed(q.joins.size(), false);
+      if (layout.source == Source::kEntityScan) {
+        b.text(" FROM eav_entity e");
+      } else if (layout.source == Source::kValueIndex) {
+        const auto d = static_cast<std::size_t>(layout.driver_join);
+        b.text(fmt::format(" FROM eav_value_{} a{} CROSS JOIN eav_entity e ON e.id = a{}.entity_id",
+                           value_type_name(q.joins[d].attribute->type), d + 1, d + 1));
+        placed[d] = true;
+        tie_break = fmt::format("a{}.entity_id", d + 1);
+      } else {
+        b.text(" FROM (");
+        for (std::size_t k = 0; k < layout.union_leaves.size(); ++k) {
+          if (k) b.text(" UNION ");
+          union_branch(b, q, *layout.union_leaves[k]);
+        }
+        b.text(") d CROSS JOIN eav_entity e ON e.id = d.id");
+      }
+      for (int k : layout.inner_order) {
+        const auto j = static_cast<std::size_t>(k);
+        if (placed[j]) continue;
+        placed[j] = true;
+        b.text(join_sql(q.joins[j], j, "CROSS JOIN"));
+        b.param(q.joins[j].attribute->id);
+      }
+      for (std::size_t k = 0; k < q.joins.size(); ++k) {
+        if (placed[k]) continue;
+        b.text(join_sql(q.joins[k], k, q.joins[k].inner ? "CROSS JOIN" : "LEFT JOIN"));
+        b.param(q.joins[k].attribute->id);
+      }
+      b.text(" WHERE ");
+      if (layout.source == Source::kValueIndex) {
+        b.text(fmt::format("a{}.attribute_id = ", layout.driver_join + 1));
+        b.param(q.joins[static_cast<std::size_t>(layout.driver_join)].attribute->id);
+        b.text(" AND ");
+      }
+      b.text("e.type_id = ");
+      b.param(q.type->id);
+      break;
     }
   }
-  b.text(" WHERE e.type_id = ");
-  b.param(q.type->id);
   if (q.where) {
-    if (int cost = arrange(*q.where); cost > kMaxSqlNesting)
-      throw Error(ErrorCode::kLimit,
-                  fmt::format("WHERE expression alternates AND/OR too deeply for the SQLite backend "
-                              "(nesting cost {}, at most {})", cost, kMaxSqlNesting));
     b.text(" AND (");
     if (q.where->children.empty()) b.pred(*q.where);
     else b.chain(*q.where);
@@ -219,7 +326,8 @@ CompiledQuery generate(BoundQuery q) {
         b.order_key({Agg::kNone, q.group_by[k], q.group_by[k].type}, false, false);
       }
     } else {
-      b.text("e.id ASC");
+      b.text(tie_break);
+      b.text(" ASC");
     }
   }
   if (q.limit || q.offset) {
@@ -235,7 +343,108 @@ CompiledQuery generate(BoundQuery q) {
   out.type = q.type;
   out.columns = std::move(q.columns);
   out.select_star = q.star;
+  out.star_inline = q.star && flat;
   return out;
+}
+
+std::pair<std::string, std::vector<SqlParam>> driver_sql(const BoundQuery& q, const Layout& layout) {
+  using Source = Layout::Source;
+  SqlBuilder b;
+  switch (layout.source) {
+    case Source::kFlat:
+      for (const BoundJoin& j : q.joins) b.join_columns.push_back(fmt::format("f.\"{}\"", j.attribute->code));
+      b.system_alias = "f";
+      if (layout.union_leaves.empty()) {
+        b.text("SELECT id FROM ");
+        b.text(layout.flat_table);
+      } else {
+        flat_union(b, layout);
+      }
+      break;
+    case Source::kValueIndex: {
+      const BoundJoin& j = q.joins[static_cast<std::size_t>(layout.driver_join)];
+      b.text(fmt::format("SELECT entity_id FROM eav_value_{} WHERE attribute_id = ", value_type_name(j.attribute->type)));
+      b.param(j.attribute->id);
+      // The driver's own conjuncts narrow its index range.
+      if (q.where) {
+        std::vector<const BoundPred*> own;
+        if (q.where->kind == BoundPred::Kind::kAnd) {
+          for (const auto& c : q.where->children)
+            if (c->children.empty() && c->column.system == BoundColumn::System::kNone &&
+                c->column.join == layout.driver_join)
+              own.push_back(c.get());
+        } else if (q.where->children.empty() && q.where->column.join == layout.driver_join &&
+                   q.where->column.system == BoundColumn::System::kNone) {
+          own.push_back(q.where.get());
+        }
+        b.forced_column = "value";
+        for (const BoundPred* p : own) {
+          b.text(" AND ");
+          b.pred(*p);
+        }
+      }
+      break;
+    }
+    case Source::kUnion:
+      for (std::size_t k = 0; k < layout.union_leaves.size(); ++k) {
+        if (k) b.text(" UNION ");
+        union_branch(b, q, *layout.union_leaves[k]);
+      }
+      break;
+    case Source::kLegacy:
+    case Source::kEntityScan:
+      b.text("SELECT id FROM eav_entity WHERE type_id = ");
+      b.param(q.type->id);
+      break;
+  }
+  CompiledQuery c = b.finish();
+  return {std::move(c.sql), std::move(c.params)};
+}
+
+namespace {
+
+std::string param_text(const SqlParam& p) {
+  if (std::holds_alternative<std::monostate>(p)) return "NULL";
+  if (auto* i = std::get_if<int64_t>(&p)) return std::to_string(*i);
+  if (auto* d = std::get_if<double>(&p)) return fmt::format("{}", *d);
+  std::string out = "'";
+  for (char c : std::get<std::string>(p)) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string column_text(const BoundColumn& c) { return c.code; }
+
+}  // namespace
+
+std::string describe(const BoundPred& p) {
+  using K = BoundPred::Kind;
+  static constexpr std::string_view kOps[] = {" = ", " <> ", " < ", " <= ", " > ", " >= "};
+  switch (p.kind) {
+    case K::kAnd:
+    case K::kOr: {
+      std::string s = "(";
+      for (std::size_t k = 0; k < p.children.size(); ++k) {
+        if (k) s += p.kind == K::kAnd ? " AND " : " OR ";
+        s += describe(*p.children[k]);
+      }
+      return s + ")";
+    }
+    case K::kIsNull: return column_text(p.column) + (p.negated ? " IS NOT NULL" : " IS NULL");
+    case K::kConst: return fmt::format("{} IS NOT NULL AND {}", column_text(p.column), p.truth ? "TRUE" : "FALSE");
+    case K::kCompare:
+      return column_text(p.column) + std::string(kOps[static_cast<int>(p.op)]) + param_text(p.values[0]);
+    case K::kIn: {
+      std::string s = column_text(p.column) + (p.negated ? " NOT IN (" : " IN (");
+      for (std::size_t k = 0; k < p.values.size(); ++k) s += (k ? ", " : "") + param_text(p.values[k]);
+      return s + ")";
+    }
+    case K::kBetween:
+      return fmt::format("{}{}{} AND {}", column_text(p.column), p.negated ? " NOT BETWEEN " : " BETWEEN ",
+                         param_text(p.values[0]), param_text(p.values[1]));
+    case K::kLike:
+      return column_text(p.column) + (p.negated ? " NOT LIKE " : " LIKE ") + param_text(p.values[0]);
+  }
+  return "?";
 }
 
 }  // namespace eavdb::query

@@ -9,6 +9,10 @@
 // Pure function; thread-safe.
 #pragma once
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "query/binder.h"
 #include "query/compiler.h"
 
@@ -23,9 +27,40 @@ inline constexpr std::size_t kFlatChain = 64;
 /// stack has 100 entries; deeply alternating AND/OR nesting beyond this cannot be parsed).
 inline constexpr int kMaxSqlNesting = 90;
 
+/// The physical shape the planner chose for one query (query/planner.h). Only the row source and
+/// the join order change; the WHERE, grouping and ordering semantics are always the query's own.
+struct Layout {
+  enum class Source {
+    kLegacy,      ///< plain joins in binder order; SQLite picks the order (no planner)
+    kEntityScan,  ///< drive from eav_entity by type, then the inner joins in `inner_order`
+    kValueIndex,  ///< drive from the (attribute_id, value) index of join `driver_join`
+    kUnion,       ///< drive from the UNION of the index lookups of `union_leaves` (OR / IN)
+    kFlat,        ///< read the flat table `flat_table` only
+  };
+  Source source = Source::kLegacy;
+  int driver_join = -1;                       ///< kValueIndex
+  std::vector<const BoundPred*> union_leaves;  ///< kUnion: indexable leaves of the WHERE
+  std::vector<int> inner_order;               ///< inner joins after the driver, in join order
+  std::string flat_table;                     ///< kFlat
+};
+
 /// Generates the SQLite statement for `q`; may reorder AND/OR operands (they commute) so the
 /// most deeply nested one comes first. Throws Error(kLimit) when it would need more than
 /// kMaxSqlParams parameters or when the WHERE nesting exceeds kMaxSqlNesting.
 CompiledQuery generate(BoundQuery q);
+
+/// Generates the statement for `q` in physical layout `layout`: the driver comes first and the
+/// other joins follow in the chosen order, fixed with CROSS JOIN (SQLite never reorders the
+/// operands of a CROSS JOIN); kFlat reads `layout.flat_table`, whose columns are the attribute
+/// codes, and returns SELECT * rows whole (CompiledQuery::star_inline). Errors as generate().
+CompiledQuery generate(BoundQuery q, const Layout& layout);
+
+/// The SQL (and its parameters) of the driver's candidate ids alone, `SELECT <id> FROM ...`,
+/// for EXPLAIN ANALYZE's actual row count of the driver node.
+std::pair<std::string, std::vector<SqlParam>> driver_sql(const BoundQuery& q, const Layout& layout);
+
+/// Renders a predicate for EXPLAIN (`state = 'NY'`, `(a < 3 OR b IS NULL)`), with attribute codes
+/// and literal values.
+std::string describe(const BoundPred& p);
 
 }  // namespace eavdb::query

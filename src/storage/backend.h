@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,7 +14,9 @@
 #include "eavdb/changeset.h"
 #include "eavdb/result.h"
 #include "eavdb/schema.h"
+#include "flat/flat.h"
 #include "query/compiler.h"
+#include "query/statistics.h"
 
 namespace eavdb::storage {
 
@@ -88,6 +91,30 @@ class Backend {
   /// Runs compiled query SQL in one read snapshot and decodes its rows by `q.columns`. For
   /// SELECT * (q.select_star) each row is [id, every attribute of q.type in definition order].
   virtual Rows execute(const query::CompiledQuery& q) = 0;
+
+  // ---- planner support ------------------------------------------------------------------------
+  /// Computes the statistics of `type` in one read snapshot (sorted scans of each attribute's
+  /// (attribute_id, value) index, see query::AttributeStatsBuilder), stores them and subtracts the
+  /// writes seen by the scan from the type's modification counter. Returns them.
+  virtual query::TypeStats analyze(const EntityTypeDef& type) = 0;
+  /// The stored statistics of a type with its current modification counter, or std::nullopt
+  /// when it was never analyzed.
+  virtual std::optional<query::TypeStats> load_statistics(int64_t type_id) = 0;
+  /// The backend's own plan for compiled SQL (SQLite: EXPLAIN QUERY PLAN lines, indented by depth).
+  virtual std::vector<std::string> backend_plan(const query::CompiledQuery& q) = 0;
+  /// Runs `SELECT count(*) FROM (<sql>)` with `params` (EXPLAIN ANALYZE's per-node actual rows).
+  virtual int64_t count_rows(const std::string& sql, const std::vector<query::SqlParam>& params) = 0;
+
+  // ---- flat tables ------------------------------------------------------------------------------
+  /// Every registered flat table (of every tenant; type ids are global).
+  virtual std::vector<flat::FlatTable> flat_tables() = 0;
+  /// Creates, or rebuilds, the flat table of `type` covering flat::covered_attributes(type): builds
+  /// it under a shadow name, fills it from the EAV tables, then drops the old table and renames the
+  /// shadow in the same write transaction (WAL readers keep reading the old one meanwhile).
+  /// Registers the table so every later commit syncs it. Returns the registration.
+  virtual flat::FlatTable flat_build(const EntityTypeDef& type) = 0;
+  /// Drops the flat table of type `type_id` and its registration; false when it had none.
+  virtual bool flat_drop(int64_t type_id) = 0;
 };
 
 }  // namespace eavdb::storage

@@ -8,7 +8,10 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <random>
 #include <set>
@@ -56,6 +59,18 @@ std::string sql_type(ValueType t) {
     case ValueType::kDatetime: return "INTEGER";
     case ValueType::kDecimal: return "REAL";
     default: return "TEXT";
+  }
+}
+
+// Binds one typed value into a reference statement (decimals as REAL, datetimes as µs).
+void bind_ref(sqlite3_stmt* st, int p, const Value& v) {
+  if (is_null(v)) sqlite3_bind_null(st, p);
+  else if (auto* i = std::get_if<int64_t>(&v)) sqlite3_bind_int64(st, p, *i);
+  else if (auto* d = std::get_if<Decimal>(&v)) sqlite3_bind_double(st, p, d->to_double());
+  else if (auto* t = std::get_if<DateTime>(&v)) sqlite3_bind_int64(st, p, t->micros);
+  else {
+    auto& s = std::get<std::string>(v);
+    sqlite3_bind_text(st, p, s.c_str(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
   }
 }
 
@@ -297,6 +312,81 @@ class Generator {
   std::mt19937_64 rng_;
 };
 
+// Applies `n` random inserts, updates and deletes (values drawn from the columns' samples, some
+// NULL) to eavdb through the commit funnel, in a few commits, and the same to `ref`. `live` holds
+// the ids that exist.
+void mutate(Database& db, sqlite3* ref, const EntityTypeDef& type, const std::vector<Column>& cols,
+            std::vector<int64_t>& live, int n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  auto pick = [&](size_t k) { return static_cast<size_t>(rng() % k); };
+  auto random_value = [&](size_t j) -> Value {
+    if (cols[j].samples.empty() || pick(5) == 0) return Value{};
+    return cols[j].samples[pick(cols[j].samples.size())];
+  };
+  constexpr int kPerCommit = 50;
+  for (int done = 0; done < n; done += kPerCommit) {
+    ChangeSet cs;
+    std::vector<std::vector<std::pair<size_t, Value>>> assigned;  // per write: (column, value)
+    std::set<int64_t> touched;  // one write per entity per commit keeps the reference simple
+    for (int k = 0; k < kPerCommit && done + k < n; ++k) {
+      EntityWrite w;
+      w.type_id = type.id;
+      std::vector<std::pair<size_t, Value>> vals;
+      const size_t op = pick(4);
+      if (op < 2 || live.empty()) {
+        w.kind = EntityWrite::Kind::kInsert;
+        for (size_t j = 0; j < cols.size(); ++j)
+          if (pick(10) < 7) vals.emplace_back(j, random_value(j));
+      } else {
+        const int64_t id = live[pick(live.size())];
+        if (!touched.insert(id).second) continue;
+        w.id = id;
+        if (op == 2) {
+          w.kind = EntityWrite::Kind::kUpdate;
+          std::set<size_t> chosen;
+          for (size_t m = 0, c = 1 + pick(3); m < c; ++m) chosen.insert(pick(cols.size()));
+          for (size_t j : chosen) vals.emplace_back(j, random_value(j));
+        } else {
+          w.kind = EntityWrite::Kind::kDelete;
+        }
+      }
+      for (auto& [j, v] : vals) w.values.push_back({type.attributes[j].id, type.attributes[j].type, v});
+      cs.writes.push_back(std::move(w));
+      assigned.push_back(std::move(vals));
+    }
+    CommitResult r = db.commit(cs);
+    for (size_t i = 0; i < cs.writes.size(); ++i) {
+      const EntityWrite& w = cs.writes[i];
+      const int64_t id = r.ids[i];
+      sqlite3_stmt* st = nullptr;
+      if (w.kind == EntityWrite::Kind::kDelete) {
+        sqlite3_prepare_v2(ref, "DELETE FROM ref WHERE id = ?", -1, &st, nullptr);
+        sqlite3_bind_int64(st, 1, id);
+        live.erase(std::find(live.begin(), live.end(), id));
+      } else if (w.kind == EntityWrite::Kind::kInsert) {
+        std::string sql = "INSERT INTO ref(id";
+        for (auto& [j, v] : assigned[i]) sql += ", \"" + cols[j].code + "\"";
+        sql += ") VALUES(?";
+        for (size_t m = 0; m < assigned[i].size(); ++m) sql += ", ?";
+        sql += ")";
+        EXPECT_EQ(sqlite3_prepare_v2(ref, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
+        sqlite3_bind_int64(st, 1, id);
+        for (size_t m = 0; m < assigned[i].size(); ++m) bind_ref(st, static_cast<int>(m + 2), assigned[i][m].second);
+        live.push_back(id);
+      } else {
+        std::string sql = "UPDATE ref SET id = id";
+        for (auto& [j, v] : assigned[i]) sql += ", \"" + cols[j].code + "\" = ?";
+        sql += " WHERE id = ?";
+        EXPECT_EQ(sqlite3_prepare_v2(ref, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sql;
+        for (size_t m = 0; m < assigned[i].size(); ++m) bind_ref(st, static_cast<int>(m + 1), assigned[i][m].second);
+        sqlite3_bind_int64(st, static_cast<int>(assigned[i].size() + 1), id);
+      }
+      EXPECT_EQ(sqlite3_step(st), SQLITE_DONE) << sqlite3_errmsg(ref);
+      sqlite3_finalize(st);
+    }
+  }
+}
+
 // Compares one eavdb value with one reference column value.
 bool same(const Value& v, sqlite3_stmt* st, int col, ValueType type, std::string* why) {
   int rt = sqlite3_column_type(st, col);
@@ -327,7 +417,11 @@ bool same(const Value& v, sqlite3_stmt* st, int col, ValueType type, std::string
   return ok;
 }
 
-void run_dataset(const std::string& file, const std::string& type_code, uint64_t seed) {
+// Imports `file`, enables the type's flat table and runs the seeded random queries under `plan`,
+// half of them after random inserts, updates and deletes (which the commit funnel also applies to
+// the flat table). One test per dataset and plan kind: the same seed gives every plan the same
+// queries and mutations.
+void run_dataset(const std::string& file, const std::string& type_code, uint64_t seed, PlanKind plan_kind) {
   const std::string dir = testing::data_dir();
   if (dir.empty()) GTEST_SKIP() << "datasets not available (run scripts/fetch-data.sh, set EAVDB_DATA_DIR)";
   testing::TempDir tmp;
@@ -340,14 +434,32 @@ void run_dataset(const std::string& file, const std::string& type_code, uint64_t
   EntityTypeDef type = db->require_type(type_code);
   Reference ref;
   Generator gen(type_code, build_reference(ref.db(), type, dir + "/" + file), seed);
+  db->flat_enable(type_code);
+  std::vector<int64_t> live;
+  for (int64_t id = report.first_id; id <= report.last_id; ++id) live.push_back(id);
+  const PlanKind kPlans[] = {PlanKind::kAuto, PlanKind::kEav, PlanKind::kFlat};
+  const char* kPlanNames[] = {"auto", "eav", "flat"};
   int failures = 0, nonempty = 0;
   const int queries = queries_per_dataset();
+  double plan_ms[3] = {0, 0, 0}, slowest_ms = 0;  // informational only: printed, never asserted
+  std::string slowest;
   for (int i = 0; i < queries && failures < 5; ++i) {
+    if (i == queries / 2) mutate(*db, ref.db(), type, gen.columns(), live, 400, seed);
     GenQuery q = gen.next();
-    SCOPED_TRACE(fmt::format("query #{}: {}\nreference: {}", i, q.eav, q.ref));
+    for (int plan = 0; plan < 3 && failures < 5; ++plan) {
+    if (kPlans[plan] != plan_kind) continue;
+    SCOPED_TRACE(fmt::format("query #{} ({} plan{}): {}\nreference: {}", i, kPlanNames[plan],
+                             i >= queries / 2 ? ", after mutations" : "", q.eav, q.ref));
     QueryResult mine;
+    const auto started = std::chrono::steady_clock::now();
     try {
-      mine = db->query(q.eav);
+      mine = db->query(q.eav, {}, QueryOptions{kPlans[plan]});
+      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+      plan_ms[plan] += ms;
+      if (ms > slowest_ms) {
+        slowest_ms = ms;
+        slowest = q.eav;
+      }
     } catch (const std::exception& e) {
       ADD_FAILURE() << "eavdb failed: " << e.what();
       ++failures;
@@ -380,14 +492,23 @@ void run_dataset(const std::string& file, const std::string& type_code, uint64_t
       ++failures;
     }
     if (row > 0) ++nonempty;
+    }
   }
+  std::printf("%s: query time auto %.0f ms, eav %.0f ms, flat %.0f ms; slowest %.1f ms: %s\n", type_code.c_str(),
+              plan_ms[0], plan_ms[1], plan_ms[2], slowest_ms, slowest.c_str());
   // The generator must exercise real data, not only empty answers.
   EXPECT_GT(nonempty, queries / 4);
 }
 
-TEST(Differential, Movies) { run_dataset("movies.json", "movie", 1); }
-TEST(Differential, Birdstrikes) { run_dataset("birdstrikes.csv", "birdstrike", 2); }
-TEST(Differential, Zipcodes) { run_dataset("zipcodes.csv", "zipcode", 3); }
+TEST(Differential, Movies) { run_dataset("movies.json", "movie", 1, PlanKind::kAuto); }
+TEST(Differential, MoviesForcedEav) { run_dataset("movies.json", "movie", 1, PlanKind::kEav); }
+TEST(Differential, MoviesForcedFlat) { run_dataset("movies.json", "movie", 1, PlanKind::kFlat); }
+TEST(Differential, Birdstrikes) { run_dataset("birdstrikes.csv", "birdstrike", 2, PlanKind::kAuto); }
+TEST(Differential, BirdstrikesForcedEav) { run_dataset("birdstrikes.csv", "birdstrike", 2, PlanKind::kEav); }
+TEST(Differential, BirdstrikesForcedFlat) { run_dataset("birdstrikes.csv", "birdstrike", 2, PlanKind::kFlat); }
+TEST(Differential, Zipcodes) { run_dataset("zipcodes.csv", "zipcode", 3, PlanKind::kAuto); }
+TEST(Differential, ZipcodesForcedEav) { run_dataset("zipcodes.csv", "zipcode", 3, PlanKind::kEav); }
+TEST(Differential, ZipcodesForcedFlat) { run_dataset("zipcodes.csv", "zipcode", 3, PlanKind::kFlat); }
 
 }  // namespace
 }  // namespace eavdb

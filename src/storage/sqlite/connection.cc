@@ -182,6 +182,7 @@ Connection::Connection(const std::string& path, bool create, int busy_timeout_ms
 
 Connection::~Connection() {
   for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+  for (auto& [sql, stmt] : query_lru_) sqlite3_finalize(stmt);
   sqlite3_close(db_);
 }
 
@@ -206,6 +207,25 @@ Statement Connection::prepare(const std::string& sql) {
                                 SQLITE_PREPARE_PERSISTENT, &stmt, nullptr),
         "prepare");
   cache_.emplace(sql, stmt);
+  return Statement(stmt);
+}
+
+Statement Connection::prepare_query(const std::string& sql) {
+  if (auto it = query_index_.find(sql); it != query_index_.end()) {
+    query_lru_.splice(query_lru_.begin(), query_lru_, it->second);
+    return Statement(it->second->second);
+  }
+  sqlite3_stmt* stmt = nullptr;
+  check(db_, sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                                nullptr),
+        "prepare");
+  query_lru_.emplace_front(sql, stmt);
+  query_index_[sql] = query_lru_.begin();
+  while (query_lru_.size() > kQueryStatements) {
+    sqlite3_finalize(query_lru_.back().second);
+    query_index_.erase(query_lru_.back().first);
+    query_lru_.pop_back();
+  }
   return Statement(stmt);
 }
 

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -80,6 +81,12 @@ class Connection {
   /// A statement prepared for one use (ad-hoc query SQL, which would otherwise grow the cache
   /// without bound), finalized when the Statement is destroyed.
   Statement prepare_once(const std::string& sql);
+  /// A prepared statement from a bounded LRU cache of the last kQueryStatements ad-hoc query SQL
+  /// texts (query SQL depends on the query's shape, not its values, so repeated queries of one
+  /// shape skip SQLite's prepare); the least recently used statement is finalized when a new one
+  /// does not fit. The statement must not be in use when the next prepare_query runs.
+  Statement prepare_query(const std::string& sql);
+  static constexpr std::size_t kQueryStatements = 128;
   /// Rows changed by the last statement.
   int64_t changes() const { return sqlite3_changes64(db_); }
   sqlite3* raw() const noexcept { return db_; }
@@ -87,6 +94,9 @@ class Connection {
  private:
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  using QueryEntry = std::pair<std::string, sqlite3_stmt*>;
+  std::list<QueryEntry> query_lru_;  ///< front: most recently used
+  std::unordered_map<std::string, std::list<QueryEntry>::iterator> query_index_;
 };
 
 }  // namespace eavdb::storage::sqlite

@@ -14,7 +14,7 @@ namespace eavdb::storage::sqlite {
 // index for filters and sorts — except text: its values are long (any length), so an index
 // would copy them whole and double the write cost; text filters scan. Decimals are canonical decimal TEXT under the eavdb_decimal
 // collation (numeric comparison, registered on every connection); datetimes are INTEGER µs.
-inline constexpr std::array<std::string_view, 4> kMigrations = {
+inline constexpr std::array<std::string_view, 5> kMigrations = {
     R"sql(
 CREATE TABLE eav_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE eav_tenant(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE);
@@ -85,6 +85,24 @@ CREATE TABLE eav_api_token(
   role TEXT NOT NULL CHECK (role IN ('read','write','admin')),
   created_at INTEGER NOT NULL,
   revoked_at INTEGER);
+)sql",
+    // 5: planner statistics and flat tables. eav_type_stats holds per type the entity count at
+    // the last analyze and the number of entity writes committed since (bumped by the commit
+    // funnel; a large share triggers a re-analyze). eav_attribute_stats / eav_attribute_histogram
+    // hold per attribute the non-null count, a HyperLogLog distinct estimate, min/max and the
+    // equi-depth histogram bounds (SQLite's dynamic typing keeps ints, reals and text natively).
+    // eav_flat_table registers each type's flat table, the attribute ids it covers and the two
+    // statements the commit funnel runs to sync it (flat/flat.h).
+    R"sql(
+CREATE TABLE eav_type_stats(type_id INTEGER PRIMARY KEY, entity_count INTEGER NOT NULL DEFAULT 0,
+  modifications INTEGER NOT NULL DEFAULT 0, analyzed_at INTEGER);
+CREATE TABLE eav_attribute_stats(attribute_id INTEGER PRIMARY KEY, type_id INTEGER NOT NULL,
+  non_null INTEGER NOT NULL, distinct_estimate REAL NOT NULL, min_value, max_value);
+CREATE TABLE eav_attribute_histogram(attribute_id INTEGER NOT NULL, bucket INTEGER NOT NULL, bound,
+  PRIMARY KEY(attribute_id, bucket)) WITHOUT ROWID;
+CREATE TABLE eav_flat_table(type_id INTEGER PRIMARY KEY, table_name TEXT NOT NULL UNIQUE,
+  attribute_ids TEXT NOT NULL, sync_delete TEXT NOT NULL, sync_insert TEXT NOT NULL,
+  created_at INTEGER NOT NULL);
 )sql",
 };
 

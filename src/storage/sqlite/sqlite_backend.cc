@@ -9,7 +9,9 @@
 #include <atomic>
 #include <cstring>
 #include <chrono>
+#include <map>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include "eavdb/error.h"
@@ -690,6 +692,7 @@ CommitResult SqliteBackend::commit(const ChangeSet& changes, const BeforeCommit&
       st.bind(1, std::to_string(ctx.next_id - 1));
       st.run();
     }
+    sync_planner_state(c, changes, out);
     const bool announced = before_commit ? before_commit(out) : true;
     log_invalidations(c, changes, out, announced);
   });
@@ -922,25 +925,39 @@ std::vector<std::string> SqliteBackend::integrity_check() {
 Rows SqliteBackend::execute(const query::CompiledQuery& q) {
   auto reader = lease_reader();
   Rows rows;
-  // One read transaction: for SELECT * the id query and the value loads see one snapshot.
-  reader->exec("BEGIN");
-  try {
+  // Runs one statement, appending its rows (SELECT * rows widened to every attribute).
+  auto run = [&](const query::CompiledQuery& cq) {
+    Rows part;
     {
-      Statement st = reader->prepare_once(q.sql);
-      for (size_t i = 0; i < q.params.size(); ++i) st.bind_param(static_cast<int>(i + 1), q.params[i]);
+      Statement st = reader->prepare_query(cq.sql);
+      for (size_t i = 0; i < cq.params.size(); ++i) st.bind_param(static_cast<int>(i + 1), cq.params[i]);
       while (st.step()) {
         std::vector<Value> row;
-        if (q.select_star) {
+        if (cq.select_star && !cq.star_inline) {
           row.emplace_back(st.column_int(0));
         } else {
-          row.reserve(q.columns.size());
-          for (size_t j = 0; j < q.columns.size(); ++j)
-            row.push_back(st.column_value(static_cast<int>(j), q.columns[j].type));
+          row.reserve(cq.columns.size());
+          for (size_t j = 0; j < cq.columns.size(); ++j)
+            row.push_back(st.column_value(static_cast<int>(j), cq.columns[j].type));
         }
-        rows.push_back(std::move(row));
+        part.push_back(std::move(row));
       }
     }
-    if (q.select_star && !rows.empty()) fill_star_rows(*reader, q, rows);
+    if (cq.select_star && !cq.star_inline && !part.empty()) fill_star_rows(*reader, cq, part);
+    for (auto& r : part) rows.push_back(std::move(r));
+  };
+  // One read transaction: for SELECT * the id query and the value loads (and a top-N split's
+  // second statement) see one snapshot.
+  reader->exec("BEGIN");
+  try {
+    run(q);
+    if (q.null_tail) {
+      const auto wanted = static_cast<size_t>(q.tail_offset + q.tail_limit);
+      if (rows.size() < wanted) run(*q.null_tail);
+      const auto skip = std::min(rows.size(), static_cast<size_t>(q.tail_offset));
+      rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(skip));
+      if (rows.size() > static_cast<size_t>(q.tail_limit)) rows.resize(static_cast<size_t>(q.tail_limit));
+    }
     reader->exec("COMMIT");
   } catch (...) {
     sqlite3_exec(reader->raw(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -970,6 +987,302 @@ void SqliteBackend::fill_star_rows(Connection& c, const query::CompiledQuery& q,
       if (it != column_of.end()) row[it->second] = std::move(value);
     }
   }
+}
+
+// ---- planner support ---------------------------------------------------------------------------
+
+namespace {
+
+// A dynamically typed statistics column (min/max/bound) as a key; nullopt for NULL.
+std::optional<query::StatKey> column_key(const Statement& st, int col) {
+  switch (sqlite3_column_type(st.raw(), col)) {
+    case SQLITE_INTEGER: return query::StatKey(st.column_int(col));
+    case SQLITE_FLOAT: return query::StatKey(sqlite3_column_double(st.raw(), col));
+    case SQLITE_NULL: return std::nullopt;
+    default: return query::StatKey(st.column_text(col));
+  }
+}
+
+void bind_key(Statement& st, int i, const std::optional<query::StatKey>& k) {
+  if (!k) return st.bind_null(i);
+  if (auto* v = std::get_if<int64_t>(&*k)) return st.bind(i, *v);
+  if (auto* v = std::get_if<double>(&*k)) return st.bind(i, *v);
+  st.bind(i, std::string_view(std::get<std::string>(*k)));
+}
+
+}  // namespace
+
+void SqliteBackend::sync_planner_state(Connection& c, const ChangeSet& changes, const CommitResult& out) {
+  std::map<int64_t, std::vector<int64_t>> written;  // type id -> entity ids
+  for (size_t i = 0; i < changes.writes.size(); ++i)
+    if (out.ids[i] != 0) written[changes.writes[i].type_id].push_back(out.ids[i]);
+  if (written.empty()) return;
+  {
+    Statement bump = c.prepare(
+        "INSERT INTO eav_type_stats(type_id, modifications) VALUES(?, ?)"
+        " ON CONFLICT(type_id) DO UPDATE SET modifications = modifications + excluded.modifications");
+    for (const auto& [type, ids] : written) {
+      bump.bind(1, type);
+      bump.bind(2, static_cast<int64_t>(ids.size()));
+      bump.run();
+      sqlite3_reset(bump.raw());
+    }
+  }
+  std::vector<std::tuple<int64_t, std::string, std::string>> syncs;
+  {
+    Statement reg = c.prepare("SELECT type_id, sync_delete, sync_insert FROM eav_flat_table");
+    while (reg.step()) syncs.emplace_back(reg.column_int(0), reg.column_text(1), reg.column_text(2));
+  }
+  for (const auto& [type, del, ins] : syncs) {
+    auto it = written.find(type);
+    if (it == written.end()) continue;
+    const std::string json = id_array(it->second);
+    for (const std::string* sql : {&del, &ins}) {
+      Statement st = c.prepare(*sql);
+      st.bind(1, std::string_view(json));
+      st.run();
+    }
+  }
+}
+
+query::TypeStats SqliteBackend::analyze(const EntityTypeDef& type) {
+  query::TypeStats stats;
+  stats.type_id = type.id;
+  stats.analyzed_at = now_micros();
+  int64_t modifications_seen = 0;
+  {
+    auto reader = lease_reader();
+    reader->exec("BEGIN");
+    try {
+      {
+        Statement st = reader->prepare("SELECT count(*) FROM eav_entity WHERE type_id = ?");
+        st.bind(1, type.id);
+        st.step();
+        stats.entity_count = st.column_int(0);
+      }
+      {
+        Statement st = reader->prepare("SELECT modifications FROM eav_type_stats WHERE type_id = ?");
+        st.bind(1, type.id);
+        if (st.step()) modifications_seen = st.column_int(0);
+      }
+      for (const AttributeDef& a : type.attributes) {
+        const std::string table = value_table(a.type);
+        int64_t count = 0;
+        {
+          Statement st = reader->prepare(fmt::format("SELECT count(*) FROM {} WHERE attribute_id = ?", table));
+          st.bind(1, a.id);
+          st.step();
+          count = st.column_int(0);
+        }
+        query::AttributeStatsBuilder builder(a.id, count);
+        Statement st = reader->prepare(
+            fmt::format("SELECT value FROM {} WHERE attribute_id = ? ORDER BY value", table));
+        st.bind(1, a.id);
+        while (st.step()) {
+          switch (a.type) {
+            case ValueType::kInt:
+            case ValueType::kDatetime: builder.add(query::StatKey(st.column_int(0))); break;
+            case ValueType::kDecimal: builder.add(query::StatKey(sqlite3_column_double(st.raw(), 0))); break;
+            case ValueType::kVarchar:
+            case ValueType::kText: builder.add(query::StatKey(st.column_text(0))); break;
+          }
+        }
+        stats.attributes.emplace(a.id, builder.finish());
+      }
+      reader->exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(reader->raw(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+  std::lock_guard lock(write_mu_);
+  Connection& c = *writer_;
+  in_transaction(c, [&] {
+    {
+      Statement st = c.prepare(
+          "INSERT INTO eav_type_stats(type_id, entity_count, modifications, analyzed_at) VALUES(?1, ?2, 0, ?3)"
+          " ON CONFLICT(type_id) DO UPDATE SET entity_count = ?2, analyzed_at = ?3,"
+          " modifications = max(0, modifications - ?4)");
+      st.bind(1, type.id);
+      st.bind(2, stats.entity_count);
+      st.bind(3, stats.analyzed_at);
+      st.bind(4, modifications_seen);
+      st.run();
+    }
+    {
+      Statement del = c.prepare(
+          "DELETE FROM eav_attribute_histogram WHERE attribute_id IN"
+          " (SELECT attribute_id FROM eav_attribute_stats WHERE type_id = ?)");
+      del.bind(1, type.id);
+      del.run();
+      Statement del2 = c.prepare("DELETE FROM eav_attribute_stats WHERE type_id = ?");
+      del2.bind(1, type.id);
+      del2.run();
+    }
+    Statement ins = c.prepare(
+        "INSERT INTO eav_attribute_stats(attribute_id, type_id, non_null, distinct_estimate, min_value, max_value)"
+        " VALUES(?, ?, ?, ?, ?, ?)");
+    Statement hist = c.prepare("INSERT INTO eav_attribute_histogram(attribute_id, bucket, bound) VALUES(?, ?, ?)");
+    for (const auto& [id, a] : stats.attributes) {
+      ins.bind(1, id);
+      ins.bind(2, type.id);
+      ins.bind(3, a.non_null);
+      ins.bind(4, a.distinct);
+      bind_key(ins, 5, a.min);
+      bind_key(ins, 6, a.max);
+      ins.run();
+      sqlite3_reset(ins.raw());
+      for (size_t b = 0; b < a.bounds.size(); ++b) {
+        hist.bind(1, id);
+        hist.bind(2, static_cast<int64_t>(b));
+        bind_key(hist, 3, a.bounds[b]);
+        hist.run();
+        sqlite3_reset(hist.raw());
+      }
+    }
+  });
+  stats.modifications = 0;
+  return stats;
+}
+
+std::optional<query::TypeStats> SqliteBackend::load_statistics(int64_t type_id) {
+  auto reader = lease_reader();
+  query::TypeStats stats;
+  stats.type_id = type_id;
+  reader->exec("BEGIN");
+  try {
+    {
+      Statement st = reader->prepare(
+          "SELECT entity_count, modifications, analyzed_at FROM eav_type_stats WHERE type_id = ?");
+      st.bind(1, type_id);
+      if (st.step() && !st.is_null(2)) {
+        stats.entity_count = st.column_int(0);
+        stats.modifications = st.column_int(1);
+        stats.analyzed_at = st.column_int(2);
+      }
+    }
+    if (stats.analyzed_at == 0) {
+      reader->exec("COMMIT");
+      return std::nullopt;
+    }
+    {
+      Statement st = reader->prepare(
+          "SELECT attribute_id, non_null, distinct_estimate, min_value, max_value FROM eav_attribute_stats"
+          " WHERE type_id = ?");
+      st.bind(1, type_id);
+      while (st.step()) {
+        query::AttributeStats a;
+        a.attribute_id = st.column_int(0);
+        a.non_null = st.column_int(1);
+        a.distinct = sqlite3_column_double(st.raw(), 2);
+        a.min = column_key(st, 3);
+        a.max = column_key(st, 4);
+        stats.attributes.emplace(a.attribute_id, std::move(a));
+      }
+    }
+    {
+      Statement st = reader->prepare(
+          "SELECT h.attribute_id, h.bound FROM eav_attribute_histogram h JOIN eav_attribute_stats s"
+          " ON s.attribute_id = h.attribute_id WHERE s.type_id = ? ORDER BY h.attribute_id, h.bucket");
+      st.bind(1, type_id);
+      while (st.step()) {
+        auto it = stats.attributes.find(st.column_int(0));
+        auto k = column_key(st, 1);
+        if (it != stats.attributes.end() && k) it->second.bounds.push_back(std::move(*k));
+      }
+    }
+    reader->exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(reader->raw(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  return stats;
+}
+
+std::vector<std::string> SqliteBackend::backend_plan(const query::CompiledQuery& q) {
+  auto reader = lease_reader();
+  Statement st = reader->prepare_once("EXPLAIN QUERY PLAN " + q.sql);
+  for (size_t i = 0; i < q.params.size(); ++i) st.bind_param(static_cast<int>(i + 1), q.params[i]);
+  std::map<int64_t, int> depth;  // node id -> depth
+  std::vector<std::string> out;
+  while (st.step()) {
+    const int64_t id = st.column_int(0), parent = st.column_int(1);
+    auto it = depth.find(parent);
+    const int d = it == depth.end() ? 0 : it->second + 1;
+    depth[id] = d;
+    out.push_back(std::string(static_cast<size_t>(2 * d), ' ') + st.column_text(3));
+  }
+  return out;
+}
+
+int64_t SqliteBackend::count_rows(const std::string& sql, const std::vector<query::SqlParam>& params) {
+  auto reader = lease_reader();
+  Statement st = reader->prepare_once("SELECT count(*) FROM (" + sql + ")");
+  for (size_t i = 0; i < params.size(); ++i) st.bind_param(static_cast<int>(i + 1), params[i]);
+  st.step();
+  return st.column_int(0);
+}
+
+std::vector<flat::FlatTable> SqliteBackend::flat_tables() {
+  auto reader = lease_reader();
+  std::vector<flat::FlatTable> out;
+  Statement st = reader->prepare("SELECT type_id, table_name, attribute_ids FROM eav_flat_table ORDER BY type_id");
+  while (st.step()) out.push_back({st.column_int(0), st.column_text(1), flat::decode_ids(st.column_text(2))});
+  return out;
+}
+
+flat::FlatTable SqliteBackend::flat_build(const EntityTypeDef& type) {
+  const std::string table = flat::table_name(type);
+  const std::string shadow = table + "_shadow";
+  const auto attrs = flat::covered_attributes(type);
+  std::vector<int64_t> ids;
+  for (const AttributeDef* a : attrs) ids.push_back(a->id);
+  std::sort(ids.begin(), ids.end());
+  const auto sync = flat::sync_sql(type, table, attrs);
+  std::lock_guard lock(write_mu_);
+  Connection& c = *writer_;
+  in_transaction(c, [&] {
+    c.exec(fmt::format("DROP TABLE IF EXISTS {}", shadow));
+    c.exec(flat::create_sql(shadow, attrs));
+    c.exec(flat::populate_sql(type, shadow, attrs));
+    c.exec(fmt::format("DROP TABLE IF EXISTS {}", table));
+    c.exec(fmt::format("ALTER TABLE {} RENAME TO {}", shadow, table));
+    for (const auto& ddl : flat::index_sql(table, attrs)) c.exec(ddl);
+    c.exec(fmt::format("ANALYZE {}", table));  // SQLite's own statistics pick the flat table's indexes
+    Statement reg = c.prepare(
+        "INSERT INTO eav_flat_table(type_id, table_name, attribute_ids, sync_delete, sync_insert, created_at)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(type_id) DO UPDATE SET table_name = ?2, attribute_ids = ?3,"
+        " sync_delete = ?4, sync_insert = ?5, created_at = ?6");
+    reg.bind(1, type.id);
+    reg.bind(2, std::string_view(table));
+    reg.bind(3, flat::encode_ids(ids));
+    reg.bind(4, std::string_view(sync[0]));
+    reg.bind(5, std::string_view(sync[1]));
+    reg.bind(6, now_micros());
+    reg.run();
+  });
+  return {type.id, table, ids};
+}
+
+bool SqliteBackend::flat_drop(int64_t type_id) {
+  std::lock_guard lock(write_mu_);
+  Connection& c = *writer_;
+  bool dropped = false;
+  in_transaction(c, [&] {
+    std::string table;
+    {
+      Statement st = c.prepare("SELECT table_name FROM eav_flat_table WHERE type_id = ?");
+      st.bind(1, type_id);
+      if (!st.step()) return;
+      table = st.column_text(0);
+    }
+    c.exec(fmt::format("DROP TABLE IF EXISTS {}", table));
+    Statement del = c.prepare("DELETE FROM eav_flat_table WHERE type_id = ?");
+    del.bind(1, type_id);
+    del.run();
+    dropped = true;
+  });
+  return dropped;
 }
 
 }  // namespace eavdb::storage::sqlite

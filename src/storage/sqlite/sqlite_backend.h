@@ -45,6 +45,13 @@ class SqliteBackend final : public Backend {
                                                      const std::vector<Value>& values) override;
   Rows execute(const query::CompiledQuery& q) override;
   std::vector<std::string> integrity_check() override;
+  query::TypeStats analyze(const EntityTypeDef& type) override;
+  std::optional<query::TypeStats> load_statistics(int64_t type_id) override;
+  std::vector<std::string> backend_plan(const query::CompiledQuery& q) override;
+  int64_t count_rows(const std::string& sql, const std::vector<query::SqlParam>& params) override;
+  std::vector<flat::FlatTable> flat_tables() override;
+  flat::FlatTable flat_build(const EntityTypeDef& type) override;
+  bool flat_drop(int64_t type_id) override;
 
   /// The schema version this binary writes.
   static int current_schema_version();
@@ -68,6 +75,9 @@ class SqliteBackend final : public Backend {
   const unsigned char* wal_index_header();
   // Appends the commit's rows to eav_invalidation and prunes old ones.
   void log_invalidations(Connection& c, const ChangeSet& changes, CommitResult& out, bool announced);
+  // Inside the commit's transaction: re-syncs the flat tables of the written types and adds the
+  // written entities to each type's modification counter (eav_type_stats).
+  void sync_planner_state(Connection& c, const ChangeSet& changes, const CommitResult& out);
 
   std::string path_;
   std::string store_id_;

@@ -1,0 +1,617 @@
+#include "query/planner.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+
+#include "eavdb/error.h"
+
+namespace eavdb::query {
+
+namespace {
+
+using K = BoundPred::Kind;
+using Source = Layout::Source;
+
+// Row estimates of one query's predicates under the statistics (or defaults without them).
+class Estimator {
+ public:
+  Estimator(const BoundQuery& q, const TypeStats* stats) : q_(q), stats_(stats) {
+    n_ = stats && stats->entity_count > 0 ? static_cast<double>(stats->entity_count) : 1000.0;
+  }
+
+  double entities() const { return n_; }
+
+  const AttributeStats* attr(const BoundColumn& c) const {
+    if (!stats_ || c.system != BoundColumn::System::kNone) return nullptr;
+    return stats_->find(q_.joins[static_cast<std::size_t>(c.join)].attribute->id);
+  }
+
+  // Entities holding a value of the column.
+  double non_null(const BoundColumn& c) const {
+    if (c.system != BoundColumn::System::kNone) return n_;
+    const AttributeStats* s = attr(c);
+    return s ? static_cast<double>(s->non_null) : 0.9 * n_;
+  }
+
+  double leaf_rows(const BoundPred& p) const {
+    const AttributeStats* s = attr(p.column);
+    const double nn = non_null(p.column);
+    const ValueType t = p.column.type;
+    const bool id = p.column.system == BoundColumn::System::kId;
+    auto eq = [&](const SqlParam& v) -> double {
+      auto k = stat_key(v, t);
+      if (!k) return 0;
+      if (id) return 1;
+      return s ? estimate_eq(*s, *k) : 0.1 * nn;
+    };
+    auto range = [&](const SqlParam* lo, const SqlParam* hi) -> double {
+      std::optional<StatKey> l, h;
+      if (lo && !(l = stat_key(*lo, t))) return 0;
+      if (hi && !(h = stat_key(*hi, t))) return 0;
+      return s ? estimate_range(*s, l, h) : 0.3 * nn;
+    };
+    double rows = 0;
+    switch (p.kind) {
+      case K::kCompare:
+        switch (p.op) {
+          case CompareOp::kEq: rows = eq(p.values[0]); break;
+          case CompareOp::kNe: rows = stat_key(p.values[0], t) ? nn - eq(p.values[0]) : 0; break;
+          case CompareOp::kLt:
+          case CompareOp::kLe: rows = range(nullptr, &p.values[0]); break;
+          case CompareOp::kGt:
+          case CompareOp::kGe: rows = range(&p.values[0], nullptr); break;
+        }
+        break;
+      case K::kIn: {
+        double sum = 0;
+        for (const auto& v : p.values) sum += eq(v);
+        sum = std::min(sum, nn);
+        rows = p.negated ? nn - sum : sum;
+        break;
+      }
+      case K::kBetween: {
+        double r = range(&p.values[0], &p.values[1]);
+        rows = p.negated ? nn - r : r;
+        break;
+      }
+      case K::kLike: {
+        std::string prefix = like_prefix(p);
+        double r;
+        if (prefix.empty()) r = 0.25 * nn;
+        else if (prefix.size() == std::get<std::string>(p.values[0]).size()) r = eq(p.values[0]);
+        else {
+          SqlParam lo = prefix, hi = prefix + "\xff";
+          r = range(&lo, &hi);
+        }
+        rows = p.negated ? nn - r : r;
+        break;
+      }
+      case K::kIsNull: rows = p.negated ? nn : n_ - nn; break;
+      case K::kConst: rows = p.truth ? nn : 0; break;
+      case K::kAnd:
+      case K::kOr: rows = pred_rows(p); break;
+    }
+    return std::clamp(rows, 0.0, n_);
+  }
+
+  // Rows satisfying an expression (independence between predicates).
+  double pred_rows(const BoundPred& p) const {
+    if (p.kind == K::kAnd) {
+      double f = 1;
+      for (const auto& c : p.children) f *= pred_rows(*c) / n_;
+      return f * n_;
+    }
+    if (p.kind == K::kOr) {
+      double miss = 1;
+      for (const auto& c : p.children) miss *= 1 - pred_rows(*c) / n_;
+      return (1 - miss) * n_;
+    }
+    return leaf_rows(p);
+  }
+
+  // The literal prefix of a LIKE pattern (up to the first % or _).
+  static std::string like_prefix(const BoundPred& p) {
+    const auto* s = std::get_if<std::string>(&p.values[0]);
+    if (!s) return {};
+    return s->substr(0, s->find_first_of("%_"));
+  }
+
+  // True when a leaf can be answered from its attribute's (attribute_id, value) index.
+  static bool indexable(const BoundPred& p) {
+    if (!p.children.empty() || p.column.system != BoundColumn::System::kNone) return false;
+    if (p.column.type == ValueType::kText) return false;  // text values are not indexed
+    switch (p.kind) {
+      case K::kCompare: return p.op != CompareOp::kNe && !std::holds_alternative<std::monostate>(p.values[0]);
+      case K::kIn:
+      case K::kBetween: return !p.negated;
+      case K::kLike: return !p.negated && !like_prefix(p).empty();
+      case K::kIsNull: return p.negated;
+      default: return false;
+    }
+  }
+
+ private:
+  const BoundQuery& q_;
+  const TypeStats* stats_;
+  double n_;
+};
+
+// An index access path for a predicate: the leaves whose index lookups together return a
+// superset of the rows satisfying it, and the rows they read.
+struct Access {
+  double rows = 0;
+  std::vector<std::vector<int>> paths;
+};
+
+std::optional<Access> best_access(const Estimator& est, const BoundPred& p, std::vector<int>& path) {
+  if (p.children.empty()) {
+    if (!Estimator::indexable(p)) return std::nullopt;
+    return Access{est.leaf_rows(p), {path}};
+  }
+  std::optional<Access> out;
+  if (p.kind == K::kAnd) {
+    for (std::size_t k = 0; k < p.children.size(); ++k) {
+      path.push_back(static_cast<int>(k));
+      auto a = best_access(est, *p.children[k], path);
+      path.pop_back();
+      if (a && (!out || a->rows < out->rows)) out = std::move(a);
+    }
+    return out;
+  }
+  Access all;  // OR: every branch needs an access path
+  for (std::size_t k = 0; k < p.children.size(); ++k) {
+    path.push_back(static_cast<int>(k));
+    auto a = best_access(est, *p.children[k], path);
+    path.pop_back();
+    if (!a) return std::nullopt;
+    all.rows += a->rows;
+    for (auto& leaf : a->paths) all.paths.push_back(std::move(leaf));
+  }
+  return all;
+}
+
+const BoundPred* resolve(const BoundPred* root, const std::vector<int>& path) {
+  const BoundPred* p = root;
+  for (int i : path) {
+    if (!p || i < 0 || static_cast<std::size_t>(i) >= p->children.size()) return nullptr;
+    p = p->children[static_cast<std::size_t>(i)].get();
+  }
+  return p;
+}
+
+// True when the leaves at `paths` (relative to `p`, with `prefix` the path of `p`) cover `p`:
+// a leaf is covered when listed, an AND when one child is, an OR when every child is.
+bool covered(const BoundPred& p, std::vector<int>& prefix, const std::vector<std::vector<int>>& paths) {
+  if (p.children.empty()) return std::find(paths.begin(), paths.end(), prefix) != paths.end();
+  bool any = false, all = true;
+  for (std::size_t k = 0; k < p.children.size(); ++k) {
+    prefix.push_back(static_cast<int>(k));
+    bool c = covered(*p.children[k], prefix, paths);
+    prefix.pop_back();
+    any |= c;
+    all &= c;
+  }
+  return p.kind == K::kAnd ? any : all;
+}
+
+// Top-level conjuncts of the WHERE.
+std::vector<const BoundPred*> conjuncts(const BoundQuery& q) {
+  std::vector<const BoundPred*> out;
+  if (!q.where) return out;
+  if (q.where->kind == K::kAnd)
+    for (const auto& c : q.where->children) out.push_back(c.get());
+  else
+    out.push_back(q.where.get());
+  return out;
+}
+
+// Fraction of entities each inner join keeps (product of its top-level conjuncts' selectivity).
+std::vector<double> join_selectivity(const BoundQuery& q, const Estimator& est) {
+  std::vector<double> sel(q.joins.size(), 1.0);
+  for (const BoundPred* c : conjuncts(q))
+    if (c->children.empty() && c->column.system == BoundColumn::System::kNone)
+      sel[static_cast<std::size_t>(c->column.join)] *= est.leaf_rows(*c) / est.entities();
+  for (std::size_t k = 0; k < q.joins.size(); ++k)
+    if (q.joins[k].inner && sel[k] == 1.0) sel[k] = est.non_null({BoundColumn::System::kNone, static_cast<int>(k), q.joins[k].attribute->type, {}}) / est.entities();
+  return sel;
+}
+
+std::vector<int> inner_joins_by_selectivity(const BoundQuery& q, const std::vector<double>& sel, int skip) {
+  std::vector<int> order;
+  for (std::size_t k = 0; k < q.joins.size(); ++k)
+    if (q.joins[k].inner && static_cast<int>(k) != skip) order.push_back(static_cast<int>(k));
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return sel[static_cast<std::size_t>(a)] < sel[static_cast<std::size_t>(b)];
+  });
+  return order;
+}
+
+// Cost of the join chain for `rows` entering it; updates rows to the rows leaving it.
+double chain_cost(double& rows, const std::vector<int>& order, const std::vector<double>& sel) {
+  double cost = 0;
+  for (int j : order) {
+    cost += rows * kLookup;
+    rows *= sel[static_cast<std::size_t>(j)];
+  }
+  return cost;
+}
+
+bool needs_order(const BoundQuery& q) { return !(q.aggregate && q.group_by.empty()); }
+
+double sort_cost(double rows) { return rows * std::log2(rows + 2) * kSortStep; }
+
+// The join whose index yields rows in the first ORDER BY key's order, when a LIMIT can stop the
+// scan early: a plain ascending attribute key that the WHERE makes non-null (an inner join) and
+// that has an index (not text). -1 otherwise.
+int top_n_join(const BoundQuery& q) {
+  if (q.aggregate || !q.limit || q.order_by.empty()) return -1;
+  const BoundOrder& o = q.order_by.front();
+  if (o.value.agg != Agg::kNone || o.desc || o.value.column.system != BoundColumn::System::kNone) return -1;
+  const auto j = static_cast<std::size_t>(o.value.column.join);
+  if (!q.joins[j].inner || q.joins[j].attribute->type == ValueType::kText) return -1;
+  return static_cast<int>(j);
+}
+
+// Like top_n_join, for a key the WHERE does not make non-null: ASC NULLS LAST (rows without the
+// key come last), a small LIMIT + OFFSET (the split runs up to that many rows twice).
+int top_n_split_join(const BoundQuery& q) {
+  if (q.aggregate || !q.limit || q.order_by.empty()) return -1;
+  if (*q.limit + q.offset.value_or(0) > 100000) return -1;
+  const BoundOrder& o = q.order_by.front();
+  if (o.value.agg != Agg::kNone || o.desc || o.nulls_first || o.value.column.system != BoundColumn::System::kNone)
+    return -1;
+  const auto j = static_cast<std::size_t>(o.value.column.join);
+  if (q.joins[j].inner || q.joins[j].attribute->type == ValueType::kText) return -1;
+  return static_cast<int>(j);
+}
+
+std::unique_ptr<BoundPred> clone(const BoundPred& p) {
+  auto c = std::make_unique<BoundPred>();
+  c->kind = p.kind;
+  c->op = p.op;
+  c->negated = p.negated;
+  c->truth = p.truth;
+  c->column = p.column;
+  c->values = p.values;
+  for (const auto& child : p.children) c->children.push_back(clone(*child));
+  return c;
+}
+
+// Adds `key IS [NOT] NULL` as a top-level conjunct.
+void add_null_test(BoundQuery& q, int join, bool not_null) {
+  auto t = std::make_unique<BoundPred>();
+  t->kind = K::kIsNull;
+  t->negated = not_null;
+  t->column = {BoundColumn::System::kNone, join, q.joins[static_cast<std::size_t>(join)].attribute->type,
+               q.joins[static_cast<std::size_t>(join)].attribute->code};
+  if (!q.where) {
+    q.where = std::move(t);
+  } else if (q.where->kind == K::kAnd) {
+    q.where->children.push_back(std::move(t));
+  } else {
+    auto a = std::make_unique<BoundPred>();
+    a->kind = K::kAnd;
+    a->children.push_back(std::move(q.where));
+    a->children.push_back(std::move(t));
+    q.where = std::move(a);
+  }
+}
+
+std::string source_table(const BoundQuery& q, int join) {
+  return fmt::format("eav_value_{}", value_type_name(q.joins[static_cast<std::size_t>(join)].attribute->type));
+}
+
+}  // namespace
+
+bool flat_covers(const BoundQuery& q, const flat::FlatTable& flat) {
+  if (q.star) {
+    for (const AttributeDef& a : q.type->attributes)
+      if (!flat.covers(a.id)) return false;
+  }
+  for (const BoundJoin& j : q.joins)
+    if (!flat.covers(j.attribute->id)) return false;
+  return flat.type_id == q.type->id;
+}
+
+PlanChoice choose_plan(const BoundQuery& q, const PlanContext& ctx) {
+  const bool flat_ok = ctx.flat && flat_covers(q, *ctx.flat);
+  if (ctx.mode == PlanMode::kForceFlat && !flat_ok)
+    throw Error(ErrorCode::kInvalidArgument,
+                ctx.flat ? fmt::format("the flat table of '{}' does not cover every column of the query "
+                                       "(run eavdb flat rebuild {})", q.type->code, q.type->code)
+                         : fmt::format("type '{}' has no flat table (run eavdb flat enable {})", q.type->code,
+                                       q.type->code));
+  Estimator est(q, ctx.stats);
+  const double n = est.entities();
+  const double out_rows = q.where ? est.pred_rows(*q.where) : n;
+  if (flat_ok && ctx.mode != PlanMode::kForceEav) {
+    PlanChoice c;
+    c.source = Source::kFlat;
+    c.estimated_cost = n * 0.5 + (needs_order(q) ? sort_cost(out_rows) : 0);
+    // SQLite uses one index per flat-table scan; an OR over several columns is cheaper as a
+    // union of index lookups when the branches are selective.
+    if (q.where) {
+      std::vector<int> path;
+      if (auto a = best_access(est, *q.where, path); a && a->paths.size() > 1 && a->rows < 0.25 * n) {
+        c.leaf_paths = a->paths;
+        c.estimated_cost = a->rows * (1.5 + kLookup) + (needs_order(q) ? sort_cost(out_rows) : 0);
+      }
+    }
+    return c;
+  }
+  const std::vector<double> sel = join_selectivity(q, est);
+  const double sort = needs_order(q) ? sort_cost(out_rows) : 0;
+
+  // The type's entity list, then every inner join, most selective first.
+  PlanChoice best;
+  best.source = Source::kEntityScan;
+  best.inner_order = inner_joins_by_selectivity(q, sel, -1);
+  {
+    double rows = n;
+    best.estimated_cost = n + chain_cost(rows, best.inner_order, sel) + sort;
+  }
+  // An index access path of the WHERE: one conjunct's index, or a union over an OR's branches.
+  if (q.where) {
+    std::vector<int> path;
+    if (auto a = best_access(est, *q.where, path)) {
+      PlanChoice c;
+      c.leaf_paths = a->paths;
+      double rows = a->rows;
+      double cost = a->rows * (1 + kLookup);
+      int skip = -1;
+      if (a->paths.size() == 1) {
+        const BoundPred* leaf = resolve(q.where.get(), a->paths[0]);
+        c.source = Source::kValueIndex;
+        c.driver_join = leaf->column.join;
+        skip = c.driver_join;
+        // The driver join's other conjuncts filter right away.
+        const double own = std::max(est.leaf_rows(*leaf) / n, 1e-12);
+        rows *= std::min(1.0, sel[static_cast<std::size_t>(skip)] / own);
+      } else {
+        c.source = Source::kUnion;
+        cost += a->rows * 0.5;  // de-duplication of the union
+      }
+      c.inner_order = inner_joins_by_selectivity(q, sel, skip);
+      cost += chain_cost(rows, c.inner_order, sel) + sort;
+      c.estimated_cost = cost;
+      if (cost < best.estimated_cost) best = std::move(c);
+    }
+  }
+  // Top-N: scan the sort key's index in order and stop after LIMIT + OFFSET matches.
+  if (int j = top_n_join(q); j >= 0) {
+    const double needed = static_cast<double>(*q.limit + q.offset.value_or(0));
+    const double share = std::max(out_rows / n, 1e-9);
+    const double key_rows = est.non_null({BoundColumn::System::kNone, j, q.joins[static_cast<std::size_t>(j)].attribute->type, {}});
+    double rows = std::min(key_rows, kTopNRisk * needed / share);
+    PlanChoice c;
+    c.source = Source::kValueIndex;
+    c.driver_join = j;
+    c.inner_order = inner_joins_by_selectivity(q, sel, j);
+    double cost = rows * (1 + kLookup);
+    cost += chain_cost(rows, c.inner_order, sel);
+    c.estimated_cost = cost;
+    if (cost < best.estimated_cost) best = std::move(c);
+  }
+  // Top-N on a nullable key: the key's index in order for the entities holding it, then (only
+  // when fewer match than needed) the entities without it.
+  if (int j = ctx.allow_null_split ? top_n_split_join(q) : -1; j >= 0) {
+    const double needed = static_cast<double>(*q.limit + q.offset.value_or(0));
+    const double key_rows = est.non_null({BoundColumn::System::kNone, j, q.joins[static_cast<std::size_t>(j)].attribute->type, {}});
+    const double share = std::max(out_rows / n, 1e-9);
+    double rows = std::min(key_rows, kTopNRisk * needed / share);
+    PlanChoice c;
+    c.source = Source::kValueIndex;
+    c.driver_join = j;
+    c.null_split = true;
+    c.inner_order = inner_joins_by_selectivity(q, sel, j);
+    double cost = rows * (1 + kLookup);
+    cost += chain_cost(rows, c.inner_order, sel);
+    if (out_rows * key_rows / n < needed) cost += best.estimated_cost;  // the second statement runs
+    c.estimated_cost = cost;
+    if (cost < best.estimated_cost) best = std::move(c);
+  }
+  return best;
+}
+
+BoundQuery split_null_tail(BoundQuery& q, int key_join) {
+  BoundQuery tail;
+  tail.type = q.type;
+  tail.star = q.star;
+  tail.aggregate = q.aggregate;
+  tail.joins = q.joins;
+  tail.outputs = q.outputs;
+  tail.columns = q.columns;
+  if (q.where) tail.where = clone(*q.where);
+  tail.group_by = q.group_by;
+  tail.order_by = q.order_by;
+  const int64_t wanted = q.limit.value_or(0) + q.offset.value_or(0);
+  tail.limit = wanted;
+  add_null_test(tail, key_join, false);
+  q.limit = wanted;
+  q.offset.reset();
+  add_null_test(q, key_join, true);
+  q.joins[static_cast<std::size_t>(key_join)].inner = true;
+  return tail;
+}
+
+bool choice_fits(const BoundQuery& q, const PlanChoice& c, const PlanContext& ctx) {
+  const bool flat_ok = ctx.flat && flat_covers(q, *ctx.flat);
+  if (c.source == Source::kFlat) {
+    if (!flat_ok || ctx.mode == PlanMode::kForceEav) return false;
+    if (c.leaf_paths.empty()) return true;
+    if (!q.where) return false;
+    for (const auto& p : c.leaf_paths) {
+      const BoundPred* leaf = resolve(q.where.get(), p);
+      if (!leaf || !Estimator::indexable(*leaf)) return false;
+    }
+    std::vector<int> prefix;
+    return covered(*q.where, prefix, c.leaf_paths);
+  }
+  if (ctx.mode == PlanMode::kForceFlat || (ctx.mode == PlanMode::kAuto && flat_ok)) return false;
+  if (c.source == Source::kLegacy) return false;
+  // The join order must be exactly q's inner joins without the driver.
+  std::vector<int> expected;
+  for (std::size_t k = 0; k < q.joins.size(); ++k)
+    if (q.joins[k].inner && static_cast<int>(k) != c.driver_join) expected.push_back(static_cast<int>(k));
+  std::vector<int> got = c.inner_order;
+  std::sort(got.begin(), got.end());
+  if (got != expected) return false;
+  if (c.source == Source::kEntityScan) return true;
+  if (c.source == Source::kValueIndex) {
+    if (c.driver_join < 0 || static_cast<std::size_t>(c.driver_join) >= q.joins.size()) return false;
+    if (c.null_split) return ctx.allow_null_split && c.leaf_paths.empty() && top_n_split_join(q) == c.driver_join;
+    if (!q.joins[static_cast<std::size_t>(c.driver_join)].inner) return false;
+    if (c.leaf_paths.empty()) return top_n_join(q) == c.driver_join;
+    if (c.leaf_paths.size() != 1 || !q.where) return false;
+    const BoundPred* leaf = resolve(q.where.get(), c.leaf_paths[0]);
+    std::vector<int> prefix;
+    return leaf && Estimator::indexable(*leaf) && leaf->column.join == c.driver_join &&
+           covered(*q.where, prefix, c.leaf_paths);
+  }
+  // kUnion
+  if (!q.where || c.leaf_paths.empty()) return false;
+  for (const auto& p : c.leaf_paths) {
+    const BoundPred* leaf = resolve(q.where.get(), p);
+    if (!leaf || !Estimator::indexable(*leaf)) return false;
+  }
+  std::vector<int> prefix;
+  return covered(*q.where, prefix, c.leaf_paths);
+}
+
+Layout make_layout(const BoundQuery& q, const PlanChoice& c, const PlanContext& ctx) {
+  Layout l;
+  l.source = c.source;
+  l.driver_join = c.driver_join;
+  l.inner_order = c.inner_order;
+  if (c.source == Source::kUnion || c.source == Source::kFlat)
+    for (const auto& p : c.leaf_paths) l.union_leaves.push_back(resolve(q.where.get(), p));
+  if (c.source == Source::kFlat && ctx.flat) l.flat_table = ctx.flat->table;
+  return l;
+}
+
+double estimate_where_rows(const BoundQuery& q, const TypeStats* stats) {
+  Estimator est(q, stats);
+  return q.where ? est.pred_rows(*q.where) : est.entities();
+}
+
+PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanContext& ctx) {
+  Estimator est(q, ctx.stats);
+  const double n = est.entities();
+  const std::vector<double> sel = join_selectivity(q, est);
+  PlanNodeInfo node;
+  double rows = n;
+  switch (c.source) {
+    case Source::kFlat:
+      node = {"FlatScan", ctx.flat ? ctx.flat->table : "", n, {}};
+      if (!c.leaf_paths.empty()) {
+        PlanNodeInfo u{"IndexUnion", "UNION of flat-table index lookups (OR branches)", 0, {}};
+        for (const auto& p : c.leaf_paths) {
+          const BoundPred* leaf = resolve(q.where.get(), p);
+          double r = est.leaf_rows(*leaf);
+          u.estimated_rows += r;
+          u.children.push_back({"IndexScan", fmt::format("{} via the flat table's index", describe(*leaf)), r, {}});
+        }
+        u.estimated_rows = std::min(u.estimated_rows, n);
+        node = {"FlatLookup", fmt::format("{} by id", ctx.flat ? ctx.flat->table : ""), u.estimated_rows, {std::move(u)}};
+      }
+      if (q.where) {
+        rows = est.pred_rows(*q.where);
+        node = {"Filter", describe(*q.where), rows, {std::move(node)}};
+      }
+      break;
+    case Source::kEntityScan:
+      node = {"TypeScan", fmt::format("eav_entity(type_id, id) for type '{}'", q.type->code), n, {}};
+      break;
+    case Source::kValueIndex: {
+      const BoundPred* leaf = c.leaf_paths.empty() ? nullptr : resolve(q.where.get(), c.leaf_paths[0]);
+      const std::string& code = q.joins[static_cast<std::size_t>(c.driver_join)].attribute->code;
+      if (leaf) {
+        rows = est.leaf_rows(*leaf);
+        node = {"IndexScan", fmt::format("{} via {}(attribute_id, value)", describe(*leaf), source_table(q, c.driver_join)), rows, {}};
+        const double own = std::max(rows / n, 1e-12);
+        rows *= std::min(1.0, sel[static_cast<std::size_t>(c.driver_join)] / own);
+      } else {
+        const double needed = static_cast<double>(q.limit.value_or(0) + q.offset.value_or(0));
+        const double share = std::max((q.where ? est.pred_rows(*q.where) : n) / n, 1e-9);
+        rows = std::min(est.non_null(q.order_by.front().value.column), needed / share);
+        node = {"IndexOrderScan", fmt::format("{} ascending via {}(attribute_id, value), stops at LIMIT", code,
+                                              source_table(q, c.driver_join)), rows, {}};
+        rows *= sel[static_cast<std::size_t>(c.driver_join)];
+      }
+      node = {"Join", "eav_entity by id", rows, {std::move(node)}};
+      break;
+    }
+    case Source::kUnion: {
+      PlanNodeInfo u{"IndexUnion", "UNION of index lookups (OR / IN branches)", 0, {}};
+      for (const auto& p : c.leaf_paths) {
+        const BoundPred* leaf = resolve(q.where.get(), p);
+        double r = est.leaf_rows(*leaf);
+        u.estimated_rows += r;
+        u.children.push_back({"IndexScan", fmt::format("{} via {}(attribute_id, value)", describe(*leaf),
+                                                       source_table(q, leaf->column.join)), r, {}});
+      }
+      rows = std::min(u.estimated_rows, n);
+      u.estimated_rows = rows;
+      node = {"Join", "eav_entity by id", rows, {std::move(u)}};
+      break;
+    }
+    case Source::kLegacy: node = {"Legacy", "SQLite-ordered joins", n, {}}; break;
+  }
+  if (c.source != Source::kFlat) {
+    for (int j : c.inner_order) {
+      rows *= sel[static_cast<std::size_t>(j)];
+      const BoundJoin& bj = q.joins[static_cast<std::size_t>(j)];
+      node = {"Join", fmt::format("{} via eav_value_{}(entity_id, attribute_id)", bj.attribute->code,
+                                  value_type_name(bj.attribute->type)), rows, {std::move(node)}};
+    }
+    std::string fetched;
+    for (std::size_t k = 0; k < q.joins.size(); ++k)
+      if (!q.joins[k].inner) fetched += (fetched.empty() ? "" : ", ") + q.joins[k].attribute->code;
+    if (q.where) {
+      rows = std::min(rows, est.pred_rows(*q.where));
+      node = {"Filter", describe(*q.where), rows, {std::move(node)}};
+    }
+    if (!fetched.empty()) node = {"Fetch", fetched + " (left joins by primary key)", rows, {std::move(node)}};
+  }
+  if (q.aggregate) {
+    std::string keys;
+    for (const auto& g : q.group_by) keys += (keys.empty() ? "" : ", ") + g.code;
+    double groups = 1;
+    if (!q.group_by.empty()) {
+      groups = 1;
+      for (const auto& g : q.group_by) {
+        const AttributeStats* s = est.attr(g);
+        groups *= s ? std::max(1.0, s->distinct) + 1 : 10.0;
+      }
+      groups = std::min(groups, rows);
+    }
+    rows = groups;
+    node = {"Aggregate", keys.empty() ? "one row" : "GROUP BY " + keys, rows, {std::move(node)}};
+  }
+  if (needs_order(q)) {
+    std::string keys;
+    for (const auto& o : q.order_by)
+      keys += (keys.empty() ? "" : ", ") + (o.value.agg == Agg::kNone ? o.value.column.code : std::string("aggregate")) +
+              (o.desc ? " DESC" : " ASC");
+    keys += keys.empty() ? "id ASC" : ", id ASC";
+    const bool index_order = c.source == Source::kValueIndex && c.leaf_paths.empty();
+    std::string how = index_order ? " (index order)" : "";
+    if (c.null_split)
+      how = fmt::format(" (index order over entities with {}; those without it follow only when fewer match)",
+                        q.joins[static_cast<std::size_t>(c.driver_join)].attribute->code);
+    node = {index_order ? "TopN" : "Sort", keys + how, rows, {std::move(node)}};
+  }
+  if (q.limit || q.offset) {
+    const double off = static_cast<double>(q.offset.value_or(0));
+    rows = std::max(0.0, rows - off);
+    if (q.limit) rows = std::min(rows, static_cast<double>(*q.limit));
+    node = {"Limit", fmt::format("{}{}", q.limit ? std::to_string(*q.limit) : "ALL",
+                                 q.offset ? fmt::format(" OFFSET {}", *q.offset) : ""), rows, {std::move(node)}};
+  }
+  return node;
+}
+
+}  // namespace eavdb::query

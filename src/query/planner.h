@@ -1,0 +1,104 @@
+// eavdb::query — the cost-based planner: picks, for one bound query, the row source (flat table,
+// one value index, a union of value indexes, or the type's entity list) and the order of the
+// remaining attribute joins, from the statistics of query/statistics.h, and renders the plan tree
+// that EXPLAIN prints.
+//
+// Correctness never depends on the choice: every source yields a superset of the matching
+// entities (an index lookup of a conjunct, or of every branch of an OR) and the full WHERE is
+// always applied on top, so any plan returns exactly the reference answer.
+//
+// Cost model (units: one sequential index step = 1): a driver reading r rows costs r (index) +
+// r·kLookup (eav_entity by primary key); each further inner join costs kLookup per row reaching
+// it and keeps the rows its conjuncts select (estimated); sorting R rows costs R·log2(R)·kSortStep;
+// a scan of the sort key's index in key order under LIMIT n stops after about n / selectivity
+// rows (costed kTopNRisk times higher: correlation between filter and key is not modelled).
+// A covering flat table is preferred in automatic mode (one row holds every column).
+//
+// Pure functions over their inputs; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "flat/flat.h"
+#include "query/binder.h"
+#include "query/sqlgen.h"
+#include "query/statistics.h"
+
+namespace eavdb::query {
+
+/// Which plans the caller allows.
+enum class PlanMode { kAuto, kForceEav, kForceFlat };
+
+/// Cost constants (see the file comment).
+inline constexpr double kLookup = 1.5;
+inline constexpr double kSortStep = 0.05;
+/// An index-order top-N scan is costed as reading kTopNRisk times the rows that independence
+/// predicts before LIMIT matches are found: a filter correlated with the sort key (zip codes in
+/// California sorted by latitude) can make the real scan far longer, while sorting is bounded.
+inline constexpr double kTopNRisk = 10;
+
+/// One node of the plan tree, as EXPLAIN prints it.
+struct PlanNodeInfo {
+  std::string op;      ///< e.g. "IndexScan", "Join", "Sort", "Limit"
+  std::string detail;  ///< e.g. "state = 'NY' via eav_value_varchar(attribute_id, value)"
+  double estimated_rows = 0;
+  std::vector<PlanNodeInfo> children;
+};
+
+/// What the planner decided, independent of literal values: the part a plan cache keeps.
+struct PlanChoice {
+  Layout::Source source = Layout::Source::kEntityScan;
+  int driver_join = -1;                       ///< kValueIndex
+  std::vector<std::vector<int>> leaf_paths;  ///< kUnion / kValueIndex from a predicate: child indexes from the WHERE root
+  std::vector<int> inner_order;              ///< inner joins after the driver
+  /// Top-N over a nullable ascending sort key (kValueIndex without leaf): run the query for the
+  /// entities holding the key in key-index order (LIMIT + OFFSET rows), and only when fewer
+  /// match, the entities without it (they sort last); see split_null_tail().
+  bool null_split = false;
+  double estimated_cost = 0;
+};
+
+/// Inputs the planner needs besides the query.
+struct PlanContext {
+  const TypeStats* stats = nullptr;          ///< nullptr: defaults (10% equality, 30% range)
+  const flat::FlatTable* flat = nullptr;     ///< the type's flat table, if any
+  PlanMode mode = PlanMode::kAuto;
+  bool allow_null_split = true;  ///< false for the second statement of a split (its key IS NULL)
+};
+
+/// True when the flat table covers every attribute `q` touches (all of them for SELECT *).
+bool flat_covers(const BoundQuery& q, const flat::FlatTable& flat);
+
+/// Chooses the plan for `q`. Throws Error(kInvalidArgument) for kForceFlat when the type has no
+/// flat table or it does not cover the query's columns.
+PlanChoice choose_plan(const BoundQuery& q, const PlanContext& ctx);
+
+/// True when `choice` (e.g. from the plan cache, made for another query of the same shape) is
+/// valid for `q`: its paths lead to indexable leaves whose union covers the WHERE, its join order
+/// is a permutation of q's inner joins, and a flat choice is still allowed and covering.
+bool choice_fits(const BoundQuery& q, const PlanChoice& choice, const PlanContext& ctx);
+
+/// The generator layout of `choice` for `q` (pointers into q.where).
+Layout make_layout(const BoundQuery& q, const PlanChoice& choice, const PlanContext& ctx);
+
+/// The plan tree of `choice` for `q`, with estimated rows per node.
+PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& choice, const PlanContext& ctx);
+
+/// For a null_split choice: rewrites `q` into the first statement (key IS NOT NULL, so its join
+/// is inner; LIMIT = limit + offset, no OFFSET) and returns the second (key IS NULL, same LIMIT,
+/// no OFFSET). The caller concatenates their rows and applies the OFFSET and LIMIT
+/// (CompiledQuery::null_tail). Exact: rows without the key sort after every row with it.
+BoundQuery split_null_tail(BoundQuery& q, int key_join);
+
+/// Finishes compilation of a bound query in `layout`: the read set for the query cache
+/// (CompiledQuery::attributes_read, reads_row_versions) and the SQL (query::generate).
+/// Errors as generate().
+CompiledQuery compile_bound(BoundQuery bound, const Layout& layout);
+
+/// Estimated rows of the whole WHERE (the planner's cardinality estimate), for tests and EXPLAIN.
+double estimate_where_rows(const BoundQuery& q, const TypeStats* stats);
+
+}  // namespace eavdb::query

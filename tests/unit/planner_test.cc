@@ -1,0 +1,478 @@
+// Planner tests: statistics (HyperLogLog, equi-depth histograms, storage, modification counter,
+// automatic re-analyze), plan choice, EXPLAIN [ANALYZE], the plan cache and flat tables (sync in
+// the commit funnel, coverage, forced plans, cache invalidation, another process dropping one).
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <set>
+
+#include <fmt/format.h>
+
+#include "eavdb/database.h"
+#include "eavdb/session.h"
+#include "query/plan_cache.h"
+#include "query/statistics.h"
+#include "storage/backend.h"
+#include "test_util.h"
+
+namespace eavdb {
+namespace {
+
+using query::StatKey;
+
+AttributeDef attribute(const std::string& code, ValueType type) {
+  AttributeDef a;
+  a.code = code;
+  a.label = code;
+  a.type = type;
+  return a;
+}
+
+// ---- statistics ---------------------------------------------------------------------------------
+
+TEST(Statistics, HyperLogLogEstimatesDistinctCounts) {
+  for (int n : {10, 1000, 100000}) {
+    query::HyperLogLog h;
+    for (int rep = 0; rep < 3; ++rep)  // duplicates must not count
+      for (int i = 0; i < n; ++i) h.add(query::hash_key(StatKey(int64_t{i})));
+    EXPECT_NEAR(h.estimate(), n, std::max(1.0, 0.05 * n)) << n;
+  }
+  query::HyperLogLog empty;
+  EXPECT_NEAR(empty.estimate(), 0.0, 1e-9);
+}
+
+TEST(Statistics, KeysOrderNumbersBeforeStrings) {
+  EXPECT_LT(query::compare_keys(StatKey(int64_t{2}), StatKey(2.5)), 0);
+  EXPECT_GT(query::compare_keys(StatKey(3.0), StatKey(int64_t{2})), 0);
+  EXPECT_EQ(query::compare_keys(StatKey(int64_t{2}), StatKey(2.0)), 0);
+  EXPECT_LT(query::compare_keys(StatKey(int64_t{99}), StatKey(std::string("1"))), 0);
+  EXPECT_LT(query::compare_keys(StatKey(std::string("Ab")), StatKey(std::string("a"))), 0);
+  EXPECT_EQ(query::stat_key(query::SqlParam(std::string("19.90")), ValueType::kDecimal), StatKey(19.9));
+  EXPECT_FALSE(query::stat_key(query::SqlParam(std::monostate{}), ValueType::kInt));
+}
+
+TEST(Statistics, EquiDepthHistogramAndEstimates) {
+  // 0..9999 once each, plus 5,000 copies of 7: a frequent value spans several buckets.
+  std::vector<int64_t> values;
+  for (int64_t i = 0; i < 10000; ++i) values.push_back(i);
+  for (int i = 0; i < 5000; ++i) values.push_back(7);
+  std::sort(values.begin(), values.end());
+  query::AttributeStatsBuilder b(42, static_cast<int64_t>(values.size()));
+  for (int64_t v : values) b.add(StatKey(v));
+  query::AttributeStats s = b.finish();
+  EXPECT_EQ(s.attribute_id, 42);
+  EXPECT_EQ(s.non_null, 15000);
+  EXPECT_EQ(s.min, StatKey(int64_t{0}));
+  EXPECT_EQ(s.max, StatKey(int64_t{9999}));
+  EXPECT_EQ(s.bounds.size(), static_cast<size_t>(query::AttributeStatsBuilder::kBuckets + 1));
+  EXPECT_TRUE(std::is_sorted(s.bounds.begin(), s.bounds.end(),
+                             [](const StatKey& x, const StatKey& y) { return query::compare_keys(x, y) < 0; }));
+  EXPECT_NEAR(s.distinct, 10000, 500);
+  EXPECT_GT(query::estimate_eq(s, StatKey(int64_t{7})), 3500);  // frequent
+  EXPECT_LT(query::estimate_eq(s, StatKey(int64_t{5000})), 10);  // ordinary
+  EXPECT_EQ(query::estimate_eq(s, StatKey(int64_t{20000})), 0);  // beyond max
+  const double mid = query::estimate_range(s, StatKey(int64_t{5000}), StatKey(int64_t{5999}));
+  EXPECT_NEAR(mid, 1000, 200);
+  EXPECT_NEAR(query::estimate_range(s, std::nullopt, std::nullopt), 15000, 1);
+  EXPECT_EQ(query::estimate_range(s, StatKey(int64_t{-10}), StatKey(int64_t{-1})), 0);
+  // Strings: whole buckets, half of the bucket holding the bound.
+  query::AttributeStatsBuilder sb(1, 26);
+  for (char c = 'a'; c <= 'z'; ++c) sb.add(StatKey(std::string(1, c)));
+  query::AttributeStats ss = sb.finish();
+  EXPECT_NEAR(query::estimate_range(ss, StatKey(std::string("a")), StatKey(std::string("m"))), 13, 3);
+  query::AttributeStatsBuilder none(2, 0);
+  query::AttributeStats ns = none.finish();
+  EXPECT_EQ(ns.non_null, 0);
+  EXPECT_FALSE(ns.min);
+  EXPECT_EQ(query::estimate_eq(ns, StatKey(int64_t{1})), 0);
+}
+
+// ---- a store with one synthetic type --------------------------------------------------------------
+
+// item: code (varchar, distinct), grp (varchar, 10 values), n (int 0..count-1), price (decimal),
+// note (text), opt (int, on every third entity).
+class PlannerDb : public ::testing::Test {
+ protected:
+  void SetUp() override { open(true); }
+
+  void open(bool cache) {
+    Options o;
+    o.cache.enabled = cache;
+    db_ = Database::open(tmp_.file("p.db"), o);
+    EntityTypeDef t;
+    t.code = "item";
+    t.attributes = {attribute("code", ValueType::kVarchar), attribute("grp", ValueType::kVarchar),
+                    attribute("n", ValueType::kInt),        attribute("price", ValueType::kDecimal),
+                    attribute("note", ValueType::kText),    attribute("opt", ValueType::kInt)};
+    type_ = db_->define_type(t);
+  }
+
+  const AttributeDef& attr(const std::string& code) const { return *type_.find(code); }
+
+  void insert(int count, int first = 0) {
+    ChangeSet cs;
+    for (int i = first; i < first + count; ++i) {
+      EntityWrite w;
+      w.type_id = type_.id;
+      w.values.push_back({attr("code").id, ValueType::kVarchar, Value(fmt::format("C{:05}", i))});
+      w.values.push_back({attr("grp").id, ValueType::kVarchar, Value(fmt::format("g{}", i % 10))});
+      w.values.push_back({attr("n").id, ValueType::kInt, Value(int64_t{i})});
+      w.values.push_back({attr("price").id, ValueType::kDecimal, Value(Decimal::parse(fmt::format("{}.90", i % 100)))});
+      w.values.push_back({attr("note").id, ValueType::kText, Value(fmt::format("note {}", i))});
+      if (i % 3 == 0) w.values.push_back({attr("opt").id, ValueType::kInt, Value(int64_t{i % 7})});
+      cs.writes.push_back(std::move(w));
+    }
+    db_->commit(cs);
+  }
+
+  // The same query under every plan kind must give the same rows (flat only when enabled).
+  QueryResult same_under_all_plans(const std::string& sql, const std::vector<Value>& params = {}) {
+    QueryResult a = db_->query(sql, params, QueryOptions{PlanKind::kAuto});
+    QueryResult e = db_->query(sql, params, QueryOptions{PlanKind::kEav});
+    EXPECT_EQ(a.rows, e.rows) << sql;
+    if (!db_->flat_tables().empty()) {
+      QueryResult f = db_->query(sql, params, QueryOptions{PlanKind::kFlat});
+      EXPECT_EQ(f.rows, e.rows) << sql;
+    }
+    return a;
+  }
+
+  static bool has_op(const PlanNode& n, const std::string& op) {
+    if (n.op == op) return true;
+    for (const auto& c : n.children)
+      if (has_op(c, op)) return true;
+    return false;
+  }
+
+  static const PlanNode* find_op(const PlanNode& n, const std::string& op) {
+    if (n.op == op) return &n;
+    for (const auto& c : n.children)
+      if (const PlanNode* f = find_op(c, op)) return f;
+    return nullptr;
+  }
+
+  testing::TempDir tmp_;
+  std::unique_ptr<Database> db_;
+  EntityTypeDef type_;
+};
+
+TEST_F(PlannerDb, AnalyzeStoresStatisticsAndTheCommitFunnelCountsWrites) {
+  insert(1000);
+  auto reports = db_->analyze("item");
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].entities, 1000);
+  EXPECT_EQ(reports[0].attributes, 6);
+  auto s = db_->backend().load_statistics(type_.id);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->entity_count, 1000);
+  EXPECT_EQ(s->modifications, 0);
+  const query::AttributeStats* n = s->find(attr("n").id);
+  ASSERT_NE(n, nullptr);
+  EXPECT_EQ(n->non_null, 1000);
+  EXPECT_EQ(n->min, StatKey(int64_t{0}));
+  EXPECT_EQ(n->max, StatKey(int64_t{999}));
+  EXPECT_NEAR(n->distinct, 1000, 50);
+  EXPECT_EQ(s->find(attr("opt").id)->non_null, 334);
+  EXPECT_NEAR(s->find(attr("grp").id)->distinct, 10, 1);
+  EXPECT_EQ(s->find(attr("price").id)->max, StatKey(99.9));  // decimals as doubles
+  // Writes are counted per entity write by the commit funnel.
+  insert(5, 1000);
+  Session ses = db_->session();
+  Entity* e = ses.find("item", 1);
+  ASSERT_NE(e, nullptr);
+  e->set("n", Value(int64_t{-1}));
+  ses.flush();
+  EXPECT_EQ(db_->backend().load_statistics(type_.id)->modifications, 6);
+  db_->analyze();
+  EXPECT_EQ(db_->backend().load_statistics(type_.id)->modifications, 0);
+  EXPECT_THROW(db_->analyze("itme"), Error);
+}
+
+TEST_F(PlannerDb, QueriesAnalyzeOnFirstUseAndAgainWhenMuchChanged) {
+  insert(100);
+  EXPECT_FALSE(db_->backend().load_statistics(type_.id));
+  db_->query("SELECT id FROM item WHERE n = 5");
+  auto first = db_->backend().load_statistics(type_.id);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->entity_count, 100);
+  insert(400, 100);  // 400 writes: under max(500, 20%)
+  db_->query("SELECT id FROM item WHERE n = 6");
+  EXPECT_EQ(db_->backend().load_statistics(type_.id)->entity_count, 100);
+  insert(200, 500);  // 600 writes since the analyze
+  db_->query("SELECT id FROM item WHERE n = 7");
+  auto again = db_->backend().load_statistics(type_.id);
+  EXPECT_EQ(again->entity_count, 700);
+  EXPECT_EQ(again->modifications, 0);
+}
+
+TEST_F(PlannerDb, PlanChoiceFollowsTheStatistics) {
+  insert(3000);
+  db_->analyze("item");
+  // A selective equality drives from its value index.
+  ExplainResult e = db_->explain("SELECT id FROM item WHERE grp = 'g3' AND code = 'C00043'");
+  EXPECT_EQ(e.plan, "eav");
+  const PlanNode* scan = find_op(e.root, "IndexScan");
+  ASSERT_NE(scan, nullptr) << explain_text(e);
+  EXPECT_NE(scan->detail.find("code = 'C00043'"), std::string::npos) << explain_text(e);
+  EXPECT_NEAR(scan->estimated_rows, 1, 1);
+  // No indexable predicate (<> keeps most entities): the type's entity list.
+  e = db_->explain("SELECT id FROM item WHERE grp <> 'g1'");
+  EXPECT_TRUE(has_op(e.root, "TypeScan")) << explain_text(e);
+  // OR of two indexed attributes: a union of index lookups.
+  e = db_->explain("SELECT id FROM item WHERE code = 'C00001' OR n = 17");
+  EXPECT_TRUE(has_op(e.root, "IndexUnion")) << explain_text(e);
+  // Text has no value index: never a driver.
+  e = db_->explain("SELECT id FROM item WHERE note = 'note 5'");
+  EXPECT_FALSE(has_op(e.root, "IndexScan")) << explain_text(e);
+  // Top-N by a non-null key: scan its index in order and stop at the LIMIT.
+  e = db_->explain("SELECT id, n FROM item WHERE n >= 0 AND grp <> 'g1' ORDER BY n LIMIT 5");
+  EXPECT_TRUE(has_op(e.root, "IndexOrderScan")) << explain_text(e);
+  EXPECT_TRUE(has_op(e.root, "TopN")) << explain_text(e);
+  // Every plan returns the reference rows.
+  for (const char* sql : {"SELECT id FROM item WHERE grp = 'g3' AND code = 'C00043'",
+                          "SELECT id FROM item WHERE code = 'C00001' OR n = 17",
+                          "SELECT id, n FROM item WHERE n >= 0 AND grp <> 'g1' ORDER BY n LIMIT 5",
+                          "SELECT id, n FROM item WHERE n >= 0 AND grp <> 'g1' ORDER BY n LIMIT 5 OFFSET 2",
+                          "SELECT id FROM item WHERE (code = 'C00001' AND opt = 0) OR (n = 17 AND grp = 'g7')",
+                          "SELECT grp, COUNT(*), AVG(price) FROM item WHERE code LIKE 'C000%' GROUP BY grp"}) {
+    QueryResult r = same_under_all_plans(sql);
+    EXPECT_FALSE(r.rows.empty()) << sql;
+  }
+  QueryResult top = db_->query("SELECT id, n FROM item WHERE n >= 0 AND grp <> 'g1' ORDER BY n LIMIT 5 OFFSET 2");
+  ASSERT_EQ(top.rows.size(), 5u);
+  EXPECT_EQ(top.rows[0][1], Value(int64_t{3}));  // 0, 2 skipped (1 is g1)
+  QueryResult either = db_->query("SELECT id FROM item WHERE (code = 'C00001' AND opt = 0) OR (n = 17 AND grp = 'g7')");
+  ASSERT_EQ(either.rows.size(), 1u);  // C00001 has no opt; n = 17 is g7
+  EXPECT_EQ(either.rows[0][0], Value(int64_t{18}));
+}
+
+TEST_F(PlannerDb, TopNOnANullableKeyAppendsEntitiesWithoutItOnlyWhenShort) {
+  // 900 'cold' entities with opt, then 300 'hot' ones without: the planner (independence
+  // assumption) expects hot entities with opt and scans opt's index in order; none match, so the
+  // second statement returns the hot entities without opt, ordered by id.
+  ChangeSet cs;
+  for (int i = 0; i < 1200; ++i) {
+    EntityWrite w;
+    w.type_id = type_.id;
+    w.values.push_back({attr("grp").id, ValueType::kVarchar, Value(std::string(i < 900 ? "cold" : "hot"))});
+    w.values.push_back({attr("n").id, ValueType::kInt, Value(int64_t{i})});
+    if (i < 900) w.values.push_back({attr("opt").id, ValueType::kInt, Value(int64_t{1000 - i})});
+    cs.writes.push_back(std::move(w));
+  }
+  db_->commit(cs);
+  db_->analyze("item");
+  const std::string hot = "SELECT id, opt FROM item WHERE grp = 'hot' ORDER BY opt LIMIT 2 OFFSET 1";
+  ExplainResult e = db_->explain(hot, {}, true);
+  const PlanNode* top = find_op(e.root, "TopN");
+  ASSERT_NE(top, nullptr) << explain_text(e);
+  EXPECT_NE(top->detail.find("follow only when fewer match"), std::string::npos) << explain_text(e);
+  EXPECT_EQ(e.rows, 2);
+  QueryResult r = db_->query(hot, {}, QueryOptions{PlanKind::kEav});
+  ASSERT_EQ(r.rows.size(), 2u);
+  EXPECT_EQ(r.rows[0], (std::vector<Value>{Value(int64_t{902}), Value{}}));
+  EXPECT_EQ(r.rows[1], (std::vector<Value>{Value(int64_t{903}), Value{}}));
+  // Enough entities hold the key: the first statement answers alone (smallest opt first).
+  QueryResult cold = db_->query("SELECT id, opt FROM item WHERE grp = 'cold' ORDER BY opt LIMIT 3", {},
+                                QueryOptions{PlanKind::kEav});
+  ASSERT_EQ(cold.rows.size(), 3u);
+  EXPECT_EQ(cold.rows[0][1], Value(int64_t{101}));
+  // Rows with and without the key in one page, and SELECT *, agree with the flat table.
+  db_->flat_enable("item");
+  for (const char* sql : {"SELECT id, opt FROM item WHERE n >= 895 ORDER BY opt LIMIT 4 OFFSET 3",
+                          "SELECT * FROM item WHERE n >= 890 ORDER BY opt, n DESC LIMIT 20",
+                          "SELECT id FROM item ORDER BY opt LIMIT 0"}) {
+    QueryResult eav = db_->query(sql, {}, QueryOptions{PlanKind::kEav});
+    QueryResult flat = db_->query(sql, {}, QueryOptions{PlanKind::kFlat});
+    EXPECT_EQ(eav.rows, flat.rows) << sql;
+  }
+  QueryResult mixed = db_->query("SELECT id, opt FROM item WHERE n >= 895 ORDER BY opt LIMIT 4 OFFSET 3", {},
+                                 QueryOptions{PlanKind::kEav});
+  ASSERT_EQ(mixed.rows.size(), 4u);  // opt 105..101 for n 895..899, then n 900.. without opt
+  EXPECT_EQ(mixed.rows[0][0], Value(int64_t{897}));
+  EXPECT_EQ(mixed.rows[1][0], Value(int64_t{896}));
+  EXPECT_EQ(mixed.rows[2][0], Value(int64_t{901}));
+  EXPECT_EQ(mixed.rows[3][0], Value(int64_t{902}));
+}
+
+TEST_F(PlannerDb, ExplainAnalyzeReportsActualRows) {
+  insert(2000);
+  ExplainResult e = db_->explain("SELECT id, n FROM item WHERE grp = 'g2' AND n < 500 ORDER BY n DESC", {}, true);
+  ASSERT_TRUE(e.analyzed);
+  EXPECT_EQ(e.rows, 50);
+  EXPECT_EQ(e.root.actual_rows, 50);
+  EXPECT_TRUE(e.root.actual_ms.has_value());
+  // The driver's actual rows: the candidates its index lookup returned.
+  const PlanNode* driver = find_op(e.root, "IndexScan");
+  if (!driver) driver = find_op(e.root, "TypeScan");
+  ASSERT_NE(driver, nullptr) << explain_text(e);
+  ASSERT_TRUE(driver->actual_rows.has_value()) << explain_text(e);
+  EXPECT_TRUE(*driver->actual_rows == 200 || *driver->actual_rows == 500 || *driver->actual_rows == 2000)
+      << explain_text(e);
+  EXPECT_FALSE(e.backend_plan.empty());
+  EXPECT_NE(e.sql.find("?"), std::string::npos);
+  EXPECT_EQ(e.sql.find("'g2'"), std::string::npos);  // parameters are bound, never spliced
+  const std::string json = explain_json(e);
+  EXPECT_NE(json.find("\"plan\":\"eav\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"actual_rows\":50"), std::string::npos) << json;
+  // Errors stay the query language's.
+  try {
+    db_->explain("SELECT id FROM item WHERE gpr = 'x'");
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_EQ(err.code(), ErrorCode::kNotFound);
+    EXPECT_NE(std::string(err.what()).find("did you mean 'grp'"), std::string::npos) << err.what();
+  }
+}
+
+TEST_F(PlannerDb, PlanCacheKeysOnShapeAndParameterClasses) {
+  insert(300);
+  db_->analyze("item");
+  EXPECT_EQ(query::shape_key("SELECT id FROM item WHERE n < 5", {}),
+            query::shape_key("select id   from item where n < 7", {}));
+  EXPECT_NE(query::shape_key("SELECT id FROM item WHERE n < 5", {}),
+            query::shape_key("SELECT id FROM item WHERE n < 5.5", {}));
+  EXPECT_NE(query::shape_key("SELECT id FROM item WHERE n < ?", {Value(int64_t{5})}),
+            query::shape_key("SELECT id FROM item WHERE n < ?", {Value(Decimal::parse("5.5"))}));
+  EXPECT_EQ(query::shape_key("SELECT id FROM item WHERE grp = 'a'", {}),
+            query::shape_key("SELECT id FROM item WHERE grp = 'bbb'", {}));
+  EXPECT_FALSE(db_->explain("SELECT id FROM item WHERE code = 'C00010'").plan_cache_hit);
+  EXPECT_TRUE(db_->explain("SELECT id FROM item WHERE code = 'C00020'").plan_cache_hit);
+  // A fraction on an int column rewrites the predicate (n < 5.5 -> n <= 5): its own entry, right rows.
+  QueryResult whole = db_->query("SELECT id FROM item WHERE n < ?", {Value(int64_t{5})}, QueryOptions{PlanKind::kEav});
+  QueryResult frac = db_->query("SELECT id FROM item WHERE n < ?", {Value(Decimal::parse("5.5"))}, QueryOptions{PlanKind::kEav});
+  QueryResult eq = db_->query("SELECT id FROM item WHERE n = ?", {Value(Decimal::parse("5.5"))}, QueryOptions{PlanKind::kEav});
+  EXPECT_EQ(whole.rows.size(), 5u);
+  EXPECT_EQ(frac.rows.size(), 6u);
+  EXPECT_EQ(eq.rows.size(), 0u);
+  auto [hits, misses] = db_->plan_cache_counts();
+  EXPECT_GE(hits, 1);
+  EXPECT_GE(misses, 3);
+  // A cache entry made for one shape is checked before reuse: the same shape with a NULL param
+  // (not indexable) re-plans instead of driving from an index it cannot use.
+  db_->query("SELECT id FROM item WHERE code = ? AND n >= 0", {Value("C00003")}, QueryOptions{PlanKind::kEav});
+  EXPECT_TRUE(db_->query("SELECT id FROM item WHERE code = ? AND n >= 0", {Value{}}, QueryOptions{PlanKind::kEav}).rows.empty());
+  query::PlanCache small(2);
+  small.put("a", {});
+  small.put("b", {});
+  EXPECT_TRUE(small.get("a"));
+  small.put("c", {});  // evicts b, the least recently used
+  EXPECT_FALSE(small.get("b"));
+  EXPECT_TRUE(small.get("c"));
+  EXPECT_EQ(small.size(), 2u);
+}
+
+TEST_F(PlannerDb, FlatTableStaysExactThroughWritesAndKnowsItsColumns) {
+  insert(500);
+  FlatTableInfo info = db_->flat_enable("item");
+  EXPECT_EQ(info.table, fmt::format("eav_flat_item_{}", type_.id));
+  EXPECT_EQ(info.columns.size(), 6u);
+  ExplainResult e = db_->explain("SELECT * FROM item WHERE grp = 'g4' ORDER BY price DESC LIMIT 3");
+  EXPECT_EQ(e.plan, "flat") << explain_text(e);
+  QueryResult r = same_under_all_plans("SELECT * FROM item WHERE grp = 'g4' ORDER BY price DESC LIMIT 3");
+  ASSERT_EQ(r.rows.size(), 3u);
+  EXPECT_EQ(to_string(r.rows[0][4]), "94.90");  // exact decimal through the flat table
+  EXPECT_TRUE(r.select_star);
+  // Inserts, updates (set and remove a value) and deletes reach the flat table in the same commit.
+  insert(20, 500);
+  {
+    Session s = db_->session();
+    Entity* a = s.find("item", 5);
+    a->set("price", Value(Decimal::parse("1000.10")));
+    a->set("opt", Value{});
+    s.remove(*s.find("item", 6));
+    s.flush();
+  }
+  for (const char* sql : {"SELECT * FROM item ORDER BY price DESC LIMIT 5", "SELECT id FROM item WHERE opt IS NULL",
+                          "SELECT COUNT(*), SUM(price) FROM item", "SELECT id, code FROM item WHERE id = 6"})
+    same_under_all_plans(sql);
+  // A selective OR over two flat columns: a union of the flat table's index lookups.
+  ExplainResult u = db_->explain("SELECT id, n FROM item WHERE code = 'C00007' OR n = 300", {}, true);
+  EXPECT_EQ(u.plan, "flat");
+  EXPECT_TRUE(has_op(u.root, "IndexUnion")) << explain_text(u);
+  EXPECT_EQ(u.rows, 2);
+  EXPECT_EQ(find_op(u.root, "IndexUnion")->actual_rows, 2) << explain_text(u);
+  same_under_all_plans("SELECT id, n FROM item WHERE code = 'C00007' OR n = 300 OR (grp = 'g1' AND opt = 3)");
+  QueryResult top = db_->query("SELECT id, price FROM item ORDER BY price DESC LIMIT 1", {}, QueryOptions{PlanKind::kFlat});
+  EXPECT_EQ(top.rows[0][0], Value(int64_t{5}));
+  EXPECT_EQ(to_string(top.rows[0][1]), "1000.10");
+  EXPECT_EQ(db_->query("SELECT COUNT(*) FROM item", {}, QueryOptions{PlanKind::kFlat}).rows[0][0], Value(int64_t{519}));
+  // A new attribute is not in the flat table: the planner uses EAV for queries that touch it.
+  EntityTypeDef more = type_;
+  more.attributes = {attribute("extra", ValueType::kInt)};
+  db_->define_type(more);
+  EXPECT_EQ(db_->explain("SELECT id FROM item WHERE extra IS NULL").plan, "eav");
+  EXPECT_EQ(db_->explain("SELECT id FROM item WHERE n = 3").plan, "flat");
+  EXPECT_EQ(db_->explain("SELECT * FROM item WHERE n = 3").plan, "eav");  // * needs extra too
+  try {
+    db_->query("SELECT id FROM item WHERE extra = 1", {}, QueryOptions{PlanKind::kFlat});
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_EQ(err.code(), ErrorCode::kInvalidArgument);
+  }
+  info = db_->flat_rebuild("item");
+  EXPECT_EQ(info.columns.size(), 7u);
+  EXPECT_EQ(db_->explain("SELECT * FROM item WHERE extra IS NULL").plan, "flat");
+  same_under_all_plans("SELECT * FROM item WHERE extra IS NULL ORDER BY n LIMIT 4");
+  EXPECT_TRUE(db_->flat_disable("item"));
+  EXPECT_FALSE(db_->flat_disable("item"));
+  EXPECT_EQ(db_->explain("SELECT id FROM item WHERE n = 3").plan, "eav");
+  EXPECT_THROW(db_->query("SELECT id FROM item", {}, QueryOptions{PlanKind::kFlat}), Error);
+  EXPECT_THROW(db_->flat_rebuild("item"), Error);
+  EXPECT_TRUE(db_->integrity_check().empty());
+}
+
+TEST_F(PlannerDb, FlatPlansKeepQueryCacheInvalidation) {
+  insert(50);
+  db_->flat_enable("item");
+  QueryResult before = db_->query("SELECT id, n FROM item WHERE grp = 'g1' ORDER BY id");
+  ASSERT_EQ(db_->explain("SELECT id, n FROM item WHERE grp = 'g1' ORDER BY id").plan, "flat");
+  EXPECT_EQ(db_->query("SELECT id, n FROM item WHERE grp = 'g1' ORDER BY id").rows, before.rows);  // cached
+  {
+    Session s = db_->session();
+    s.find("item", 2)->set("n", Value(int64_t{777}));
+    s.flush();
+  }
+  QueryResult after = db_->query("SELECT id, n FROM item WHERE grp = 'g1' ORDER BY id");
+  ASSERT_EQ(after.rows.size(), 5u);
+  EXPECT_EQ(after.rows[0][1], Value(int64_t{777}));
+}
+
+TEST_F(PlannerDb, AnotherProcessDroppingTheFlatTableFallsBackToEav) {
+  insert(40);
+  db_->flat_enable("item");
+  ASSERT_EQ(db_->explain("SELECT id FROM item WHERE n < 10").plan, "flat");
+  db_->query("SELECT id FROM item WHERE n < 10");
+  {
+    auto other = Database::open(tmp_.file("p.db"));
+    EXPECT_TRUE(other->flat_disable("item"));
+  }
+  QueryResult r = db_->query("SELECT id FROM item WHERE n < 20 ORDER BY id");  // a new result, not cached
+  EXPECT_EQ(r.rows.size(), 20u);
+  EXPECT_EQ(db_->explain("SELECT id FROM item WHERE n < 20").plan, "eav");
+}
+
+TEST(PlannerMigration, SchemaVersionFourGainsThePlannerTables) {
+  testing::TempDir tmp;
+  const std::string path = tmp.file("old.db");
+  { Database::open(path); }
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+    const char* sql =
+        "DROP TABLE eav_type_stats; DROP TABLE eav_attribute_stats; DROP TABLE eav_attribute_histogram;"
+        " DROP TABLE eav_flat_table; UPDATE eav_meta SET value = '4' WHERE key = 'schema_version'";
+    ASSERT_EQ(sqlite3_exec(raw, sql, nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  auto db = Database::open(path);
+  EntityTypeDef t;
+  t.code = "thing";
+  t.attributes = {attribute("x", ValueType::kInt)};
+  db->define_type(t);
+  EXPECT_EQ(db->analyze("thing").at(0).entities, 0);
+  EXPECT_EQ(db->flat_enable("thing").columns, std::vector<std::string>{"x"});
+  EXPECT_TRUE(db->query("SELECT id FROM thing WHERE x = 1").rows.empty());
+}
+
+}  // namespace
+}  // namespace eavdb
