@@ -220,7 +220,7 @@ struct Api::Caller {
 
 Api::Api(const ServerOptions& options, monitor::Registry& metrics)
     : options_(options), metrics_(metrics), limiter_(options.rate_limit, options.rate_burst) {
-  // Opening the default tenant migrates the file (the token table is migration 3).
+  // Opening the default tenant migrates the file (the token table is migration 4).
   Options o = options_.db_options;
   o.tenant = "default";
   tenants_.emplace("default", Database::open(options_.db_url, o));

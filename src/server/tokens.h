@@ -1,7 +1,7 @@
 // eavdb::server — API tokens: generation, hashing and the token table of a database file.
 //
 // A token is "eavdb_" followed by 64 hex digits (32 bytes from OpenSSL's RAND_bytes). Only its
-// SHA-256 (hex) is stored, in table eav_api_token (SQLite migration 3), with the tenant code and
+// SHA-256 (hex) is stored, in table eav_api_token (SQLite migration 4), with the tenant code and
 // role it grants; the plaintext is shown once, by `eavdb token create`.
 #pragma once
 
