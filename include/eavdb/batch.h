@@ -113,6 +113,11 @@ struct BatchError {
 
 /// Writes rejected records to a file as NDJSON, one object per line:
 /// {"record": N (1-based), "line": L, "field": "...", "reason": "..."}. Not thread-safe.
+/// One rejection as a single-line JSON object {"record": 1-based index, "line", "field",
+/// "reason"} without a trailing newline: the format of `--rejects` files and of the HTTP bulk
+/// response's per-record lines.
+std::string rejection_json(const BatchError& e);
+
 class RejectsWriter {
  public:
   /// Truncates/creates `path`; an empty path makes a writer that discards everything.

@@ -150,8 +150,7 @@ RejectsWriter::RejectsWriter(const std::string& path) : impl_(std::make_unique<I
 
 RejectsWriter::~RejectsWriter() = default;
 
-void RejectsWriter::add(const BatchError& e) {
-  if (!impl_->out.is_open()) return;
+std::string rejection_json(const BatchError& e) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   w.StartObject();
@@ -164,7 +163,11 @@ void RejectsWriter::add(const BatchError& e) {
   w.Key("reason");
   w.String(e.reason.c_str(), static_cast<rapidjson::SizeType>(e.reason.size()));
   w.EndObject();
-  impl_->out << buf.GetString() << '\n';
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+void RejectsWriter::add(const BatchError& e) {
+  if (impl_->out.is_open()) impl_->out << rejection_json(e) << '\n';
 }
 
 // ---- the processor ----------------------------------------------------------------------------

@@ -634,21 +634,7 @@ Response Api::dispatch(const Request& req, std::string& route) {
           .inc(static_cast<double>(r.processed));
       std::string out;
       for (const BatchError& e : rejected) {
-        rapidjson::StringBuffer buf;
-        JsonWriter w(buf);
-        w.StartObject();
-        w.Key("record");
-        w.Int64(e.index + 1);
-        w.Key("line");
-        w.Int64(e.line);
-        w.Key("status");
-        w.String("rejected");
-        w.Key("field");
-        put_string(w, e.field);
-        w.Key("reason");
-        put_string(w, e.reason);
-        w.EndObject();
-        out.append(buf.GetString(), buf.GetSize());
+        out += rejection_json(e);
         out += '\n';
       }
       rapidjson::StringBuffer buf;
