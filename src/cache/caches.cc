@@ -348,14 +348,9 @@ bool Caches::before_commit(const Invalidation& inv) {
 }
 
 void Caches::catch_up(Invalidation inv) {
-  if (!l3_ || inv.entities.empty()) return;
   inv.ns = ns_;
   inv.committed = true;
-  retry_pending();
-  if (l3_->announce(inv)) return;
-  std::lock_guard lock(pending_mu_);
-  pending_announce_.push_back(std::move(inv));
-  announce_pending_.store(true, std::memory_order_release);
+  before_commit(inv);  // the same announce, kept pending (reads go around L3) when it fails
 }
 
 void Caches::after_commit(const Invalidation& inv) {
