@@ -203,6 +203,20 @@ void SqliteBackend::end_bulk_load() {
   rebuild_indexes_locked();
 }
 
+void SqliteBackend::begin_batch() {
+  std::lock_guard lock(write_mu_);
+  if (batch_depth_++ == 0) sqlite3_wal_autocheckpoint(writer_->raw(), kBatchCheckpointPages);
+}
+
+void SqliteBackend::end_batch() noexcept {
+  std::lock_guard lock(write_mu_);
+  if (batch_depth_ == 0 || --batch_depth_ > 0) return;
+  sqlite3_wal_autocheckpoint(writer_->raw(), 1000);  // SQLite's default, as Connection opens it
+  // Passive: copies what no reader still needs and never waits; SQLITE_BUSY is not an error here
+  // (the next commit past the threshold, or the last close, checkpoints the rest).
+  sqlite3_wal_checkpoint_v2(writer_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+}
+
 SqliteBackend::ReaderLease SqliteBackend::lease_reader() {
   std::unique_lock lock(pool_mu_);
   for (;;) {
