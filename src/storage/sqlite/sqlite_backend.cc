@@ -31,6 +31,9 @@ std::string path_from_url(std::string_view url) {
 
 namespace {
 
+// Page cache (KiB) while CREATE INDEX sorts (rebuild_indexes_locked).
+constexpr int kIndexSortKib = 1024;
+
 constexpr ValueType kAllTypes[] = {ValueType::kVarchar, ValueType::kInt, ValueType::kDecimal,
                                    ValueType::kDatetime, ValueType::kText};
 
@@ -168,10 +171,22 @@ void SqliteBackend::rebuild_indexes_locked() {
     st.step();
     if (st.column_int(0) == 0) return;
   }  // reset before DDL: an active statement would lock the schema
-  in_transaction(c, [&] {
-    for (const auto& [name, ddl] : kDeferrableIndexes) c.exec(ddl);
-    c.exec("DELETE FROM eav_meta WHERE key = 'indexes_deferred'");
-  });
+  // CREATE INDEX sorts its keys in runs of at most the page cache's size. One run of the whole
+  // index in the 32 MiB cache is a cache-hostile sort; runs of kIndexSortKib fit the CPU caches
+  // and merge fast (measured on flights-200k: the whole import's CPU time fell by about a fifth
+  // with 1 MiB runs; 256 KiB and 4 MiB were no better, sorter worker threads no help on 2
+  // cores). The cache size is restored afterwards, also on error.
+  c.exec(fmt::format("PRAGMA cache_size = -{}", kIndexSortKib));
+  try {
+    in_transaction(c, [&] {
+      for (const auto& [name, ddl] : kDeferrableIndexes) c.exec(ddl);
+      c.exec("DELETE FROM eav_meta WHERE key = 'indexes_deferred'");
+    });
+  } catch (...) {
+    sqlite3_exec(c.raw(), fmt::format("PRAGMA cache_size = -{}", std::max(64, page_cache_kib_)).c_str(), nullptr, nullptr, nullptr);
+    throw;
+  }
+  c.exec(fmt::format("PRAGMA cache_size = -{}", std::max(64, page_cache_kib_)));
 }
 
 bool SqliteBackend::begin_bulk_load(int64_t expected_rows) {
