@@ -31,6 +31,9 @@ std::string path_from_url(std::string_view url) {
 
 namespace {
 
+// Bytes of the database file each reader connection maps (lease_reader).
+constexpr int64_t kReaderMmapBytes = int64_t{256} << 20;
+
 // Page cache (KiB) while CREATE INDEX sorts (rebuild_indexes_locked).
 constexpr int kIndexSortKib = 1024;
 
@@ -244,7 +247,13 @@ SqliteBackend::ReaderLease SqliteBackend::lease_reader() {
       ++readers_total_;
       lock.unlock();
       try {
-        return ReaderLease(this, std::make_unique<Connection>(path_, false, busy_timeout_ms_, page_cache_kib_));
+        auto c = std::make_unique<Connection>(path_, false, busy_timeout_ms_, page_cache_kib_);
+        // Readers map the file (up to kReaderMmapBytes) instead of copying every page they touch
+        // into their page cache with pread and a malloc per page: a bulk load of 10,000 random
+        // ids of flights-200k spent about half its CPU time there (measured: 0.27 s -> 0.14 s).
+        // The writer keeps pread/pwrite, and WAL frames are read as before.
+        c->exec(fmt::format("PRAGMA mmap_size = {}", kReaderMmapBytes));
+        return ReaderLease(this, std::move(c));
       } catch (...) {
         std::lock_guard relock(pool_mu_);
         --readers_total_;
