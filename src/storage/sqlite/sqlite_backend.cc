@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstring>
 #include <chrono>
 #include <map>
@@ -496,11 +497,15 @@ constexpr size_t kRowsPerStatement = 256;
 
 // Runs "<prefix> VALUES <row>,<row>,..." for `n` rows, kRowsPerStatement at a time, with one
 // cached statement per distinct row count. bind(stmt, first_param, row_index) binds one row.
+// A remainder is written in power-of-two pieces (200 rows: 128 + 64 + 8), so a table has at
+// most 9 statement shapes: with any row count per chunk, every remainder was a new statement to
+// parse and cache (5.8% of a catalog import's CPU in sqlite3_prepare).
 template <typename Bind>
 void multi_row(Connection& c, const std::string& prefix, const std::string& suffix, std::string_view row,
                int params_per_row, size_t n, Bind&& bind) {
-  for (size_t begin = 0; begin < n; begin += kRowsPerStatement) {
-    const size_t k = std::min(kRowsPerStatement, n - begin);
+  static_assert(std::has_single_bit(kRowsPerStatement));
+  for (size_t begin = 0, k = 0; begin < n; begin += k) {
+    k = std::bit_floor(std::min(kRowsPerStatement, n - begin));
     std::string sql = prefix;
     sql.reserve(prefix.size() + k * (row.size() + 1) + suffix.size());
     for (size_t i = 0; i < k; ++i) {
