@@ -209,7 +209,8 @@ if [ "$HAVE_BULK" = 1 ]; then
 
   [ "$LOAD_IDS" -le "$TOTAL" ] || LOAD_IDS=$TOTAL
   shuf -i "1-$TOTAL" -n "$LOAD_IDS" --random-source="$RANDOM_SOURCE" >"$WORK/load.ids"
-  run_timed load "$EAVDB" --db "$WORK/flights.db" bulk load flight "$WORK/load.ids" --format ndjson
+  # Both sides with caches off (the comparison): eavdb --no-cache, naive-find opens so.
+  run_timed load "$EAVDB" --db "$WORK/flights.db" --no-cache bulk load flight "$WORK/load.ids" --format ndjson
   jq -r .id "$WORK/load.out" 2>/dev/null | cmp -s - "$WORK/load.ids" ||
     die "bulk load did not return the $LOAD_IDS requested entities in request order"
   record load "{\"records\":$LOAD_IDS,\"seconds\":$SECS}"

@@ -161,8 +161,12 @@ class BatchProcessor {
   /// Inserts records whose `key` value is new and updates (partially) those whose key exists.
   BatchResult upsert(RecordSource& records);
   /// Partial update of existing entities found by id or by `key`; an unknown one is rejected.
+  /// By id, records are applied in id order within windows of 8 transactions (so each
+  /// transaction touches few pages; memory is bounded by the window), two records of one id in
+  /// input order; committed transactions then hold id ranges of a window, not input prefixes.
   BatchResult update(RecordSource& records);
-  /// Deletes entities by id; unknown ids are rejected.
+  /// Deletes entities by id; unknown ids are rejected. Applied in id order within windows of 8
+  /// transactions, as update() by id.
   BatchResult remove(IdSource& ids);
   /// Deletes every entity matching a WHERE clause of the query language (DESIGN.md §2).
   BatchResult remove_where(const std::string& where, const std::vector<Value>& params = {});

@@ -314,7 +314,30 @@ struct BatchProcessor::Impl {
     }
     if (rec.id <= 0) return reject(m, "id", "record has no id");
     w.id = rec.id;
-    push(std::move(w), m);
+    stage(std::move(w), m);
+  }
+
+  // Writes by id (updates by id, deletes) are applied in id order within a window of
+  // kWindowTransactions transactions: random ids then fall into few, disjoint key ranges per
+  // transaction, so each transaction dirties (and writes to the WAL) only its share of the
+  // table pages instead of nearly all of them. The sort is stable, so two writes of one id keep
+  // their input order; rejections are still reported by input index.
+  static constexpr int64_t kWindowTransactions = 8;
+  std::vector<std::pair<EntityWrite, Meta>> window;
+
+  void stage(EntityWrite w, const Meta& m) {
+    window.emplace_back(std::move(w), m);
+    if (static_cast<int64_t>(window.size()) >= kWindowTransactions * std::max(options.transaction_size, changes.chunk_size))
+      flush_window();
+  }
+
+  void flush_window() {
+    std::stable_sort(window.begin(), window.end(), [](const auto& a, const auto& b) { return a.first.id < b.first.id; });
+    for (auto& [w, m] : window) {
+      if (stop) break;
+      push(std::move(w), m);
+    }
+    window.clear();
   }
 
   // Looks up the pending records' keys in one statement and turns them into inserts/updates.
@@ -373,10 +396,10 @@ struct BatchProcessor::Impl {
   };
   std::optional<InFlight> inflight;
 
-  // Submits the current transaction. Inserts are pipelined: the transaction commits on a
-  // second thread while this one reads and converts the next (one in flight at most, so memory
-  // stays at two transactions). Upserts and updates commit in line: their key lookups must see
-  // every earlier transaction.
+  // Submits the current transaction. Inserts, deletes and updates by id are pipelined: the
+  // transaction commits on a second thread while this one reads and converts the next (one in
+  // flight at most, so memory stays at two transactions). Upserts and updates by key commit in
+  // line: their key lookups must see every earlier transaction.
   void commit() {
     resolve();
     if (changes.writes.empty() || stop) {
@@ -395,10 +418,11 @@ struct BatchProcessor::Impl {
     keys_in_transaction.clear();
     drain();  // the previous transaction is accounted for first; under kAbort it may stop us
     if (stop) return;
-    const auto policy = mode == Mode::kInsert ? std::launch::async : std::launch::deferred;
+    const bool pipelined = mode == Mode::kInsert || mode == Mode::kDelete || (mode == Mode::kUpdate && !key);
+    const auto policy = pipelined ? std::launch::async : std::launch::deferred;
     next.result = std::async(policy, [this, cs = std::move(cs)]() mutable { return db.commit(std::move(cs)); });
     inflight = std::move(next);
-    if (mode != Mode::kInsert) drain();
+    if (!pipelined) drain();
   }
 
   // Waits for the in-flight transaction and accounts for it.
@@ -444,6 +468,7 @@ struct BatchProcessor::Impl {
   }
 
   BatchResult finish() {
+    flush_window();
     commit();
     drain();
     progress();  // the final, exact count
@@ -454,6 +479,23 @@ struct BatchProcessor::Impl {
     return std::move(result);
   }
 };
+
+namespace {
+
+// One batch of commits on the backend (Backend::begin_batch / end_batch), for the lifetime of a
+// bulk operation.
+class BackendBatch {
+ public:
+  explicit BackendBatch(storage::Backend& backend) : backend_(backend) { backend_.begin_batch(); }
+  ~BackendBatch() { backend_.end_batch(); }
+  BackendBatch(const BackendBatch&) = delete;
+  BackendBatch& operator=(const BackendBatch&) = delete;
+
+ private:
+  storage::Backend& backend_;
+};
+
+}  // namespace
 
 BatchProcessor::BatchProcessor(Database& db, std::string type, BatchOptions options)
     : db_(&db), type_(db.require_type(type)), options_(std::move(options)) {
@@ -481,7 +523,10 @@ BatchResult BatchProcessor::insert(RecordSource& records) {
     ~BulkLoad() {
       if (backend) backend->end_bulk_load();
     }
-  } bulk;
+  };
+  // Declared first, ended last: the checkpoint at its end also covers the rebuilt indexes.
+  BackendBatch batch(db_->backend());
+  BulkLoad bulk;
   if (!has_unique && db_->backend().begin_bulk_load(records.size_hint())) bulk.backend = &db_->backend();
   return impl.run(records);
 }
@@ -489,16 +534,19 @@ BatchResult BatchProcessor::insert(RecordSource& records) {
 BatchResult BatchProcessor::upsert(RecordSource& records) {
   if (options_.key.empty()) throw Error(ErrorCode::kInvalidArgument, "upsert needs a unique key attribute");
   Impl impl(*db_, type_, options_, Impl::Mode::kUpsert, records.size_hint());
+  BackendBatch batch(db_->backend());
   return impl.run(records);
 }
 
 BatchResult BatchProcessor::update(RecordSource& records) {
   Impl impl(*db_, type_, options_, Impl::Mode::kUpdate, records.size_hint());
+  BackendBatch batch(db_->backend());
   return impl.run(records);
 }
 
 BatchResult BatchProcessor::remove(IdSource& ids) {
   Impl impl(*db_, type_, options_, Impl::Mode::kDelete, ids.size_hint());
+  BackendBatch batch(db_->backend());
   while (!impl.stop) {
     std::optional<int64_t> id = ids.next();
     if (!id) break;
@@ -508,7 +556,7 @@ BatchResult BatchProcessor::remove(IdSource& ids) {
     w.kind = EntityWrite::Kind::kDelete;
     w.type_id = type_.id;
     w.id = *id;
-    impl.push(std::move(w), m);
+    impl.stage(std::move(w), m);
   }
   return impl.finish();
 }

@@ -43,6 +43,12 @@ class Backend {
   virtual bool begin_bulk_load(int64_t expected_rows) = 0;
   /// Rebuilds the indexes that begin_bulk_load dropped.
   virtual void end_bulk_load() = 0;
+  /// Bracket a batch of many commits (BatchProcessor): in between, the backend may postpone
+  /// housekeeping that each commit would otherwise do and do it once in end_batch() (SQLite: WAL
+  /// checkpoints). Calls nest and may come from several threads; every begin_batch() needs one
+  /// end_batch(). end_batch() never throws. Defaults: nothing.
+  virtual void begin_batch() {}
+  virtual void end_batch() noexcept {}
 
   /// Runs inside the commit transaction after every write succeeded and just before COMMIT, with
   /// the result (ids and new versions): the caches announce the new versions to L3 there. Returns

@@ -236,6 +236,58 @@ TEST_F(BatchTest, DeleteByIdsAndByWhere) {
   EXPECT_THROW(BatchProcessor(*db, "item").remove_where("qty >>> 1"), Error);
 }
 
+// Updates by id are applied in id order within a window of transactions (fewer pages per
+// transaction); writes of one id must still apply in input order, within a window and across
+// windows, and rejections keep their input index.
+TEST_F(BatchTest, UpdatesByIdInIdOrderKeepInputOrderPerId) {
+  BatchResult ins = insert_n(60);
+  BatchOptions o;
+  o.chunk_size = 3;
+  o.transaction_size = 6;  // windows of 48 records: the 64 below span two
+  std::vector<BatchRecord> recs;
+  recs.push_back(rec({{"qty", int64_t{1}}}, ins.first_id + 5));  // overwritten by the last record
+  recs.push_back(rec({{"qty", int64_t{3}}}, ins.first_id + 7));
+  recs.push_back(rec({{"qty", int64_t{4}}}, ins.first_id + 7));  // same window: this one wins
+  for (int64_t i = 59; i >= 0; --i) {
+    if (i == 5 || i == 7) continue;
+    recs.push_back(rec({{"qty", int64_t{1000} + i}}, ins.first_id + i));
+  }
+  recs.push_back(rec({{"qty", int64_t{9}}}, 999999));  // unknown id
+  recs.push_back(rec({{"qty", int64_t{2}}}, ins.first_id + 5));
+  Records src(recs);
+  BatchResult r = BatchProcessor(*db, "item", o).update(src);
+  EXPECT_EQ(r.processed, static_cast<int64_t>(recs.size()));
+  EXPECT_EQ(r.updated, static_cast<int64_t>(recs.size()) - 1);
+  ASSERT_EQ(r.failed, 1);
+  EXPECT_EQ(r.errors[0].index, static_cast<int64_t>(recs.size()) - 2);
+  auto qty = [&](int64_t id) {
+    auto e = db->load("item", {id});
+    for (auto& [attr, v] : e.front()->values)
+      if (attr == db->require_type("item").find("qty")->id) return std::get<int64_t>(v);
+    return int64_t{-1};
+  };
+  EXPECT_EQ(qty(ins.first_id + 5), 2);
+  EXPECT_EQ(qty(ins.first_id + 7), 4);
+  EXPECT_EQ(qty(ins.first_id + 59), 1059);
+  EXPECT_EQ(count("qty >= 1000"), 58);
+}
+
+// Deletes are applied in id order too: a repeated id is rejected at its later input position.
+TEST_F(BatchTest, DeletesInIdOrderRejectRepeatsAtTheirInputIndex) {
+  BatchResult ins = insert_n(20);
+  BatchOptions o;
+  o.chunk_size = 2;
+  o.transaction_size = 4;
+  Ids ids({ins.first_id + 19, ins.first_id + 3, 424242, ins.first_id + 19, ins.first_id});
+  BatchResult r = BatchProcessor(*db, "item", o).remove(ids);
+  EXPECT_EQ(r.deleted, 3);
+  ASSERT_EQ(r.failed, 2);
+  EXPECT_EQ(r.errors[0].index, 2);
+  EXPECT_EQ(r.errors[1].index, 3);
+  EXPECT_EQ(count(), 17);
+  EXPECT_TRUE(db->integrity_check().empty());
+}
+
 TEST_F(BatchTest, LoadReturnsRequestOrderAndReportsMissing) {
   BatchResult ins = insert_n(30);
   BatchOptions o;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstring>
 #include <chrono>
 #include <map>
@@ -30,6 +31,12 @@ std::string path_from_url(std::string_view url) {
 }
 
 namespace {
+
+// Bytes of the database file each reader connection maps (lease_reader).
+constexpr int64_t kReaderMmapBytes = int64_t{256} << 20;
+
+// Page cache (KiB) while CREATE INDEX sorts (rebuild_indexes_locked).
+constexpr int kIndexSortKib = 1024;
 
 constexpr ValueType kAllTypes[] = {ValueType::kVarchar, ValueType::kInt, ValueType::kDecimal,
                                    ValueType::kDatetime, ValueType::kText};
@@ -168,10 +175,22 @@ void SqliteBackend::rebuild_indexes_locked() {
     st.step();
     if (st.column_int(0) == 0) return;
   }  // reset before DDL: an active statement would lock the schema
-  in_transaction(c, [&] {
-    for (const auto& [name, ddl] : kDeferrableIndexes) c.exec(ddl);
-    c.exec("DELETE FROM eav_meta WHERE key = 'indexes_deferred'");
-  });
+  // CREATE INDEX sorts its keys in runs of at most the page cache's size. One run of the whole
+  // index in the 32 MiB cache is a cache-hostile sort; runs of kIndexSortKib fit the CPU caches
+  // and merge fast (measured on flights-200k: the whole import's CPU time fell by about a fifth
+  // with 1 MiB runs; 256 KiB and 4 MiB were no better, sorter worker threads no help on 2
+  // cores). The cache size is restored afterwards, also on error.
+  c.exec(fmt::format("PRAGMA cache_size = -{}", kIndexSortKib));
+  try {
+    in_transaction(c, [&] {
+      for (const auto& [name, ddl] : kDeferrableIndexes) c.exec(ddl);
+      c.exec("DELETE FROM eav_meta WHERE key = 'indexes_deferred'");
+    });
+  } catch (...) {
+    sqlite3_exec(c.raw(), fmt::format("PRAGMA cache_size = -{}", std::max(64, page_cache_kib_)).c_str(), nullptr, nullptr, nullptr);
+    throw;
+  }
+  c.exec(fmt::format("PRAGMA cache_size = -{}", std::max(64, page_cache_kib_)));
 }
 
 bool SqliteBackend::begin_bulk_load(int64_t expected_rows) {
@@ -203,6 +222,20 @@ void SqliteBackend::end_bulk_load() {
   rebuild_indexes_locked();
 }
 
+void SqliteBackend::begin_batch() {
+  std::lock_guard lock(write_mu_);
+  if (batch_depth_++ == 0) sqlite3_wal_autocheckpoint(writer_->raw(), kBatchCheckpointPages);
+}
+
+void SqliteBackend::end_batch() noexcept {
+  std::lock_guard lock(write_mu_);
+  if (batch_depth_ == 0 || --batch_depth_ > 0) return;
+  sqlite3_wal_autocheckpoint(writer_->raw(), 1000);  // SQLite's default, as Connection opens it
+  // Passive: copies what no reader still needs and never waits; SQLITE_BUSY is not an error here
+  // (the next commit past the threshold, or the last close, checkpoints the rest).
+  sqlite3_wal_checkpoint_v2(writer_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+}
+
 SqliteBackend::ReaderLease SqliteBackend::lease_reader() {
   std::unique_lock lock(pool_mu_);
   for (;;) {
@@ -215,7 +248,13 @@ SqliteBackend::ReaderLease SqliteBackend::lease_reader() {
       ++readers_total_;
       lock.unlock();
       try {
-        return ReaderLease(this, std::make_unique<Connection>(path_, false, busy_timeout_ms_, page_cache_kib_));
+        auto c = std::make_unique<Connection>(path_, false, busy_timeout_ms_, page_cache_kib_);
+        // Readers map the file (up to kReaderMmapBytes) instead of copying every page they touch
+        // into their page cache with pread and a malloc per page: a bulk load of 10,000 random
+        // ids of flights-200k spent about half its CPU time there (measured: 0.27 s -> 0.14 s).
+        // The writer keeps pread/pwrite, and WAL frames are read as before.
+        c->exec(fmt::format("PRAGMA mmap_size = {}", kReaderMmapBytes));
+        return ReaderLease(this, std::move(c));
       } catch (...) {
         std::lock_guard relock(pool_mu_);
         --readers_total_;
@@ -458,11 +497,15 @@ constexpr size_t kRowsPerStatement = 256;
 
 // Runs "<prefix> VALUES <row>,<row>,..." for `n` rows, kRowsPerStatement at a time, with one
 // cached statement per distinct row count. bind(stmt, first_param, row_index) binds one row.
+// A remainder is written in power-of-two pieces (200 rows: 128 + 64 + 8), so a table has at
+// most 9 statement shapes: with any row count per chunk, every remainder was a new statement to
+// parse and cache (5.8% of a catalog import's CPU in sqlite3_prepare).
 template <typename Bind>
 void multi_row(Connection& c, const std::string& prefix, const std::string& suffix, std::string_view row,
                int params_per_row, size_t n, Bind&& bind) {
-  for (size_t begin = 0; begin < n; begin += kRowsPerStatement) {
-    const size_t k = std::min(kRowsPerStatement, n - begin);
+  static_assert(std::has_single_bit(kRowsPerStatement));
+  for (size_t begin = 0, k = 0; begin < n; begin += k) {
+    k = std::bit_floor(std::min(kRowsPerStatement, n - begin));
     std::string sql = prefix;
     sql.reserve(prefix.size() + k * (row.size() + 1) + suffix.size());
     for (size_t i = 0; i < k; ++i) {

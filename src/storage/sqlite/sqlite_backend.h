@@ -34,6 +34,14 @@ class SqliteBackend final : public Backend {
   EntityTypeDef save_type(int64_t tenant_id, const EntityTypeDef& def) override;
   bool begin_bulk_load(int64_t expected_rows) override;
   void end_bulk_load() override;
+  /// Raises the writer's WAL auto-checkpoint threshold to kBatchCheckpointPages for the batch
+  /// (random updates and deletes dirty most pages in every transaction; checkpointing after each
+  /// one copied them to the file again each time) and runs one passive checkpoint at the end.
+  void begin_batch() override;
+  void end_batch() noexcept override;
+  /// WAL pages (4 KiB each by default) after which a commit inside a batch checkpoints anyway:
+  /// bounds the WAL file of a long batch to about 128 MiB.
+  static constexpr int kBatchCheckpointPages = 32768;
   CommitResult commit(const ChangeSet& changes, const BeforeCommit& before_commit = {}) override;
   int64_t data_version() override;
   std::string store_id() override;
@@ -85,6 +93,7 @@ class SqliteBackend final : public Backend {
   int page_cache_kib_;
   std::mutex write_mu_;
   std::unique_ptr<Connection> writer_;
+  int batch_depth_ = 0;  ///< open begin_batch() calls; guarded by write_mu_
   std::mutex version_mu_;
   std::unique_ptr<Connection> version_conn_;  ///< only runs PRAGMA data_version
   unsigned char shm_header_[96] = {};         ///< the header as of last_data_version_
