@@ -38,6 +38,10 @@ std::string display_shape(std::string_view sql) {
       case Tok::kNumber:
       case Tok::kParam: piece = "?"; break;
       case Tok::kQuotedIdent: piece = "\"" + t.text + "\""; break;
+      case Tok::kComma: piece = ","; break;
+      case Tok::kLParen: piece = "("; break;
+      case Tok::kRParen: piece = ")"; break;
+      case Tok::kStar: piece = "*"; break;
       default: piece = t.text;
     }
     const bool glue_left = t.kind == Tok::kComma || t.kind == Tok::kRParen;
