@@ -137,7 +137,8 @@ class Database {
   /// The flat tables of this tenant's types, with their sync mode and lag.
   std::vector<FlatTableInfo> flat_tables() const;
   /// Statistics of the query shapes this Database ran since open (every successful query(),
-  /// including L4 cache hits and Session queries), at most `limit`, highest p99 latency first.
+  /// including L4 cache hits and Session queries that reach the Database; a Session's own L1
+  /// hits are not seen), at most `limit`, highest p99 latency first.
   /// Slow queries also go to Options::slow_query_log as NDJSON lines {"time" (RFC 3339 UTC),
   /// "sql", "params" (each "?" when redacted), "plan", "rows", "duration_ms"}. Thread-safe.
   std::vector<QueryShapeStats> query_shapes(size_t limit = 20) const;

@@ -198,10 +198,11 @@ void union_branch(SqlBuilder& b, const BoundQuery& q, const BoundPred& p) {
   b.forced_column.clear();
 }
 
-// The UNION of flat-table index lookups, one branch per leaf (columns render as f."code").
-void flat_union(SqlBuilder& b, const Layout& layout) {
+// The UNION of flat-table index lookups, one branch per leaf (columns render as f."code");
+// `all`: UNION ALL (for an IN list, which de-duplicates anyway).
+void flat_union(SqlBuilder& b, const Layout& layout, bool all = false) {
   for (std::size_t k = 0; k < layout.union_leaves.size(); ++k) {
-    if (k) b.text(" UNION ");
+    if (k) b.text(all ? " UNION ALL " : " UNION ");
     b.text("SELECT f.id AS id FROM ");
     b.text(layout.flat_table);
     b.text(" f WHERE ");
@@ -255,13 +256,17 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       break;
     case Source::kFlat:
       b.text(" FROM ");
-      if (!layout.union_leaves.empty()) {
-        b.text("(");
-        flat_union(b, layout);
-        b.text(") d CROSS JOIN ");
-      }
       b.text(layout.flat_table);
-      b.text(layout.union_leaves.empty() ? " f WHERE 1" : " f ON f.id = d.id WHERE 1");
+      if (!layout.union_leaves.empty()) {
+        // `id IN (lookups)`: SQLite probes the primary key from the IN list's sorted ephemeral
+        // index, so rows come out in id order (no sort for the default order, no second
+        // de-duplicating B-tree for the UNION).
+        b.text(" f WHERE f.id IN (");
+        flat_union(b, layout, true);
+        b.text(")");
+      } else {
+        b.text(" f WHERE 1");
+      }
       tie_break = "f.id";
       break;
     case Source::kEntityScan:
