@@ -151,8 +151,11 @@ TEST_P(ShapesDb, QueriesAreRecordedPerShape) {
   if (GetParam()) {  // a repeated query is served by L4
     db->query("SELECT id FROM item WHERE n = 1");
     db->query("SELECT id FROM item WHERE n = 1");
-    for (const auto& sh : db->query_shapes(100))
-      if (sh.shape == "select id from item where n = ?") EXPECT_EQ(sh.plan, "l4-cache");
+    for (const auto& sh : db->query_shapes(100)) {
+      if (sh.shape == "select id from item where n = ?") {
+        EXPECT_EQ(sh.plan, "l4-cache");
+      }
+    }
   }
 }
 
