@@ -5,18 +5,22 @@
 //   eav    eavdb, plan forced to EAV (typed value tables, cost-based driver and join order)
 //   naive  hand-written EAV SQL on the same file: one LEFT JOIN per attribute, no planner
 //   wide   the floor: raw SQLite on a wide table holding the same rows, an index on every column
+//          (the same SQL text; every column of every row is read, as an application must)
+//   pg     with --pg: PostgreSQL, docs(id, doc jsonb) + GIN (jsonb_path_ops), prepared statements
+// plus the planner overhead per query (parse + bind + plan-cache hit + SQL generation, in µs).
 // All eavdb runs have the caches off, so every run plans and executes. Prints a Markdown table of
 // median latencies (ms) and ratios, and the same as JSON with --json. Never fails on timing; exits
-// non-zero when a run fails or when the four runs of one query disagree on the row count.
+// non-zero when a run fails or when the runs of one query disagree on the row count.
 //
 // Usage: eavdb_planner_bench --dataset zipcodes|catalog --data-dir DIR --work DIR
-//                            [--entities N] [--reps R] [--json FILE]
+//                            [--entities N] [--reps R] [--json FILE] [--pg CONNINFO]
 #include <fmt/format.h>
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -26,9 +30,20 @@
 #include <string>
 #include <vector>
 
+#ifdef EAVDB_HAVE_LIBPQ
+#include <libpq-fe.h>
+#endif
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "batch/generator.h"
 #include "eavdb/database.h"
 #include "eavdb/import.h"
+#include "query/binder.h"
+#include "query/parser.h"
+#include "query/plan_cache.h"
+#include "query/planner.h"
+#include "storage/backend.h"
 #include "storage/sqlite/connection.h"
 
 namespace {
@@ -43,6 +58,9 @@ struct QueryTemplate {
   std::string select;
   std::string where;  // may be empty
   std::string tail;   // GROUP BY / ORDER BY / LIMIT
+  // The same query over PostgreSQL's docs(id bigint, doc jsonb) with a GIN (jsonb_path_ops)
+  // index: equality as containment (@>, served by the GIN index), other predicates on doc->>'x'.
+  std::string pg;
 };
 
 struct Rendered {
@@ -89,24 +107,40 @@ Rendered render(const QueryTemplate& q, const EntityTypeDef& type) {
 std::vector<QueryTemplate> queries(const std::string& dataset) {
   if (dataset == "zipcodes")
     return {
-        {"Q1 point", "{id}, {city}, {state}", "{zip_code} = '10001'", ""},
-        {"Q2 range", "{id}, {city}", "{latitude} BETWEEN 40.0 AND 40.2", ""},
-        {"Q3 and3", "{id}, {zip_code}", "{state} = 'NY' AND {city} = 'Holtsville' AND {county} = 'Suffolk'", ""},
-        {"Q4 or", "{id}, {zip_code}", "{city} = 'Springfield' OR {county} = 'Kings'", ""},
-        {"Q5 top20", "{id}, {city}, {latitude}", "{state} = 'CA'", "ORDER BY {latitude} LIMIT 20"},
-        {"Q6 group", "{state}, COUNT(*), AVG({latitude})", "", "GROUP BY {state}"},
-        {"Q7 like", "{id}, {city}", "{city} LIKE 'Spring%'", ""},
-        {"Q8 null", "{id}, {zip_code}", "{state} = 'NY' AND {county} IS NULL", ""},
+        {"Q1 point", "{id}, {city}, {state}", "{zip_code} = '10001'", "",
+         R"(SELECT id, doc->>'city', doc->>'state' FROM docs WHERE doc @> '{"zip_code":"10001"}' ORDER BY id)"},
+        {"Q2 range", "{id}, {city}", "{latitude} BETWEEN 40.0 AND 40.2", "",
+         "SELECT id, doc->>'city' FROM docs WHERE (doc->>'latitude')::numeric BETWEEN 40.0 AND 40.2 ORDER BY id"},
+        {"Q3 and3", "{id}, {zip_code}", "{state} = 'NY' AND {city} = 'Holtsville' AND {county} = 'Suffolk'", "",
+         R"(SELECT id, doc->>'zip_code' FROM docs WHERE doc @> '{"state":"NY","city":"Holtsville","county":"Suffolk"}' ORDER BY id)"},
+        {"Q4 or", "{id}, {zip_code}", "{city} = 'Springfield' OR {county} = 'Kings'", "",
+         R"(SELECT id, doc->>'zip_code' FROM docs WHERE doc @> '{"city":"Springfield"}' OR doc @> '{"county":"Kings"}' ORDER BY id)"},
+        {"Q5 top20", "{id}, {city}, {latitude}", "{state} = 'CA'", "ORDER BY {latitude} LIMIT 20",
+         R"(SELECT id, doc->>'city', doc->>'latitude' FROM docs WHERE doc @> '{"state":"CA"}' ORDER BY (doc->>'latitude')::numeric, id LIMIT 20)"},
+        {"Q6 group", "{state}, COUNT(*), AVG({latitude})", "", "GROUP BY {state}",
+         "SELECT doc->>'state', count(*), avg((doc->>'latitude')::numeric) FROM docs GROUP BY 1 ORDER BY 1"},
+        {"Q7 like", "{id}, {city}", "{city} LIKE 'Spring%'", "",
+         "SELECT id, doc->>'city' FROM docs WHERE doc->>'city' LIKE 'Spring%' ORDER BY id"},
+        {"Q8 null", "{id}, {zip_code}", "{state} = 'NY' AND {county} IS NULL", "",
+         R"(SELECT id, doc->>'zip_code' FROM docs WHERE doc @> '{"state":"NY"}' AND doc->>'county' IS NULL ORDER BY id)"},
     };
   return {
-      {"Q1 point", "{id}, {name}, {price}", "{sku} = 'SKU-00001234'", ""},
-      {"Q2 range", "{id}, {name}", "{price} BETWEEN 20 AND 20.5", ""},
-      {"Q3 and3", "{id}, {sku}", "{category} = 'Books' AND {brand} = 'Nexio' AND {rating} >= 4.5", ""},
-      {"Q4 or", "{id}, {sku}", "{brand} = 'Korvik' OR {publisher} = 'Penguin Random House'", ""},
-      {"Q5 top20", "{id}, {name}, {price}", "{category} = 'Computers'", "ORDER BY {price} LIMIT 20"},
-      {"Q6 group", "{category}, COUNT(*), AVG({price})", "", "GROUP BY {category}"},
-      {"Q7 like", "{id}, {name}", "{name} LIKE 'Korvik Sig%'", ""},
-      {"Q8 null", "{id}, {sku}", "{category} = 'Electronics' AND {voltage} IS NULL", ""},
+      {"Q1 point", "{id}, {name}, {price}", "{sku} = 'SKU-00001234'", "",
+       R"(SELECT id, doc->>'name', doc->>'price' FROM docs WHERE doc @> '{"sku":"SKU-00001234"}' ORDER BY id)"},
+      {"Q2 range", "{id}, {name}", "{price} BETWEEN 20 AND 20.5", "",
+       "SELECT id, doc->>'name' FROM docs WHERE (doc->>'price')::numeric BETWEEN 20 AND 20.5 ORDER BY id"},
+      {"Q3 and3", "{id}, {sku}", "{category} = 'Books' AND {brand} = 'Nexio' AND {rating} >= 4.5", "",
+       R"(SELECT id, doc->>'sku' FROM docs WHERE doc @> '{"category":"Books","brand":"Nexio"}' AND (doc->>'rating')::numeric >= 4.5 ORDER BY id)"},
+      {"Q4 or", "{id}, {sku}", "{brand} = 'Korvik' OR {publisher} = 'Penguin Random House'", "",
+       R"(SELECT id, doc->>'sku' FROM docs WHERE doc @> '{"brand":"Korvik"}' OR doc @> '{"publisher":"Penguin Random House"}' ORDER BY id)"},
+      {"Q5 top20", "{id}, {name}, {price}", "{category} = 'Computers'", "ORDER BY {price} LIMIT 20",
+       R"(SELECT id, doc->>'name', doc->>'price' FROM docs WHERE doc @> '{"category":"Computers"}' ORDER BY (doc->>'price')::numeric, id LIMIT 20)"},
+      {"Q6 group", "{category}, COUNT(*), AVG({price})", "", "GROUP BY {category}",
+       "SELECT doc->>'category', count(*), avg((doc->>'price')::numeric) FROM docs GROUP BY 1 ORDER BY 1"},
+      {"Q7 like", "{id}, {name}", "{name} LIKE 'Korvik Sig%'", "",
+       "SELECT id, doc->>'name' FROM docs WHERE doc->>'name' LIKE 'Korvik Sig%' ORDER BY id"},
+      {"Q8 null", "{id}, {sku}", "{category} = 'Electronics' AND {voltage} IS NULL", "",
+       R"(SELECT id, doc->>'sku' FROM docs WHERE doc @> '{"category":"Electronics"}' AND doc->>'voltage' IS NULL ORDER BY id)"},
   };
 }
 
@@ -133,8 +167,24 @@ int64_t run_sqlite(sqlite3* db, const std::string& sql) {
     throw std::runtime_error(fmt::format("{}: {}", sqlite3_errmsg(db), sql));
   int64_t rows = 0;
   int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) ++rows;
+  // Read every column, as an application (and eavdb, which returns Values) must: SQLite decodes
+  // a row's columns lazily, so stepping alone would skip work every real query does.
+  size_t sink = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    ++rows;
+    for (int c = 0, n = sqlite3_column_count(st); c < n; ++c) {
+      switch (sqlite3_column_type(st, c)) {
+        case SQLITE_INTEGER: sink += static_cast<size_t>(sqlite3_column_int64(st, c)); break;
+        case SQLITE_FLOAT: sink += static_cast<size_t>(sqlite3_column_double(st, c)); break;
+        case SQLITE_NULL: break;
+        default:
+          sink += std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, c)),
+                              static_cast<size_t>(sqlite3_column_bytes(st, c))).size();
+      }
+    }
+  }
   sqlite3_finalize(st);
+  if (sink == 1) std::fputc(' ', stderr);  // keeps the reads
   if (rc != SQLITE_DONE) throw std::runtime_error(fmt::format("{}: {}", sqlite3_errmsg(db), sql));
   return rows;
 }
@@ -189,10 +239,153 @@ void build_wide(Database& db, const EntityTypeDef& type, const std::string& path
   sqlite3_close(w);
 }
 
+// One entity as a JSON object (NULL attributes omitted: a missing key, as JSONB users store it).
+std::string entity_json(const EntityTypeDef& type, const std::vector<Value>& row) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  for (size_t j = 1; j < row.size() && j <= type.attributes.size(); ++j) {
+    const Value& v = row[j];
+    if (is_null(v)) continue;
+    const std::string& code = type.attributes[j - 1].code;
+    w.Key(code.c_str(), static_cast<rapidjson::SizeType>(code.size()));
+    if (auto* i = std::get_if<int64_t>(&v)) w.Int64(*i);
+    else if (auto* d = std::get_if<Decimal>(&v)) w.RawValue(d->str().c_str(), d->str().size(), rapidjson::kNumberType);
+    else if (auto* t = std::get_if<DateTime>(&v)) {
+      const std::string iso = t->to_iso();
+      w.String(iso.c_str(), static_cast<rapidjson::SizeType>(iso.size()));
+    } else {
+      const std::string& str = std::get<std::string>(v);
+      w.String(str.c_str(), static_cast<rapidjson::SizeType>(str.size()));
+    }
+  }
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+#ifdef EAVDB_HAVE_LIBPQ
+// The PostgreSQL peer: docs(id bigint primary key, doc jsonb) with a GIN jsonb_path_ops index.
+class Pg {
+ public:
+  explicit Pg(const std::string& conninfo) : c_(PQconnectdb(conninfo.c_str())) {
+    if (PQstatus(c_) != CONNECTION_OK) throw std::runtime_error(std::string("postgres: ") + PQerrorMessage(c_));
+  }
+  ~Pg() { PQfinish(c_); }
+  void exec(const std::string& sql) {
+    PGresult* r = PQexec(c_, sql.c_str());
+    const auto st = PQresultStatus(r);
+    std::string err = PQresultErrorMessage(r);
+    PQclear(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) throw std::runtime_error("postgres: " + err + sql);
+  }
+  // Loads every entity of `type` through COPY, then builds the GIN index and analyzes.
+  void load(Database& db, const EntityTypeDef& type) {
+    exec("DROP TABLE IF EXISTS docs");
+    exec("CREATE TABLE docs(id bigint PRIMARY KEY, doc jsonb NOT NULL)");
+    PGresult* r = PQexec(c_, "COPY docs FROM STDIN");
+    if (PQresultStatus(r) != PGRES_COPY_IN) throw std::runtime_error(std::string("postgres COPY: ") + PQerrorMessage(c_));
+    PQclear(r);
+    QueryResult all = db.query(fmt::format("SELECT * FROM {}", type.code));
+    std::string chunk;
+    for (const auto& row : all.rows) {
+      chunk += std::to_string(std::get<int64_t>(row[0]));
+      chunk += '\t';
+      for (char ch : entity_json(type, row)) {  // COPY text format escapes
+        if (ch == '\\') chunk += "\\\\";
+        else if (ch == '\n') chunk += "\\n";
+        else if (ch == '\r') chunk += "\\r";
+        else if (ch == '\t') chunk += "\\t";
+        else chunk += ch;
+      }
+      chunk += '\n';
+      if (chunk.size() > (1 << 20)) {
+        PQputCopyData(c_, chunk.data(), static_cast<int>(chunk.size()));
+        chunk.clear();
+      }
+    }
+    PQputCopyData(c_, chunk.data(), static_cast<int>(chunk.size()));
+    PQputCopyEnd(c_, nullptr);
+    r = PQgetResult(c_);
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) throw std::runtime_error(std::string("postgres COPY: ") + PQerrorMessage(c_));
+    exec("CREATE INDEX docs_gin ON docs USING gin (doc jsonb_path_ops)");
+    exec("VACUUM ANALYZE docs");
+  }
+  // Prepares `sql` once under `name`; run() executes it and returns the row count.
+  void prepare(const std::string& name, const std::string& sql) {
+    PGresult* r = PQprepare(c_, name.c_str(), sql.c_str(), 0, nullptr);
+    std::string err = PQresultErrorMessage(r);
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) throw std::runtime_error("postgres prepare: " + err + sql);
+  }
+  int64_t run(const std::string& name) {
+    PGresult* r = PQexecPrepared(c_, name.c_str(), 0, nullptr, nullptr, nullptr, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+      std::string err = PQresultErrorMessage(r);
+      PQclear(r);
+      throw std::runtime_error("postgres: " + err);
+    }
+    const int64_t n = PQntuples(r);
+    PQclear(r);
+    return n;
+  }
+
+ private:
+  PGconn* c_;
+};
+#endif
+
+// Planner overhead of one query text: parse + bind + shape key + plan-cache hit (re-validated
+// with choice_fits) + layout + SQL generation, i.e. what Database::query does before SQLite runs
+// the statement. Mean thread-CPU µs over `iters` iterations (the first call fills the cache).
+double planner_overhead_us(Database& db, const EntityTypeDef& type, const std::string& sql, int iters) {
+  std::map<std::string, EntityTypeDef, std::less<>> types{{type.code, type}};
+  query::Catalog catalog{[&](std::string_view code) -> const EntityTypeDef* {
+                           auto it = types.find(code);
+                           return it == types.end() ? nullptr : &it->second;
+                         },
+                         [&] { return std::vector<std::string>{type.code}; }};
+  auto stats = db.backend().load_statistics(type.id);
+  std::optional<flat::FlatTable> flat;
+  for (auto& f : db.backend().flat_tables())
+    if (f.type_id == type.id) flat = f;
+  query::PlanCache cache;
+  const std::vector<Value> params;
+  auto once = [&] {
+    query::BoundQuery bound = query::bind(query::parse(sql), params, catalog);
+    query::PlanContext ctx{stats ? &*stats : nullptr, flat ? &*flat : nullptr, query::PlanMode::kAuto};
+    const std::string key = query::shape_key(sql, params);
+    auto cached = cache.get(key);
+    query::PlanChoice choice;
+    if (cached && query::choice_fits(bound, *cached, ctx)) choice = std::move(*cached);
+    else {
+      choice = query::choose_plan(bound, ctx);
+      cache.put(key, choice);
+    }
+    query::Layout layout = query::make_layout(bound, choice, ctx);
+    return query::compile_bound(std::move(bound), layout).sql.size();
+  };
+  size_t sink = once();
+  // Thread CPU time, not wall time: on a machine shared with other work, time slices taken by
+  // other processes are not planner overhead.
+  auto cpu_us = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+  };
+  const double start = cpu_us();
+  for (int i = 0; i < iters; ++i) sink += once();
+  const double us = (cpu_us() - start) / iters;
+  if (sink == 0) std::fprintf(stderr, "(no SQL)\n");
+  return us;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string dataset = "zipcodes", data_dir, work = "/tmp/eavdb-planner-bench", json_out;
+  std::string dataset = "zipcodes", data_dir, work = "/tmp/eavdb-planner-bench", json_out, pg_conninfo;
   int64_t entities = 20000;
   int reps = 15;
   for (int i = 1; i < argc; ++i) {
@@ -210,9 +403,10 @@ int main(int argc, char** argv) {
     else if (a == "--entities") entities = std::stoll(next());
     else if (a == "--reps") reps = std::stoi(next());
     else if (a == "--json") json_out = next();
+    else if (a == "--pg") pg_conninfo = next();
     else {
       std::cerr << "usage: eavdb_planner_bench --dataset zipcodes|catalog --data-dir DIR --work DIR [--entities N] "
-                   "[--reps R] [--json FILE]\n";
+                   "[--reps R] [--json FILE] [--pg CONNINFO]\n";
       return 2;
     }
   }
@@ -249,17 +443,30 @@ int main(int argc, char** argv) {
     sqlite3* wide = nullptr;
     sqlite3_open((work + "/" + dataset + "-wide.db").c_str(), &wide);
     storage::sqlite::Connection naive(db_path, false, 5000);  // registers eavdb_decimal
+#ifdef EAVDB_HAVE_LIBPQ
+    std::unique_ptr<Pg> pg;
+    if (!pg_conninfo.empty()) {
+      t0 = Clock::now();
+      pg = std::make_unique<Pg>(pg_conninfo);
+      pg->load(*db, db->require_type(io.type));
+      std::fprintf(stderr, "loaded PostgreSQL jsonb + GIN in %.1f s\n", std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+#else
+    if (!pg_conninfo.empty()) throw std::runtime_error("--pg: built without libpq");
+#endif
 
     struct Row {
       std::string name, plan;
-      double ms[4];
-      int64_t rows[4];
+      double ms[5];     // auto, eav, naive, wide, postgres (-1: not run)
+      int64_t rows[5];
+      double plan_us;   // planner overhead with a plan-cache hit
     };
     std::vector<Row> results;
     bool mismatch = false;
     for (const auto& q : queries(dataset)) {
       Rendered r = render(q, type);
-      Row row{q.name, db->explain(r.eav).plan, {}, {}};
+      Row row{q.name, db->explain(r.eav).plan, {0, 0, 0, 0, -1}, {}, 0};
+      row.plan_us = planner_overhead_us(*db, type, r.eav, 20000);
       int k = 0;
       for (PlanKind plan : {PlanKind::kAuto, PlanKind::kEav}) {
         auto [ms, n] = measure(reps, [&] {
@@ -275,11 +482,18 @@ int main(int argc, char** argv) {
         return n;
       });
       std::tie(row.ms[3], row.rows[3]) = measure(reps, [&] { return run_sqlite(wide, r.wide); });
-      for (int j = 1; j < 4; ++j)
+#ifdef EAVDB_HAVE_LIBPQ
+      if (pg) {
+        const std::string name = fmt::format("q{}", results.size() + 1);
+        pg->prepare(name, q.pg);
+        std::tie(row.ms[4], row.rows[4]) = measure(reps, [&] { return pg->run(name); });
+      }
+#endif
+      for (int j = 1; j < (row.ms[4] >= 0 ? 5 : 4); ++j)
         if (row.rows[j] != row.rows[0]) {
-          std::fprintf(stderr, "%s: row counts differ (auto %lld, run %d: %lld)\n  eav: %s\n  naive: %s\n  wide: %s\n",
+          std::fprintf(stderr, "%s: row counts differ (auto %lld, run %d: %lld)\n  eav: %s\n  naive: %s\n  wide: %s\n  pg: %s\n",
                        q.name.c_str(), static_cast<long long>(row.rows[0]), j, static_cast<long long>(row.rows[j]),
-                       r.eav.c_str(), r.naive.c_str(), r.wide.c_str());
+                       r.eav.c_str(), r.naive.c_str(), r.wide.c_str(), q.pg.c_str());
           mismatch = true;
         }
       results.push_back(row);
@@ -287,7 +501,7 @@ int main(int argc, char** argv) {
     // Planner overhead: a query of the same shape whose execution is trivial (LIMIT 0), so the
     // time is parse + bind + plan (a plan-cache hit) + SQLite prepare.
     const std::string probe = queries(dataset)[2].where;
-    Rendered pr = render({"probe", "{id}", probe, "LIMIT 0"}, type);
+    Rendered pr = render({"probe", "{id}", probe, "LIMIT 0", ""}, type);
     auto [overhead_ms, unused] = measure(std::max(reps, 200), [&] {
       return static_cast<int64_t>(db->query(pr.eav, {}, QueryOptions{PlanKind::kEav}).rows.size());
     });
@@ -303,12 +517,20 @@ int main(int argc, char** argv) {
 
     std::printf("\n%s (%s entities), median of %d runs, ms\n\n", dataset.c_str(),
                 fmt::format("{}", rep.imported).c_str(), reps);
-    std::printf("| query | rows | auto plan | auto | forced eav | naive eav | wide sqlite | naive/eav | auto/wide |\n");
-    std::printf("|---|---:|---|---:|---:|---:|---:|---:|---:|\n");
-    for (const auto& r : results)
-      std::printf("| %s | %lld | %s | %.3f | %.3f | %.3f | %.3f | %.1fx | %.2fx |\n", r.name.c_str(),
+    std::printf("| query | rows | auto plan | auto | forced eav | naive eav | wide sqlite | pg jsonb+gin | naive/eav | auto/wide | pg/auto | plan µs |\n");
+    std::printf("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    int pg_wins = 0, pg_runs = 0;
+    for (const auto& r : results) {
+      const bool has_pg = r.ms[4] >= 0;
+      pg_runs += has_pg;
+      pg_wins += has_pg && r.ms[0] < r.ms[4];
+      std::printf("| %s | %lld | %s | %.3f | %.3f | %.3f | %.3f | %s | %.1fx | %.2fx | %s | %.1f |\n", r.name.c_str(),
                   static_cast<long long>(r.rows[0]), r.plan.c_str(), r.ms[0], r.ms[1], r.ms[2], r.ms[3],
-                  r.ms[2] / std::max(r.ms[1], 1e-6), r.ms[0] / std::max(r.ms[3], 1e-6));
+                  has_pg ? fmt::format("{:.3f}", r.ms[4]).c_str() : "-", r.ms[2] / std::max(r.ms[1], 1e-6),
+                  r.ms[0] / std::max(r.ms[3], 1e-6), has_pg ? fmt::format("{:.2f}x", r.ms[4] / std::max(r.ms[0], 1e-6)).c_str() : "-",
+                  r.plan_us);
+    }
+    if (pg_runs) std::printf("\neavdb automatic faster than PostgreSQL jsonb + GIN on %d of %d queries\n", pg_wins, pg_runs);
     std::printf("\nquery overhead (LIMIT 0: parse + bind + plan-cache hit + cached statement + run): %.1f us; "
                 "SQLite prepare of the same SQL alone (saved by the statement cache): %.1f us\n",
                 overhead_ms * 1000, prepare_ms * 1000);
@@ -320,8 +542,9 @@ int main(int argc, char** argv) {
           << ",\"queries\":[";
       for (size_t i = 0; i < results.size(); ++i) {
         const auto& r = results[i];
-        out << (i ? "," : "") << fmt::format(R"({{"name":"{}","plan":"{}","rows":{},"auto_ms":{},"eav_ms":{},"naive_ms":{},"wide_ms":{}}})",
-                                             r.name, r.plan, r.rows[0], r.ms[0], r.ms[1], r.ms[2], r.ms[3]);
+        out << (i ? "," : "") << fmt::format(R"({{"name":"{}","plan":"{}","rows":{},"auto_ms":{},"eav_ms":{},"naive_ms":{},"wide_ms":{},"pg_ms":{},"plan_us":{}}})",
+                                             r.name, r.plan, r.rows[0], r.ms[0], r.ms[1], r.ms[2], r.ms[3],
+                                             r.ms[4] >= 0 ? fmt::format("{}", r.ms[4]) : "null", r.plan_us);
       }
       out << "]}\n";
     }

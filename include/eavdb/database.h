@@ -38,6 +38,28 @@ struct Options {
   int busy_timeout_ms = 5000;      ///< how long a writer waits for another process's lock (ms)
   int page_cache_kib = 32768;      ///< SQLite page cache per connection, in KiB
   CacheOptions cache;              ///< the cache levels (eavdb/cache.h)
+  /// Slow-query log: an NDJSON file (appended to) receiving one line per query that took at
+  /// least slow_query_ms (see Database::query_shapes for the line format); empty: no log.
+  /// Database::open throws Error(kInvalidArgument) when the file cannot be opened.
+  std::string slow_query_log;
+  double slow_query_ms = 100;      ///< threshold of the slow-query log, in ms (0: every query)
+  bool slow_query_redact = true;   ///< write every parameter as "?" in the slow-query log
+  std::size_t query_shape_capacity = 1000;  ///< most query shapes query_shapes() tracks (LRU beyond)
+  /// Automatic index advisor (off by default): a background thread runs advise() after every
+  /// auto_advise_every queries and applies the recommended indexes, at most auto_advise_max
+  /// changes over the Database's lifetime; flat tables only with auto_flat.
+  bool auto_advise = false;
+  int auto_advise_every = 1000;
+  std::size_t auto_advise_max = 8;
+  /// With auto_advise: also enable a type's flat table when the advisor's estimate says it pays
+  /// (flat::kMaxColumns bounds its columns).
+  bool auto_flat = false;
+  /// Deferred flat tables: besides after this Database's own commits, the background worker
+  /// checks them for other processes' changes this often (ms).
+  int flat_sync_interval_ms = 200;
+  /// Run the deferred flat-sync worker in this Database (default). Off: deferred flat tables are
+  /// caught up only by flat_sync() or by another process's worker (queries stay exact).
+  bool flat_sync_worker = true;
 };
 
 /// An open eavdb store.
@@ -97,17 +119,43 @@ class Database {
   /// cache. Throws Error(kNotFound) for an unknown type.
   std::vector<AnalyzeReport> analyze(std::string_view type_code = {});
   /// Creates the flat table of a type (or rebuilds it when it exists) from the EAV tables, in one
-  /// write transaction; from then on every commit keeps it in step inside the same transaction,
-  /// and queries whose columns it covers read it. Throws Error(kNotFound) for an unknown type.
-  FlatTableInfo flat_enable(std::string_view type_code);
+  /// write transaction; from then on every commit keeps it in step inside the same transaction
+  /// (kOnCommit) or a background worker catches it up after commits (kDeferred: commits stay
+  /// cheap; queries read it only while it is fresh, see QueryOptions::max_flat_lag), and queries
+  /// whose columns it covers read it. Throws Error(kNotFound) for an unknown type.
+  FlatTableInfo flat_enable(std::string_view type_code, FlatSync sync = FlatSync::kOnCommit);
+  /// Catches a deferred flat table up with every committed change now (what the worker does);
+  /// returns its state. No-op for an on-commit table. Throws Error(kNotFound) for an unknown type
+  /// or one without a flat table.
+  FlatTableInfo flat_sync(std::string_view type_code);
   /// Rebuilds the flat table (a shadow table filled then swapped in; picks up attributes added
   /// since). Throws Error(kNotFound) for an unknown type or one without a flat table.
   FlatTableInfo flat_rebuild(std::string_view type_code);
   /// Drops the flat table of a type; false when it had none. Throws Error(kNotFound) for an
   /// unknown type.
   bool flat_disable(std::string_view type_code);
-  /// The flat tables of this tenant's types.
+  /// The flat tables of this tenant's types, with their sync mode and lag.
   std::vector<FlatTableInfo> flat_tables() const;
+  /// Statistics of the query shapes this Database ran since open (every successful query(),
+  /// including L4 cache hits and Session queries that reach the Database; a Session's own L1
+  /// hits are not seen), at most `limit`, highest p99 latency first.
+  /// Slow queries also go to Options::slow_query_log as NDJSON lines {"time" (RFC 3339 UTC),
+  /// "sql", "params" (each "?" when redacted), "plan", "rows", "duration_ms"}. Thread-safe.
+  std::vector<QueryShapeStats> query_shapes(size_t limit = 20) const;
+  /// The index advisor: recommendations for one type (or every type the recorded shapes query
+  /// when `type_code` is empty), from the recorded query shapes, the planner statistics and the
+  /// writes this Database committed, largest estimated net gain first (see IndexAdvice). Only
+  /// changes whose estimated gain is positive are listed. Throws Error(kNotFound) for an unknown
+  /// type. Thread-safe.
+  std::vector<IndexAdvice> advise(std::string_view type_code = {}) const;
+  /// Applies one recommendation of advise(): creates the partial text-value index or the
+  /// flat-table column index (DDL generated from the catalog, not from `advice.action`), or
+  /// enables the flat table; then clears the plan cache. Throws Error(kNotFound) for an unknown
+  /// type or attribute, Error(kInvalidArgument) for an unknown kind, a text_index on a non-text
+  /// attribute or a flat_index without a covering flat table.
+  void apply_advice(const IndexAdvice& advice);
+  /// What the automatic advisor (Options::auto_advise) did so far.
+  AutoAdviseStatus auto_advise_status() const;
   /// Plan-cache lookups that hit / missed since open.
   std::pair<int64_t, int64_t> plan_cache_counts() const;
 
@@ -146,6 +194,11 @@ class Database {
                         const std::function<std::optional<QueryResult>(const std::vector<std::string>&)>*
                             before_execute,
                         const QueryOptions& options = {}) const;
+  // The automatic advisor's thread body (Options::auto_advise).
+  void advisor_loop();
+  // The deferred flat-sync worker's thread body, and its wake-up after a commit of `changes`.
+  void flat_worker_loop();
+  void wake_flat_worker(const ChangeSet& changes);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -21,8 +21,20 @@ enum class PlanKind {
 /// Per-query options of Database::query / Database::explain.
 struct QueryOptions {
   /// Forcing a plan (anything but kAuto) bypasses the L4 query-result cache, so the forced plan
-  /// really runs (tests and benchmarks compare plans this way).
+  /// really runs (tests and benchmarks compare plans this way). Forcing kFlat on a deferred flat
+  /// table that is behind (beyond max_flat_lag) first catches it up, synchronously.
   PlanKind plan = PlanKind::kAuto;
+  /// Bounded staleness: a deferred flat table (FlatSync::kDeferred) is used only when at most
+  /// this many logged changes of its type are not reflected yet; 0 (default): only when fresh,
+  /// so the answer is exact. Above 0 the answer may miss up to that many recent changes; such
+  /// queries bypass the L4 cache.
+  int64_t max_flat_lag = 0;
+};
+
+/// How a flat table is kept in step with the EAV tables.
+enum class FlatSync {
+  kOnCommit,  ///< inside every commit's transaction: never stale
+  kDeferred,  ///< after commit, by a background worker: commits stay cheap; the table may lag
 };
 
 /// One node of a plan tree. Rows are entity rows (or groups above an Aggregate node).
@@ -56,6 +68,46 @@ std::string explain_text(const ExplainResult& e);
 /// "estimated_rows", "actual_rows"?, "actual_ms"?, "children": [...]}}.
 std::string explain_json(const ExplainResult& e);
 
+/// Statistics of one query shape (Database::query_shapes): the query text with every literal and
+/// '?' replaced by '?', identifiers lower-cased. Latencies are wall-clock ms of Database::query
+/// (including L4 cache hits); p99 comes from a log-bucket histogram (at most 19% above the true
+/// 99th percentile, never above max_ms).
+struct QueryShapeStats {
+  std::string shape;
+  std::string plan;  ///< plan of the latest run: flat, eav-index, eav-union, eav-scan, eav or l4-cache
+  uint64_t count;    ///< runs recorded
+  double total_ms;
+  double p99_ms;
+  double max_ms;
+  uint64_t rows;     ///< rows returned, summed over the runs
+};
+
+/// One recommendation of the index advisor (Database::advise). Costs are the planner's units
+/// (one index step = 1), summed over the recorded runs of the query shapes the change speeds up.
+struct IndexAdvice {
+  std::string kind;       ///< "text_index" (partial value index), "flat_index" or "flat_table"
+  std::string type;       ///< entity type code
+  std::string attribute;  ///< attribute code; empty for flat_table
+  std::string action;     ///< the DDL apply_advice runs, or "eavdb flat enable <type>"
+  uint64_t queries = 0;   ///< recorded runs of the shapes that get cheaper
+  double cost_before = 0;
+  double cost_after = 0;
+  double maintenance = 0;  ///< cost of keeping it in step with the writes seen in the same period
+  double gain = 0;         ///< cost_before - cost_after - maintenance; always > 0
+  double saved_ms = 0;     ///< recorded time of those shapes scaled by (1 - after / before)
+  std::vector<std::string> shapes;  ///< the shapes that get cheaper
+};
+
+/// What the automatic advisor did (Database::auto_advise_status).
+struct AutoAdviseStatus {
+  uint64_t runs = 0;                 ///< advisor rounds completed
+  std::vector<IndexAdvice> applied;  ///< changes applied, in order
+  std::string last_error;            ///< the latest round's error, if any
+};
+
+/// Renders recommendations as one JSON array of objects with the IndexAdvice field names.
+std::string advice_json(const std::vector<IndexAdvice>& advice);
+
 /// What Database::analyze computed for one type.
 struct AnalyzeReport {
   std::string type;
@@ -69,6 +121,10 @@ struct FlatTableInfo {
   std::string type;
   std::string table;
   std::vector<std::string> columns;  ///< covered attribute codes (besides id, version, created_at, updated_at)
+  FlatSync sync = FlatSync::kOnCommit;
+  int64_t synced_seq = 0;  ///< kDeferred: the last change-log seq the table reflects
+  int64_t synced_at = 0;   ///< kDeferred: µs since epoch of the last catch-up
+  int64_t lag = 0;         ///< kDeferred: logged changes of the type not reflected yet (0: fresh)
 };
 
 }  // namespace eavdb

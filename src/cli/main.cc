@@ -5,8 +5,11 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <rapidjson/document.h>
+
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -83,6 +86,59 @@ void apply_assignments(Entity& e, const std::vector<std::string>& assignments) {
     std::string value = kv.substr(eq + 1);
     e.set(kv.substr(0, eq), value.empty() ? Value{} : Value{value});
   }
+}
+
+// The queries of an advise --workload file that ran, were skipped or failed.
+struct WorkloadReplay {
+  int64_t ran = 0, redacted = 0, failed = 0;
+};
+
+// Runs every query of an NDJSON workload once ({"sql": "...", "params": [...]}, the slow-query
+// log's format), so the Database records its shapes. A line with a redacted parameter ("?") is
+// skipped; a malformed line is Error(kInvalidArgument) naming the line; a failing query is
+// reported on stderr and counted.
+WorkloadReplay replay_workload(Database& db, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw Error(ErrorCode::kInvalidArgument, fmt::format("--workload: cannot open '{}'", path));
+  WorkloadReplay r;
+  std::string line;
+  for (int64_t no = 1; std::getline(in, line); ++no) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    rapidjson::Document d;
+    if (d.Parse(line.c_str()).HasParseError() || !d.IsObject() || !d.HasMember("sql") || !d["sql"].IsString())
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("--workload {} line {}: expected a JSON object with a string \"sql\"", path, no));
+    std::vector<Value> params;
+    bool redacted = false;
+    if (d.HasMember("params")) {
+      if (!d["params"].IsArray())
+        throw Error(ErrorCode::kInvalidArgument, fmt::format("--workload {} line {}: \"params\" must be an array", path, no));
+      for (const auto& v : d["params"].GetArray()) {
+        if (v.IsNull()) params.emplace_back();
+        else if (v.IsInt64()) params.emplace_back(v.GetInt64());
+        else if (v.IsNumber()) params.emplace_back(Decimal::parse(fmt::format("{}", v.GetDouble())));
+        else if (v.IsString()) {
+          if (std::string_view(v.GetString(), v.GetStringLength()) == "?") redacted = true;
+          params.emplace_back(std::string(v.GetString(), v.GetStringLength()));
+        } else {
+          throw Error(ErrorCode::kInvalidArgument,
+                      fmt::format("--workload {} line {}: a parameter must be null, a number or a string", path, no));
+        }
+      }
+    }
+    if (redacted) {
+      ++r.redacted;
+      continue;
+    }
+    try {
+      db.query(d["sql"].GetString(), params);
+      ++r.ran;
+    } catch (const Error& e) {
+      ++r.failed;
+      std::cerr << fmt::format("advise: {} line {}: {}\n", path, no, e.what());
+    }
+  }
+  return r;
 }
 
 // Runs one `eavdb bulk` operation; returns the exit status.
@@ -280,13 +336,28 @@ int main(int argc, char** argv) {
   analyze->add_option("type", analyze_type, "entity type (default: every type)");
   add_format(analyze);
 
+  auto* advise_cmd = app.add_subcommand("advise", "recommend indexes and flat tables for a query workload, with estimated gains");
+  std::string advise_type, advise_workload;
+  bool advise_apply = false, advise_as_json = false;
+  advise_cmd->add_option("type", advise_type, "entity type (default: every type the workload queries)");
+  advise_cmd->add_option("--workload", advise_workload,
+                         "NDJSON queries {\"sql\", \"params\"?}, e.g. a --slow-log file (--slow-ms 0 --slow-log-params); each runs once")
+      ->required();
+  advise_cmd->add_flag("--apply", advise_apply, "create the recommended indexes / flat tables");
+  advise_cmd->add_flag("--json", advise_as_json, "print the recommendations as JSON");
+
   auto* flat_cmd = app.add_subcommand("flat", "flat tables: enable, disable, rebuild, list");
   flat_cmd->require_subcommand(1);
   std::string flat_type;
   auto* flat_enable = flat_cmd->add_subcommand("enable", "create the type's flat table, kept in step on every commit");
   auto* flat_disable = flat_cmd->add_subcommand("disable", "drop the type's flat table");
   auto* flat_rebuild = flat_cmd->add_subcommand("rebuild", "rebuild the flat table (shadow table, then swap)");
-  for (auto* sub : {flat_enable, flat_disable, flat_rebuild}) sub->add_option("type", flat_type)->required();
+  auto* flat_sync_cmd = flat_cmd->add_subcommand("sync", "catch a deferred flat table up with every committed change now");
+  for (auto* sub : {flat_enable, flat_disable, flat_rebuild, flat_sync_cmd}) sub->add_option("type", flat_type)->required();
+  std::string flat_sync_mode = "on-commit";
+  flat_enable->add_option("--sync", flat_sync_mode,
+                          "on-commit (maintained inside every commit) or deferred (by a background worker after commit)")
+      ->check(CLI::IsMember({"on-commit", "deferred"}));
   auto* flat_list = flat_cmd->add_subcommand("list", "list flat tables and their columns");
   add_format(flat_list);
 
@@ -324,6 +395,15 @@ int main(int argc, char** argv) {
   serve->add_option("--max-query-rows", serve_opts.max_query_rows, "queries returning more rows are refused")->check(CLI::Range(1, 100000000));
   serve->add_option("--max-line-bytes", serve_opts.max_ndjson_line_bytes, "longest NDJSON line of a bulk body")->check(CLI::Range(2, 1 << 30));
 
+  // The slow-query log of `query` and `serve` (Options::slow_query_log).
+  bool slow_log_params = false;
+  for (CLI::App* sub : {query, serve}) {
+    sub->add_option("--slow-log", db_options.slow_query_log, "append queries slower than --slow-ms to FILE (NDJSON)");
+    sub->add_option("--slow-ms", db_options.slow_query_ms, "slow-query threshold in ms (default 100; 0 logs every query)")
+        ->check(CLI::NonNegativeNumber);
+    sub->add_flag("--slow-log-params", slow_log_params, "write parameter values to the slow-query log (default: \"?\")");
+  }
+
   auto* token = app.add_subcommand("token", "API tokens of the HTTP server");
   token->require_subcommand(1);
   auto* token_create = token->add_subcommand("create", "create a token (printed once; only its hash is stored)");
@@ -338,6 +418,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   db_options.cache.enabled = !no_cache;
+  db_options.slow_query_redact = !slow_log_params;
   db_options.cache.entity_ttl = std::chrono::milliseconds(entity_ttl_ms);
 
   try {
@@ -484,23 +565,60 @@ int main(int argc, char** argv) {
       for (const auto& a : db->analyze(analyze_type))
         r.rows.push_back({a.type, a.entities, a.attributes, Decimal::parse(fmt::format("{:.3f}", a.seconds))});
       io::write_result(std::cout, r, out_format);
+    } else if (*advise_cmd) {
+      const WorkloadReplay w = replay_workload(*db, advise_workload);
+      std::cerr << fmt::format("advise: ran {} queries of {}; {} skipped (redacted parameters), {} failed\n", w.ran,
+                               advise_workload, w.redacted, w.failed);
+      const std::vector<IndexAdvice> advice = db->advise(advise_type);
+      if (advise_as_json) {
+        std::cout << advice_json(advice) << "\n";
+      } else {
+        QueryResult r;
+        r.columns = {{"kind", ValueType::kVarchar},        {"type", ValueType::kVarchar},
+                     {"attribute", ValueType::kVarchar},   {"queries", ValueType::kInt},
+                     {"cost_before", ValueType::kDecimal}, {"cost_after", ValueType::kDecimal},
+                     {"gain", ValueType::kDecimal},        {"saved_ms", ValueType::kDecimal},
+                     {"action", ValueType::kText}};
+        auto dec = [](double v) { return Value{Decimal::parse(fmt::format("{:.1f}", v))}; };
+        for (const auto& a : advice)
+          r.rows.push_back({a.kind, a.type, a.attribute, static_cast<int64_t>(a.queries), dec(a.cost_before),
+                            dec(a.cost_after), dec(a.gain), dec(a.saved_ms), a.action});
+        io::write_result(std::cout, r, io::OutputFormat::kTable);
+      }
+      if (advise_apply)
+        for (const auto& a : advice) {
+          db->apply_advice(a);
+          std::cerr << fmt::format("applied: {} {}{}\n", a.kind, a.type, a.attribute.empty() ? "" : "." + a.attribute);
+        }
     } else if (*flat_cmd) {
       if (*flat_disable) {
         std::cout << (db->flat_disable(flat_type) ? fmt::format("flat table of '{}' dropped\n", flat_type)
                                                   : fmt::format("'{}' had no flat table\n", flat_type));
       } else if (*flat_enable || *flat_rebuild) {
         const auto start = std::chrono::steady_clock::now();
-        FlatTableInfo f = *flat_enable ? db->flat_enable(flat_type) : db->flat_rebuild(flat_type);
+        FlatTableInfo f = *flat_enable ? db->flat_enable(flat_type, flat_sync_mode == "deferred" ? FlatSync::kDeferred
+                                                                                                  : FlatSync::kOnCommit)
+                                       : db->flat_rebuild(flat_type);
         const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         std::cout << fmt::format("flat table {} of '{}': {} columns, built in {:.3f} s\n", f.table, f.type,
                                  f.columns.size(), sec);
+      } else if (*flat_sync_cmd) {
+        FlatTableInfo f = db->flat_sync(flat_type);
+        std::cout << fmt::format("flat table {} of '{}': {}, lag {}\n", f.table, f.type,
+                                 f.sync == FlatSync::kDeferred ? "deferred" : "on-commit", f.lag);
       } else if (*flat_list) {
         QueryResult r;
-        r.columns = {{"type", ValueType::kVarchar}, {"table", ValueType::kVarchar}, {"columns", ValueType::kText}};
+        r.columns = {{"type", ValueType::kVarchar},     {"table", ValueType::kVarchar},
+                     {"sync", ValueType::kVarchar},     {"lag", ValueType::kInt},
+                     {"synced_seq", ValueType::kInt},   {"synced_at", ValueType::kDatetime},
+                     {"columns", ValueType::kText}};
         for (const auto& f : db->flat_tables()) {
           std::string cols;
           for (const auto& c : f.columns) cols += (cols.empty() ? "" : ",") + c;
-          r.rows.push_back({f.type, f.table, cols});
+          const bool deferred = f.sync == FlatSync::kDeferred;
+          r.rows.push_back({f.type, f.table, std::string(deferred ? "deferred" : "on-commit"), f.lag,
+                            deferred ? Value{f.synced_seq} : Value{}, deferred ? Value{DateTime{f.synced_at}} : Value{},
+                            cols});
         }
         io::write_result(std::cout, r, out_format);
       }

@@ -2,8 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
+#include <thread>
 #include <map>
 #include <mutex>
 #include <set>
@@ -12,11 +16,13 @@
 #include "cache/caches.h"
 #include "eavdb/session.h"
 #include "flat/flat.h"
+#include "query/advisor.h"
 #include "query/binder.h"
 #include "query/compiler.h"
 #include "query/parser.h"
 #include "query/plan_cache.h"
 #include "query/planner.h"
+#include "query/shape_stats.h"
 #include "storage/sqlite/sqlite_backend.h"
 
 namespace eavdb {
@@ -25,6 +31,24 @@ namespace {
 using CatalogMap = std::map<std::string, EntityTypeDef, std::less<>>;
 
 std::string sqlite_path(std::string_view url) { return storage::sqlite::path_from_url(url); }
+
+// The plan the current thread's latest run_query executed (nullptr: it was served from L4).
+thread_local const char* t_plan = nullptr;
+
+const char* plan_name(query::Layout::Source s) {
+  switch (s) {
+    case query::Layout::Source::kFlat: return "flat";
+    case query::Layout::Source::kValueIndex: return "eav-index";
+    case query::Layout::Source::kUnion: return "eav-union";
+    case query::Layout::Source::kEntityScan: return "eav-scan";
+    case query::Layout::Source::kLegacy: return "eav";
+  }
+  return "eav";
+}
+
+double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
 
 }  // namespace
 
@@ -110,18 +134,106 @@ struct Database::Impl {
   std::map<int64_t, int64_t> own_writes;
   std::map<int64_t, std::shared_ptr<const flat::FlatTable>> flats;
   std::chrono::steady_clock::time_point flats_loaded;
+  // Text attributes with an advisor-made partial value index (ascending), reloaded with flats.
+  std::shared_ptr<const std::vector<int64_t>> text_indexes = std::make_shared<const std::vector<int64_t>>();
+  std::map<int64_t, int64_t> writes_since_open;  ///< per type: entity writes this process committed
+  // Deferred flat tables: sync state per type, valid while the store's data_version is unchanged.
+  std::map<int64_t, std::pair<int64_t, storage::Backend::FlatSyncState>> flat_states;
+  std::set<int64_t> deferred_types;  ///< types whose flat table is deferred, as last seen
+  // The deferred flat-sync worker: woken after own commits of deferred types, else polls.
+  std::mutex flat_worker_mu;
+  std::condition_variable flat_worker_cv;
+  bool flat_worker_stop = false;
+  bool flat_worker_pending = false;
+  std::thread flat_worker;
+
+  // The sync state of `type_id`'s flat table (one store read when anything was committed since
+  // the last look; otherwise the remembered state).
+  storage::Backend::FlatSyncState flat_state(int64_t type_id) {
+    const int64_t dv = backend->data_version();
+    {
+      std::lock_guard lock(planner_mu);
+      auto it = flat_states.find(type_id);
+      if (it != flat_states.end() && it->second.first == dv) return it->second.second;
+    }
+    auto st = backend->flat_sync_state(type_id);
+    std::lock_guard lock(planner_mu);
+    flat_states[type_id] = {dv, st};
+    if (st.deferred) deferred_types.insert(type_id);
+    else deferred_types.erase(type_id);
+    return st;
+  }
   std::mutex analyze_mu;  // one analyze at a time
   query::PlanCache plan_cache;
+  std::unique_ptr<query::ShapeStatsLog> shapes;
+  // Automatic advisor (Options::auto_advise): a worker woken every auto_advise_every queries.
+  std::mutex advisor_mu;
+  std::condition_variable advisor_cv;
+  bool advisor_stop = false;
+  std::atomic<uint64_t> queries_since_advice{0};
+  AutoAdviseStatus advisor_status;  ///< guarded by advisor_mu
+  std::thread advisor;
+  std::unique_ptr<query::SlowQueryLog> slow_log;  ///< null without Options::slow_query_log
 
+  // Records one successful query in the shape statistics and, when slow, in the slow-query log.
+  void record_query(std::string_view sql, const std::vector<Value>& params, const char* plan, double ms,
+                    uint64_t rows) {
+    std::string shape;
+    try {
+      shape = query::display_shape(sql);
+    } catch (const Error&) {
+      return;  // cannot happen for a query that ran; never fail a query over its statistics
+    }
+    const std::string_view plan_text = plan ? plan : "l4-cache";
+    shapes->record(shape, plan_text, ms, rows, sql, params);
+    if (options.auto_advise && ++queries_since_advice >= static_cast<uint64_t>(options.auto_advise_every)) {
+      { std::lock_guard lock(advisor_mu); }  // the worker is waiting or will see the count
+      advisor_cv.notify_one();
+    }
+    if (slow_log && slow_log->wants(ms)) slow_log->write(sql, params, plan_text, rows, ms);
+  }
+
+  void start_flat_worker(Database* self) {
+    std::lock_guard lock(flat_worker_mu);
+    if (options.flat_sync_worker && !flat_worker.joinable() && !flat_worker_stop) flat_worker = std::thread([self] { self->flat_worker_loop(); });
+  }
+
+  // Reloads the flat-table registry and the optional indexes the planner may use: each flat
+  // table's column indexes (by flat::index_name) and the partial text-value indexes.
   void reload_flats() {
+    std::set<std::string> index_names;
+    auto text = std::make_shared<std::vector<int64_t>>();
+    for (const auto& ix : backend->list_indexes()) {
+      if (int64_t a = flat::text_index_attribute(ix.name)) text->push_back(a);
+      index_names.insert(ix.name);
+    }
+    std::sort(text->begin(), text->end());
+    auto snap = snapshot();
     std::map<int64_t, std::shared_ptr<const flat::FlatTable>> fresh;
     for (auto& f : backend->flat_tables()) {
+      for (const auto& [code, t] : *snap) {
+        if (t.id != f.type_id) continue;
+        for (const auto& a : t.attributes)
+          if (f.covers(a.id) && index_names.count(flat::index_name(f.table, a.code))) f.indexed_ids.push_back(a.id);
+      }
+      std::sort(f.indexed_ids.begin(), f.indexed_ids.end());
       const int64_t id = f.type_id;
       fresh.emplace(id, std::make_shared<const flat::FlatTable>(std::move(f)));
     }
+    std::set<int64_t> deferred;
+    for (const auto& [id, f] : fresh)
+      if (backend->flat_sync_state(id).deferred) deferred.insert(id);
     std::lock_guard lock(planner_mu);
     flats = std::move(fresh);
+    text_indexes = std::move(text);
+    deferred_types = std::move(deferred);
+    flat_states.clear();
     flats_loaded = std::chrono::steady_clock::now();
+  }
+
+  std::shared_ptr<const std::vector<int64_t>> text_indexes_now() {
+    std::lock_guard lock(planner_mu);
+    return text_indexes;
   }
 
   std::shared_ptr<const flat::FlatTable> flat_for(int64_t type_id) {
@@ -141,7 +253,10 @@ struct Database::Impl {
     for (size_t i = 0; i < changes.writes.size() && i < result.ids.size(); ++i)
       if (result.ids[i] != 0) ++per_type[changes.writes[i].type_id];
     std::lock_guard lock(planner_mu);
-    for (auto [type, n] : per_type) own_writes[type] += n;
+    for (auto [type, n] : per_type) {
+      own_writes[type] += n;
+      writes_since_open[type] += n;
+    }
   }
 
   // Stores freshly loaded or computed statistics.
@@ -180,6 +295,7 @@ struct Database::Impl {
   // snapshot its pointers refer to.
   struct Prepared {
     std::shared_ptr<const CatalogMap> snap, previous;
+    std::shared_ptr<const std::vector<int64_t>> text_indexes;
     query::CompiledQuery compiled;
     query::PlanChoice choice;
     bool cache_hit = false;
@@ -187,7 +303,8 @@ struct Database::Impl {
     std::pair<std::string, std::vector<query::SqlParam>> driver;
   };
 
-  Prepared prepare(std::string_view sql, const std::vector<Value>& params, PlanKind kind, bool explain) {
+  Prepared prepare(std::string_view sql, const std::vector<Value>& params, PlanKind kind, bool explain,
+                   int64_t max_flat_lag = 0) {
     if (sql.size() > query::kMaxQueryBytes)
       throw Error(ErrorCode::kLimit, fmt::format("query is {} bytes; at most {} are accepted", sql.size(),
                                                  query::kMaxQueryBytes));
@@ -215,10 +332,20 @@ struct Database::Impl {
     query::BoundQuery bound = query::bind(query::parse(sql), params, catalog);
     auto type_stats = stats_for(*bound.type);
     auto flat = flat_for(bound.type->id);
+    if (flat) {
+      // A deferred flat table serves the query only when fresh enough for it.
+      auto st = flat_state(bound.type->id);
+      if (st.deferred && st.lag > std::max<int64_t>(0, max_flat_lag)) {
+        if (kind == PlanKind::kFlat) backend->flat_catch_up(*bound.type);  // forced: catch up first
+        else flat = nullptr;
+      }
+    }
     const query::PlanMode mode = kind == PlanKind::kEav    ? query::PlanMode::kForceEav
                                  : kind == PlanKind::kFlat ? query::PlanMode::kForceFlat
                                                            : query::PlanMode::kAuto;
     query::PlanContext ctx{type_stats.get(), flat.get(), mode};
+    p.text_indexes = text_indexes_now();
+    ctx.text_indexes = p.text_indexes.get();
     std::string key = query::shape_key(sql, params);
     key.push_back(static_cast<char>('0' + static_cast<int>(mode)));
     auto cached = plan_cache.get(key);
@@ -237,7 +364,7 @@ struct Database::Impl {
     if (explain) p.driver = query::driver_sql(bound, layout);
     p.compiled = query::compile_bound(std::move(bound), layout);
     if (tail) {
-      query::PlanContext eav{type_stats.get(), nullptr, query::PlanMode::kForceEav, false};
+      query::PlanContext eav{type_stats.get(), nullptr, query::PlanMode::kForceEav, false, p.text_indexes.get()};
       query::PlanChoice second = query::choose_plan(*tail, eav);
       query::Layout tail_layout = query::make_layout(*tail, second, eav);
       p.compiled.null_tail =
@@ -266,7 +393,23 @@ struct Database::Impl {
 };
 
 Database::Database(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Database::~Database() = default;
+Database::~Database() {
+  if (!impl_) return;
+  {
+    std::lock_guard lock(impl_->flat_worker_mu);
+    impl_->flat_worker_stop = true;
+  }
+  impl_->flat_worker_cv.notify_all();
+  if (impl_->flat_worker.joinable()) impl_->flat_worker.join();
+  if (impl_->advisor.joinable()) {
+    {
+      std::lock_guard lock(impl_->advisor_mu);
+      impl_->advisor_stop = true;
+    }
+    impl_->advisor_cv.notify_all();
+    impl_->advisor.join();
+  }
+}
 
 std::unique_ptr<Database> Database::open(std::string_view url, const Options& options) {
   auto impl = std::make_unique<Impl>();
@@ -277,6 +420,10 @@ std::unique_ptr<Database> Database::open(std::string_view url, const Options& op
     throw Error(ErrorCode::kInvalidArgument, fmt::format("invalid tenant code '{}'", options.tenant));
   impl->tenant_id = impl->backend->ensure_tenant(options.tenant);
   impl->options = options;
+  impl->shapes = std::make_unique<query::ShapeStatsLog>(options.query_shape_capacity);
+  if (!options.slow_query_log.empty())
+    impl->slow_log = std::make_unique<query::SlowQueryLog>(options.slow_query_log, options.slow_query_ms,
+                                                           options.slow_query_redact);
   impl->reload_catalog();
   impl->reload_flats();
   if (options.cache.enabled) {
@@ -285,7 +432,59 @@ std::unique_ptr<Database> Database::open(std::string_view url, const Options& op
     impl->caches = std::make_unique<cache::Caches>(
         options.cache, fmt::format("{}:{}", impl->backend->store_id(), impl->tenant_id));
   }
-  return std::unique_ptr<Database>(new Database(std::move(impl)));
+  std::unique_ptr<Database> db(new Database(std::move(impl)));
+  bool any_deferred;
+  {
+    std::lock_guard lock(db->impl_->planner_mu);
+    any_deferred = !db->impl_->deferred_types.empty();
+  }
+  if (any_deferred) db->impl_->start_flat_worker(db.get());
+  if (options.auto_advise) {
+    if (options.auto_advise_every < 1)
+      throw Error(ErrorCode::kInvalidArgument, "Options::auto_advise_every must be at least 1");
+    Database* self = db.get();
+    db->impl_->advisor = std::thread([self] { self->advisor_loop(); });
+  }
+  return db;
+}
+
+void Database::advisor_loop() {
+  Impl& im = *impl_;
+  std::unique_lock lock(im.advisor_mu);
+  for (;;) {
+    im.advisor_cv.wait(lock, [&] {
+      return im.advisor_stop ||
+             im.queries_since_advice.load() >= static_cast<uint64_t>(im.options.auto_advise_every);
+    });
+    if (im.advisor_stop) return;
+    im.queries_since_advice = 0;
+    const size_t budget = im.options.auto_advise_max > im.advisor_status.applied.size()
+                              ? im.options.auto_advise_max - im.advisor_status.applied.size()
+                              : 0;
+    lock.unlock();
+    std::vector<IndexAdvice> done;
+    std::string error;
+    try {
+      for (const IndexAdvice& a : advise()) {
+        if (done.size() >= budget) break;
+        if (a.kind == "flat_table" && !im.options.auto_flat) continue;
+        apply_advice(a);
+        done.push_back(a);
+      }
+    } catch (const std::exception& e) {
+      error = e.what();  // e.g. the store is locked by a long writer: next round retries
+    }
+    lock.lock();
+    ++im.advisor_status.runs;
+    for (auto& a : done) im.advisor_status.applied.push_back(std::move(a));
+    if (!error.empty()) im.advisor_status.last_error = error;
+    im.advisor_cv.notify_all();
+  }
+}
+
+AutoAdviseStatus Database::auto_advise_status() const {
+  std::lock_guard lock(impl_->advisor_mu);
+  return impl_->advisor_status;
 }
 
 EntityTypeDef Database::define_type(const EntityTypeDef& def) {
@@ -330,11 +529,57 @@ std::vector<EntityTypeDef> Database::types() const {
   return out;
 }
 
+void Database::wake_flat_worker(const ChangeSet& changes) {
+  bool deferred = false;
+  {
+    std::lock_guard lock(impl_->planner_mu);
+    if (impl_->deferred_types.empty()) return;
+    for (const auto& w : changes.writes) deferred |= impl_->deferred_types.count(w.type_id) > 0;
+  }
+  if (!deferred) return;
+  impl_->start_flat_worker(this);
+  {
+    std::lock_guard lock(impl_->flat_worker_mu);
+    impl_->flat_worker_pending = true;
+  }
+  impl_->flat_worker_cv.notify_one();
+}
+
+void Database::flat_worker_loop() {
+  Impl& im = *impl_;
+  std::unique_lock lock(im.flat_worker_mu);
+  for (;;) {
+    im.flat_worker_cv.wait_for(lock, std::chrono::milliseconds(std::max(1, im.options.flat_sync_interval_ms)),
+                               [&] { return im.flat_worker_stop || im.flat_worker_pending; });
+    if (im.flat_worker_stop) return;
+    im.flat_worker_pending = false;
+    lock.unlock();
+    std::set<int64_t> deferred;
+    {
+      std::lock_guard pl(im.planner_mu);
+      deferred = im.deferred_types;
+    }
+    for (int64_t type_id : deferred) {
+      try {
+        if (im.backend->flat_sync_state(type_id).lag == 0) continue;
+        auto snap = im.snapshot();
+        for (const auto& [code, t] : *snap)
+          if (t.id == type_id) im.backend->flat_catch_up(t);
+      } catch (const std::exception&) {
+        // Busy store or a table dropped meanwhile: the next round retries; queries stay exact
+        // because a lagging deferred table is not read.
+      }
+    }
+    lock.lock();
+  }
+}
+
 CommitResult Database::commit(ChangeSet changes) {
   changes.tenant_id = impl_->tenant_id;
   if (!impl_->caches) {
     CommitResult result = impl_->backend->commit(changes);
     impl_->note_writes(changes, result);
+    wake_flat_worker(changes);
     return result;
   }
   cache::Invalidation inv;
@@ -348,6 +593,7 @@ CommitResult Database::commit(ChangeSet changes) {
   }
   impl_->caches->after_commit(inv);
   impl_->note_writes(changes, result);
+  wake_flat_worker(changes);
   return result;
 }
 
@@ -365,34 +611,132 @@ std::vector<std::optional<EntityRecord>> Database::load(std::string_view type_co
 }
 
 QueryResult Database::query(std::string_view sql, const std::vector<Value>& params) const {
-  if (!impl_->caches) return run_query(sql, params, nullptr);
-  return query_cached(sql, params)->result;
+  if (impl_->caches) return query_cached(sql, params)->result;
+  const auto start = std::chrono::steady_clock::now();
+  QueryResult r = run_query(sql, params, nullptr);
+  impl_->record_query(sql, params, t_plan, ms_between(start, std::chrono::steady_clock::now()), r.rows.size());
+  return r;
 }
 
 QueryResult Database::query(std::string_view sql, const std::vector<Value>& params, const QueryOptions& options) const {
-  if (options.plan == PlanKind::kAuto) return query(sql, params);
-  return run_query(sql, params, nullptr, options);  // forced plans bypass L4: the plan must run
+  if (options.plan == PlanKind::kAuto && options.max_flat_lag <= 0) return query(sql, params);
+  const auto start = std::chrono::steady_clock::now();
+  QueryResult r = run_query(sql, params, nullptr, options);  // forced plans bypass L4: the plan must run
+  impl_->record_query(sql, params, t_plan, ms_between(start, std::chrono::steady_clock::now()), r.rows.size());
+  return r;
 }
 
 std::shared_ptr<const cache::CachedResult> Database::query_cached(std::string_view sql,
                                                                   const std::vector<Value>& params) const {
+  const auto start = std::chrono::steady_clock::now();
+  t_plan = nullptr;
   impl_->sync_foreign();
   std::string sig = cache::Caches::signature(impl_->tenant_id, query::normalized_text(sql), params);
-  return impl_->caches->query(sig, [&](const cache::Caches::BeforeExecute& before) {
+  auto entry = impl_->caches->query(sig, [&](const cache::Caches::BeforeExecute& before) {
     return run_query(sql, params, &before);
   });
+  impl_->record_query(sql, params, t_plan, ms_between(start, std::chrono::steady_clock::now()),
+                      entry->result.rows.size());
+  return entry;
+}
+
+std::vector<QueryShapeStats> Database::query_shapes(size_t limit) const { return impl_->shapes->top(limit); }
+
+std::vector<IndexAdvice> Database::advise(std::string_view type_code) const {
+  std::optional<int64_t> only;
+  if (!type_code.empty()) only = require_type(type_code).id;
+  auto snap = impl_->snapshot();
+  query::Catalog catalog{[&](std::string_view code) -> const EntityTypeDef* {
+                           auto it = snap->find(code);
+                           return it == snap->end() ? nullptr : &it->second;
+                         },
+                         [&] {
+                           std::vector<std::string> codes;
+                           for (auto& [c, t] : *snap) codes.push_back(c);
+                           return codes;
+                         }};
+  // Every recorded shape's sample, bound against the current catalog, grouped by type.
+  std::vector<std::unique_ptr<query::BoundQuery>> bound;
+  std::map<int64_t, std::vector<query::WorkloadQuery>> by_type;
+  for (auto& sample : impl_->shapes->samples()) {
+    std::unique_ptr<query::BoundQuery> q;
+    try {
+      q = std::make_unique<query::BoundQuery>(query::bind(query::parse(sample.sql), sample.params, catalog));
+    } catch (const Error&) {
+      continue;  // the schema changed since it ran
+    }
+    if (only && q->type->id != *only) continue;
+    by_type[q->type->id].push_back({q.get(), sample.stats.shape, static_cast<double>(sample.stats.count),
+                                    sample.stats.total_ms});
+    bound.push_back(std::move(q));
+  }
+  impl_->reload_flats();
+  auto text = impl_->text_indexes_now();
+  std::vector<IndexAdvice> out;
+  for (auto& [type_id, queries] : by_type) {
+    const EntityTypeDef* t = queries.front().query->type;
+    auto stats = impl_->stats_for(*t);
+    auto flat = impl_->flat_for(type_id);
+    query::AdvisorInput in;
+    in.type = t;
+    in.stats = stats.get();
+    in.flat = flat.get();
+    in.text_indexes = *text;
+    in.queries = std::move(queries);
+    {
+      std::lock_guard lock(impl_->planner_mu);
+      in.writes = static_cast<double>(impl_->writes_since_open[type_id]);
+    }
+    for (auto& a : query::advise(in)) out.push_back(std::move(a));
+  }
+  std::sort(out.begin(), out.end(), [](const IndexAdvice& a, const IndexAdvice& b) { return a.gain > b.gain; });
+  return out;
+}
+
+void Database::apply_advice(const IndexAdvice& advice) {
+  const EntityTypeDef t = require_type(advice.type);
+  if (advice.kind == "flat_table") {
+    if (!impl_->flat_for(t.id)) flat_enable(t.code);
+    return;
+  }
+  const AttributeDef* a = nullptr;
+  for (const auto& x : t.attributes)
+    if (x.code == advice.attribute) a = &x;
+  if (!a)
+    throw Error(ErrorCode::kNotFound, fmt::format("advice: type '{}' has no attribute '{}'", t.code, advice.attribute));
+  // The DDL is generated here from the catalog, never taken from `advice.action`.
+  if (advice.kind == "text_index") {
+    if (a->type != ValueType::kText)
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("advice: attribute '{}' of '{}' is not text; text_index needs a text attribute", a->code, t.code));
+    impl_->backend->create_index(flat::text_index_sql(a->id), "eav_value_text");
+  } else if (advice.kind == "flat_index") {
+    impl_->reload_flats();
+    auto f = impl_->flat_for(t.id);
+    if (!f || !f->covers(a->id))
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("advice: the flat table of '{}' has no column '{}' (flat enable/rebuild it first)", t.code, a->code));
+    impl_->backend->create_index(flat::column_index_sql(f->table, *a), f->table);
+  } else {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("advice: unknown kind '{}' (text_index, flat_index or flat_table)", advice.kind));
+  }
+  impl_->reload_flats();
+  impl_->plan_cache.clear();
 }
 
 QueryResult Database::run_query(std::string_view sql, const std::vector<Value>& params,
                                 const std::function<std::optional<QueryResult>(const std::vector<std::string>&)>*
                                     before_execute,
                                 const QueryOptions& options) const {
-  Impl::Prepared p = impl_->prepare(sql, params, options.plan, false);
+  Impl::Prepared p = impl_->prepare(sql, params, options.plan, false, options.max_flat_lag);
   const query::CompiledQuery& q = p.compiled;
+  t_plan = nullptr;
   if (before_execute) {
     if (auto cached = (*before_execute)(cache::query_tags(q.type->id, q.attributes_read, q.reads_row_versions)))
       return std::move(*cached);
   }
+  t_plan = plan_name(p.choice.source);
   QueryResult result;
   result.columns = q.columns;
   result.select_star = q.select_star;
@@ -407,6 +751,7 @@ QueryResult Database::run_query(std::string_view sql, const std::vector<Value>& 
     impl_->plan_cache.clear();
     Impl::Prepared eav = impl_->prepare(sql, params, PlanKind::kEav, false);
     result.rows = impl_->backend->execute(eav.compiled);
+    t_plan = plan_name(eav.choice.source);
   }
   return result;
 }
@@ -439,7 +784,7 @@ double ms_since(std::chrono::steady_clock::time_point t) {
 
 ExplainResult Database::explain(std::string_view sql, const std::vector<Value>& params, bool analyze,
                                 const QueryOptions& options) const {
-  Impl::Prepared p = impl_->prepare(sql, params, options.plan, true);
+  Impl::Prepared p = impl_->prepare(sql, params, options.plan, true, options.max_flat_lag);
   ExplainResult r;
   r.plan = p.choice.source == query::Layout::Source::kFlat ? "flat" : "eav";
   r.estimated_cost = p.choice.estimated_cost;
@@ -486,21 +831,44 @@ std::vector<AnalyzeReport> Database::analyze(std::string_view type_code) {
 
 namespace {
 
-FlatTableInfo flat_info(const EntityTypeDef& t, const flat::FlatTable& f) {
+FlatTableInfo flat_info(const EntityTypeDef& t, const flat::FlatTable& f, const storage::Backend::FlatSyncState& st) {
   FlatTableInfo info{t.code, f.table, {}};
   for (const auto& a : t.attributes)
     if (f.covers(a.id)) info.columns.push_back(a.code);
+  info.sync = st.deferred ? FlatSync::kDeferred : FlatSync::kOnCommit;
+  info.synced_seq = st.synced_seq;
+  info.synced_at = st.synced_at;
+  info.lag = st.lag;
   return info;
 }
 
 }  // namespace
 
-FlatTableInfo Database::flat_enable(std::string_view type_code) {
+FlatTableInfo Database::flat_enable(std::string_view type_code, FlatSync sync) {
   EntityTypeDef t = require_type(type_code);
+  impl_->reload_flats();
+  const auto old = impl_->flat_for(t.id);
   flat::FlatTable f = impl_->backend->flat_build(t);
+  // A rebuild keeps the column indexes the advisor added (the default ones are rebuilt anyway).
+  if (old)
+    for (const auto& a : t.attributes)
+      if (old->indexed(a.id) && f.covers(a.id)) impl_->backend->create_index(flat::column_index_sql(f.table, a), f.table);
+  impl_->backend->flat_set_deferred(t, sync == FlatSync::kDeferred);
   impl_->reload_flats();
   impl_->plan_cache.clear();
-  return flat_info(t, f);
+  if (sync == FlatSync::kDeferred) impl_->start_flat_worker(this);
+  auto fresh = impl_->flat_for(t.id);
+  return flat_info(t, fresh ? *fresh : f, impl_->backend->flat_sync_state(t.id));
+}
+
+FlatTableInfo Database::flat_sync(std::string_view type_code) {
+  EntityTypeDef t = require_type(type_code);
+  impl_->reload_flats();
+  auto f = impl_->flat_for(t.id);
+  if (!f)
+    throw Error(ErrorCode::kNotFound,
+                fmt::format("type '{}' has no flat table (enable it with eavdb flat enable {})", t.code, t.code));
+  return flat_info(t, *f, impl_->backend->flat_catch_up(t));
 }
 
 FlatTableInfo Database::flat_rebuild(std::string_view type_code) {
@@ -509,7 +877,7 @@ FlatTableInfo Database::flat_rebuild(std::string_view type_code) {
   if (!impl_->flat_for(t.id))
     throw Error(ErrorCode::kNotFound,
                 fmt::format("type '{}' has no flat table (enable it with eavdb flat enable {})", t.code, t.code));
-  return flat_enable(type_code);
+  return flat_enable(type_code, impl_->backend->flat_sync_state(t.id).deferred ? FlatSync::kDeferred : FlatSync::kOnCommit);
 }
 
 bool Database::flat_disable(std::string_view type_code) {
@@ -524,7 +892,7 @@ std::vector<FlatTableInfo> Database::flat_tables() const {
   impl_->reload_flats();
   std::vector<FlatTableInfo> out;
   for (const auto& t : types()) {
-    if (auto f = impl_->flat_for(t.id)) out.push_back(flat_info(t, *f));
+    if (auto f = impl_->flat_for(t.id)) out.push_back(flat_info(t, *f, impl_->backend->flat_sync_state(t.id)));
   }
   return out;
 }

@@ -11,6 +11,10 @@ bool FlatTable::covers(int64_t attribute_id) const {
   return std::binary_search(attribute_ids.begin(), attribute_ids.end(), attribute_id);
 }
 
+bool FlatTable::indexed(int64_t attribute_id) const {
+  return std::binary_search(indexed_ids.begin(), indexed_ids.end(), attribute_id);
+}
+
 std::string table_name(const EntityTypeDef& type) { return fmt::format("eav_flat_{}_{}", type.code, type.id); }
 
 std::string column_name(const AttributeDef& a) { return fmt::format("\"{}\"", a.code); }
@@ -63,11 +67,33 @@ std::string create_sql(std::string_view table, const std::vector<const Attribute
   return s + ")";
 }
 
+std::string index_name(std::string_view table, std::string_view code) { return fmt::format("{}_{}", table, code); }
+
+std::string column_index_sql(std::string_view table, const AttributeDef& a) {
+  return fmt::format("CREATE INDEX IF NOT EXISTS {} ON {}({}, id)", index_name(table, a.code), table, column_name(a));
+}
+
+std::string text_index_name(int64_t attribute_id) { return fmt::format("eav_value_text_attr_{}", attribute_id); }
+
+std::string text_index_sql(int64_t attribute_id) {
+  return fmt::format("CREATE INDEX IF NOT EXISTS {} ON eav_value_text(value, entity_id) WHERE attribute_id = {}",
+                     text_index_name(attribute_id), attribute_id);
+}
+
+int64_t text_index_attribute(std::string_view name) {
+  constexpr std::string_view kPrefix = "eav_value_text_attr_";
+  if (name.substr(0, kPrefix.size()) != kPrefix) return 0;
+  name.remove_prefix(kPrefix.size());
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), v);
+  return ec == std::errc() && end == name.data() + name.size() && v > 0 ? v : 0;
+}
+
 std::vector<std::string> index_sql(std::string_view table, const std::vector<const AttributeDef*>& attrs) {
   std::vector<std::string> out;
   for (const AttributeDef* a : attrs) {
     if (a->type == ValueType::kText || !(a->filterable || a->sortable)) continue;
-    out.push_back(fmt::format("CREATE INDEX {}_{} ON {}({}, id)", table, a->code, table, column_name(*a)));
+    out.push_back(column_index_sql(table, *a));
   }
   return out;
 }

@@ -28,8 +28,13 @@ struct FlatTable {
   int64_t type_id = 0;
   std::string table;                   ///< table name
   std::vector<int64_t> attribute_ids;  ///< covered attributes, ascending
+  /// Covered attributes whose column has an index (index_name), ascending: the planner costs
+  /// index access paths on these only. Filled by the Database from the store's index list.
+  std::vector<int64_t> indexed_ids;
   /// True when attribute `id` has a column.
   bool covers(int64_t attribute_id) const;
+  /// True when attribute `id`'s column has an index.
+  bool indexed(int64_t attribute_id) const;
 };
 
 /// The flat table name of a type: eav_flat_<code>_<type id> (codes repeat across tenants).
@@ -45,6 +50,20 @@ std::vector<const AttributeDef*> covered_attributes(const EntityTypeDef& type);
 
 /// DDL creating table `table` for `attrs` (CREATE TABLE only; see index_sql).
 std::string create_sql(std::string_view table, const std::vector<const AttributeDef*>& attrs);
+
+/// The name of the index on `table`'s column of attribute `code`: <table>_<code> (index_sql and
+/// the index advisor use it; the Database recognises flat column indexes by it).
+std::string index_name(std::string_view table, std::string_view code);
+
+/// DDL creating the (column, id) index of one attribute column (named index_name).
+std::string column_index_sql(std::string_view table, const AttributeDef& a);
+
+/// The partial value index the advisor creates for a text attribute:
+/// `eav_value_text_attr_<id>` on eav_value_text(value, entity_id) WHERE attribute_id = <id>.
+std::string text_index_name(int64_t attribute_id);
+std::string text_index_sql(int64_t attribute_id);
+/// The attribute id of a text_index_name, or 0 when `name` is not one.
+int64_t text_index_attribute(std::string_view name);
 
 /// DDL for the indexes of table `table`: one (column, id) index per filterable or sortable
 /// attribute that is not `text` (long values; filters on them scan, as in the EAV tables).

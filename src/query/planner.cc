@@ -18,7 +18,10 @@ using Source = Layout::Source;
 // Row estimates of one query's predicates under the statistics (or defaults without them).
 class Estimator {
  public:
-  Estimator(const BoundQuery& q, const TypeStats* stats) : q_(q), stats_(stats) {
+  // `ctx` tells which optional indexes exist (partial text-value indexes, flat-table column
+  // indexes); `flat`: access paths are the flat table's column indexes, not the value tables'.
+  Estimator(const BoundQuery& q, const TypeStats* stats, const PlanContext* ctx = nullptr, bool flat = false)
+      : q_(q), stats_(stats), ctx_(ctx), flat_(flat) {
     n_ = stats && stats->entity_count > 0 ? static_cast<double>(stats->entity_count) : 1000.0;
   }
 
@@ -119,10 +122,18 @@ class Estimator {
     return s->substr(0, s->find_first_of("%_"));
   }
 
-  // True when a leaf can be answered from its attribute's (attribute_id, value) index.
-  static bool indexable(const BoundPred& p) {
+  // True when a leaf can be answered from an index: its attribute's (attribute_id, value) index
+  // (text attributes only with a partial index, see PlanContext::text_indexes), or for a flat
+  // access path the flat table's index on the column.
+  bool indexable(const BoundPred& p) const {
     if (!p.children.empty() || p.column.system != BoundColumn::System::kNone) return false;
-    if (p.column.type == ValueType::kText) return false;  // text values are not indexed
+    const int64_t id = q_.joins[static_cast<std::size_t>(p.column.join)].attribute->id;
+    if (flat_) {
+      if (!ctx_ || !ctx_->flat || !ctx_->flat->indexed(id)) return false;
+    } else if (p.column.type == ValueType::kText) {
+      if (!ctx_ || !ctx_->text_indexes || !std::binary_search(ctx_->text_indexes->begin(), ctx_->text_indexes->end(), id))
+        return false;  // text values are not indexed unless the advisor added a partial index
+    }
     switch (p.kind) {
       case K::kCompare: return p.op != CompareOp::kNe && !std::holds_alternative<std::monostate>(p.values[0]);
       case K::kIn:
@@ -136,6 +147,8 @@ class Estimator {
  private:
   const BoundQuery& q_;
   const TypeStats* stats_;
+  const PlanContext* ctx_;
+  bool flat_;
   double n_;
 };
 
@@ -148,7 +161,7 @@ struct Access {
 
 std::optional<Access> best_access(const Estimator& est, const BoundPred& p, std::vector<int>& path) {
   if (p.children.empty()) {
-    if (!Estimator::indexable(p)) return std::nullopt;
+    if (!est.indexable(p)) return std::nullopt;
     return Access{est.leaf_rows(p), {path}};
   }
   std::optional<Access> out;
@@ -324,26 +337,36 @@ PlanChoice choose_plan(const BoundQuery& q, const PlanContext& ctx) {
                                        "(run eavdb flat rebuild {})", q.type->code, q.type->code)
                          : fmt::format("type '{}' has no flat table (run eavdb flat enable {})", q.type->code,
                                        q.type->code));
-  Estimator est(q, ctx.stats);
+  Estimator est(q, ctx.stats, &ctx);
   const double n = est.entities();
   const double out_rows = q.where ? est.pred_rows(*q.where) : n;
   if (flat_ok && ctx.mode != PlanMode::kForceEav) {
     PlanChoice c;
     c.source = Source::kFlat;
-    c.estimated_cost = n * 0.5 + (needs_order(q) ? sort_cost(out_rows) : 0);
-    // SQLite uses one index per flat-table scan; an OR over several columns is cheaper as a
-    // union of index lookups when the branches are selective.
+    const double sort = needs_order(q) ? sort_cost(out_rows) : 0;
+    c.estimated_cost = n * kFlatScanRow + sort;
+    // SQLite uses one index per flat-table scan (it picks the column index itself: costed as
+    // index steps plus a row fetch each); an OR over several columns is cheaper as a union of
+    // index lookups when the branches are selective.
     if (q.where) {
+      Estimator flat_est(q, ctx.stats, &ctx, true);
       std::vector<int> path;
-      if (auto a = best_access(est, *q.where, path); a && a->paths.size() > 1 && a->rows < 0.25 * n) {
+      if (auto a = best_access(flat_est, *q.where, path); a && a->paths.size() > 1 && a->rows < 0.25 * n) {
         c.leaf_paths = a->paths;
-        c.estimated_cost = a->rows * (1.5 + kLookup) + (needs_order(q) ? sort_cost(out_rows) : 0);
+        c.estimated_cost = a->rows * (1.5 + kLookup) + sort;
+      } else if (a && a->paths.size() == 1) {
+        c.estimated_cost = std::min(n * kFlatScanRow, a->rows * (1 + kFlatRowFetch)) + sort;
       }
     }
     return c;
   }
   const std::vector<double> sel = join_selectivity(q, est);
-  const double sort = needs_order(q) ? sort_cost(out_rows) : 0;
+  // Every EAV plan fetches the columns of the left joins (outputs, sort keys) by primary key for
+  // each row it returns: the same for all EAV plans, but part of what a flat table saves.
+  double left_joins = 0;
+  for (const BoundJoin& j : q.joins) left_joins += j.inner ? 0 : 1;
+  const double fetch_per_row = left_joins * kLookup;
+  const double sort = (needs_order(q) ? sort_cost(out_rows) : 0) + out_rows * fetch_per_row;
 
   // The type's entity list, then every inner join, most selective first.
   PlanChoice best;
@@ -392,6 +415,7 @@ PlanChoice choose_plan(const BoundQuery& q, const PlanContext& ctx) {
     c.inner_order = inner_joins_by_selectivity(q, sel, j);
     double cost = rows * (1 + kLookup);
     cost += chain_cost(rows, c.inner_order, sel);
+    cost += std::min(needed, out_rows) * fetch_per_row;
     c.estimated_cost = cost;
     if (cost < best.estimated_cost) best = std::move(c);
   }
@@ -409,6 +433,7 @@ PlanChoice choose_plan(const BoundQuery& q, const PlanContext& ctx) {
     c.inner_order = inner_joins_by_selectivity(q, sel, j);
     double cost = rows * (1 + kLookup);
     cost += chain_cost(rows, c.inner_order, sel);
+    cost += std::min(needed, out_rows) * fetch_per_row;
     if (out_rows * key_rows / n < needed) cost += best.estimated_cost;  // the second statement runs
     c.estimated_cost = cost;
     if (cost < best.estimated_cost) best = std::move(c);
@@ -439,13 +464,14 @@ BoundQuery split_null_tail(BoundQuery& q, int key_join) {
 
 bool choice_fits(const BoundQuery& q, const PlanChoice& c, const PlanContext& ctx) {
   const bool flat_ok = ctx.flat && flat_covers(q, *ctx.flat);
+  const Estimator eav_est(q, ctx.stats, &ctx), flat_est(q, ctx.stats, &ctx, true);
   if (c.source == Source::kFlat) {
     if (!flat_ok || ctx.mode == PlanMode::kForceEav) return false;
     if (c.leaf_paths.empty()) return true;
     if (!q.where) return false;
     for (const auto& p : c.leaf_paths) {
       const BoundPred* leaf = resolve(q.where.get(), p);
-      if (!leaf || !Estimator::indexable(*leaf)) return false;
+      if (!leaf || !flat_est.indexable(*leaf)) return false;
     }
     std::vector<int> prefix;
     return covered(*q.where, prefix, c.leaf_paths);
@@ -468,14 +494,14 @@ bool choice_fits(const BoundQuery& q, const PlanChoice& c, const PlanContext& ct
     if (c.leaf_paths.size() != 1 || !q.where) return false;
     const BoundPred* leaf = resolve(q.where.get(), c.leaf_paths[0]);
     std::vector<int> prefix;
-    return leaf && Estimator::indexable(*leaf) && leaf->column.join == c.driver_join &&
+    return leaf && eav_est.indexable(*leaf) && leaf->column.join == c.driver_join &&
            covered(*q.where, prefix, c.leaf_paths);
   }
   // kUnion
   if (!q.where || c.leaf_paths.empty()) return false;
   for (const auto& p : c.leaf_paths) {
     const BoundPred* leaf = resolve(q.where.get(), p);
-    if (!leaf || !Estimator::indexable(*leaf)) return false;
+    if (!leaf || !eav_est.indexable(*leaf)) return false;
   }
   std::vector<int> prefix;
   return covered(*q.where, prefix, c.leaf_paths);
@@ -498,7 +524,7 @@ double estimate_where_rows(const BoundQuery& q, const TypeStats* stats) {
 }
 
 PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanContext& ctx) {
-  Estimator est(q, ctx.stats);
+  Estimator est(q, ctx.stats, &ctx);
   const double n = est.entities();
   const std::vector<double> sel = join_selectivity(q, est);
   PlanNodeInfo node;

@@ -39,6 +39,10 @@ inline constexpr double kSortStep = 0.05;
 /// predicts before LIMIT matches are found: a filter correlated with the sort key (zip codes in
 /// California sorted by latitude) can make the real scan far longer, while sorting is bounded.
 inline constexpr double kTopNRisk = 10;
+/// A flat-table row read by a full scan (rows are wide but sequential).
+inline constexpr double kFlatScanRow = 0.5;
+/// Fetching a flat-table row by rowid after one of its column indexes matched it.
+inline constexpr double kFlatRowFetch = 1.0;
 
 /// One node of the plan tree, as EXPLAIN prints it.
 struct PlanNodeInfo {
@@ -67,6 +71,9 @@ struct PlanContext {
   const flat::FlatTable* flat = nullptr;     ///< the type's flat table, if any
   PlanMode mode = PlanMode::kAuto;
   bool allow_null_split = true;  ///< false for the second statement of a split (its key IS NULL)
+  /// Text attributes with a partial value index `eav_value_text(value) WHERE attribute_id = id`
+  /// (created by the index advisor), ascending; predicates on them become indexable. nullptr: none.
+  const std::vector<int64_t>* text_indexes = nullptr;
 };
 
 /// True when the flat table covers every attribute `q` touches (all of them for SELECT *).

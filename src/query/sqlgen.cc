@@ -174,6 +174,14 @@ int arrange(BoundPred& p) {
 
 namespace {
 
+// The attribute id of a value-table access. Text attributes get the id as a literal (a catalog
+// integer, never user input) so SQLite can use a partial index `eav_value_text(value) WHERE
+// attribute_id = <id>` that the index advisor may have created; other types bind it.
+void attribute_ref(SqlBuilder& b, const AttributeDef& a) {
+  if (a.type == ValueType::kText) b.text(std::to_string(a.id));
+  else b.param(a.id);
+}
+
 std::string join_sql(const BoundJoin& j, std::size_t k, std::string_view how) {
   return fmt::format(" {} eav_value_{} a{} ON a{}.entity_id = e.id AND a{}.attribute_id = ", how,
                      value_type_name(j.attribute->type), k + 1, k + 1, k + 1);
@@ -183,17 +191,18 @@ std::string join_sql(const BoundJoin& j, std::size_t k, std::string_view how) {
 void union_branch(SqlBuilder& b, const BoundQuery& q, const BoundPred& p) {
   const BoundJoin& j = q.joins[static_cast<std::size_t>(p.column.join)];
   b.text(fmt::format("SELECT entity_id AS id FROM eav_value_{} WHERE attribute_id = ", value_type_name(j.attribute->type)));
-  b.param(j.attribute->id);
+  attribute_ref(b, *j.attribute);
   b.text(" AND ");
   b.forced_column = "value";
   b.pred(p);
   b.forced_column.clear();
 }
 
-// The UNION of flat-table index lookups, one branch per leaf (columns render as f."code").
-void flat_union(SqlBuilder& b, const Layout& layout) {
+// The UNION of flat-table index lookups, one branch per leaf (columns render as f."code");
+// `all`: UNION ALL (for an IN list, which de-duplicates anyway).
+void flat_union(SqlBuilder& b, const Layout& layout, bool all = false) {
   for (std::size_t k = 0; k < layout.union_leaves.size(); ++k) {
-    if (k) b.text(" UNION ");
+    if (k) b.text(all ? " UNION ALL " : " UNION ");
     b.text("SELECT f.id AS id FROM ");
     b.text(layout.flat_table);
     b.text(" f WHERE ");
@@ -239,7 +248,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
         for (std::size_t k = 0; k < q.joins.size(); ++k) {
           if (q.joins[k].inner != inner) continue;
           b.text(join_sql(q.joins[k], k, inner ? "JOIN" : "LEFT JOIN"));
-          b.param(q.joins[k].attribute->id);
+          attribute_ref(b, *q.joins[k].attribute);
         }
       }
       b.text(" WHERE e.type_id = ");
@@ -247,13 +256,17 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       break;
     case Source::kFlat:
       b.text(" FROM ");
-      if (!layout.union_leaves.empty()) {
-        b.text("(");
-        flat_union(b, layout);
-        b.text(") d CROSS JOIN ");
-      }
       b.text(layout.flat_table);
-      b.text(layout.union_leaves.empty() ? " f WHERE 1" : " f ON f.id = d.id WHERE 1");
+      if (!layout.union_leaves.empty()) {
+        // `id IN (lookups)`: SQLite probes the primary key from the IN list's sorted ephemeral
+        // index, so rows come out in id order (no sort for the default order, no second
+        // de-duplicating B-tree for the UNION).
+        b.text(" f WHERE f.id IN (");
+        flat_union(b, layout, true);
+        b.text(")");
+      } else {
+        b.text(" f WHERE 1");
+      }
       tie_break = "f.id";
       break;
     case Source::kEntityScan:
@@ -281,17 +294,17 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
         if (placed[j]) continue;
         placed[j] = true;
         b.text(join_sql(q.joins[j], j, "CROSS JOIN"));
-        b.param(q.joins[j].attribute->id);
+        attribute_ref(b, *q.joins[j].attribute);
       }
       for (std::size_t k = 0; k < q.joins.size(); ++k) {
         if (placed[k]) continue;
         b.text(join_sql(q.joins[k], k, q.joins[k].inner ? "CROSS JOIN" : "LEFT JOIN"));
-        b.param(q.joins[k].attribute->id);
+        attribute_ref(b, *q.joins[k].attribute);
       }
       b.text(" WHERE ");
       if (layout.source == Source::kValueIndex) {
         b.text(fmt::format("a{}.attribute_id = ", layout.driver_join + 1));
-        b.param(q.joins[static_cast<std::size_t>(layout.driver_join)].attribute->id);
+        attribute_ref(b, *q.joins[static_cast<std::size_t>(layout.driver_join)].attribute);
         b.text(" AND ");
       }
       b.text("e.type_id = ");
@@ -364,7 +377,7 @@ std::pair<std::string, std::vector<SqlParam>> driver_sql(const BoundQuery& q, co
     case Source::kValueIndex: {
       const BoundJoin& j = q.joins[static_cast<std::size_t>(layout.driver_join)];
       b.text(fmt::format("SELECT entity_id FROM eav_value_{} WHERE attribute_id = ", value_type_name(j.attribute->type)));
-      b.param(j.attribute->id);
+      attribute_ref(b, *j.attribute);
       // The driver's own conjuncts narrow its index range.
       if (q.where) {
         std::vector<const BoundPred*> own;

@@ -420,8 +420,11 @@ bool same(const Value& v, sqlite3_stmt* st, int col, ValueType type, std::string
 // Imports `file`, enables the type's flat table and runs the seeded random queries under `plan`,
 // half of them after random inserts, updates and deletes (which the commit funnel also applies to
 // the flat table). One test per dataset and plan kind: the same seed gives every plan the same
-// queries and mutations.
-void run_dataset(const std::string& file, const std::string& type_code, uint64_t seed, PlanKind plan_kind) {
+// queries and mutations. With `deferred` the flat table is kept by the deferred-sync worker and
+// the second half interleaves small mutation rounds, explicit catch-ups (flat_sync) and queries,
+// while the worker catches up on its own schedule: every answer must still be the reference's.
+void run_dataset(const std::string& file, const std::string& type_code, uint64_t seed, PlanKind plan_kind,
+                 bool deferred = false) {
   const std::string dir = testing::data_dir();
   if (dir.empty()) GTEST_SKIP() << "datasets not available (run scripts/fetch-data.sh, set EAVDB_DATA_DIR)";
   testing::TempDir tmp;
@@ -434,7 +437,8 @@ void run_dataset(const std::string& file, const std::string& type_code, uint64_t
   EntityTypeDef type = db->require_type(type_code);
   Reference ref;
   Generator gen(type_code, build_reference(ref.db(), type, dir + "/" + file), seed);
-  db->flat_enable(type_code);
+  db->flat_enable(type_code, deferred ? FlatSync::kDeferred : FlatSync::kOnCommit);
+  std::mt19937_64 interleave(seed * 7919);
   std::vector<int64_t> live;
   for (int64_t id = report.first_id; id <= report.last_id; ++id) live.push_back(id);
   const PlanKind kPlans[] = {PlanKind::kAuto, PlanKind::kEav, PlanKind::kFlat};
@@ -444,7 +448,11 @@ void run_dataset(const std::string& file, const std::string& type_code, uint64_t
   double plan_ms[3] = {0, 0, 0}, slowest_ms = 0;  // informational only: printed, never asserted
   std::string slowest;
   for (int i = 0; i < queries && failures < 5; ++i) {
-    if (i == queries / 2) mutate(*db, ref.db(), type, gen.columns(), live, 400, seed);
+    if (!deferred && i == queries / 2) mutate(*db, ref.db(), type, gen.columns(), live, 400, seed);
+    if (deferred && i >= queries / 2 && i % 25 == 0) {
+      mutate(*db, ref.db(), type, gen.columns(), live, 20 + static_cast<int>(interleave() % 60), seed + i);
+      if (interleave() % 3 == 0) db->flat_sync(type_code);
+    }
     GenQuery q = gen.next();
     for (int plan = 0; plan < 3 && failures < 5; ++plan) {
     if (kPlans[plan] != plan_kind) continue;
@@ -506,6 +514,12 @@ TEST(Differential, MoviesForcedFlat) { run_dataset("movies.json", "movie", 1, Pl
 TEST(Differential, Birdstrikes) { run_dataset("birdstrikes.csv", "birdstrike", 2, PlanKind::kAuto); }
 TEST(Differential, BirdstrikesForcedEav) { run_dataset("birdstrikes.csv", "birdstrike", 2, PlanKind::kEav); }
 TEST(Differential, BirdstrikesForcedFlat) { run_dataset("birdstrikes.csv", "birdstrike", 2, PlanKind::kFlat); }
+// Deferred flat sync: random interleavings of writes, catch-ups and queries under every plan.
+TEST(Differential, MoviesDeferredAuto) { run_dataset("movies.json", "movie", 4, PlanKind::kAuto, true); }
+TEST(Differential, MoviesDeferredEav) { run_dataset("movies.json", "movie", 4, PlanKind::kEav, true); }
+TEST(Differential, MoviesDeferredFlat) { run_dataset("movies.json", "movie", 4, PlanKind::kFlat, true); }
+TEST(Differential, BirdstrikesDeferredAuto) { run_dataset("birdstrikes.csv", "birdstrike", 5, PlanKind::kAuto, true); }
+TEST(Differential, BirdstrikesDeferredFlat) { run_dataset("birdstrikes.csv", "birdstrike", 5, PlanKind::kFlat, true); }
 TEST(Differential, Zipcodes) { run_dataset("zipcodes.csv", "zipcode", 3, PlanKind::kAuto); }
 TEST(Differential, ZipcodesForcedEav) { run_dataset("zipcodes.csv", "zipcode", 3, PlanKind::kEav); }
 TEST(Differential, ZipcodesForcedFlat) { run_dataset("zipcodes.csv", "zipcode", 3, PlanKind::kFlat); }

@@ -6,8 +6,10 @@
 
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
+#include <charconv>
 #include <cstring>
 #include <chrono>
 #include <map>
@@ -1073,7 +1075,10 @@ void SqliteBackend::sync_planner_state(Connection& c, const ChangeSet& changes, 
   }
   std::vector<std::tuple<int64_t, std::string, std::string>> syncs;
   {
-    Statement reg = c.prepare("SELECT type_id, sync_delete, sync_insert FROM eav_flat_table");
+    // Deferred flat tables (eav_meta 'flat_deferred:<type id>') are caught up after commit.
+    Statement reg = c.prepare(
+        "SELECT type_id, sync_delete, sync_insert FROM eav_flat_table WHERE NOT EXISTS"
+        " (SELECT 1 FROM eav_meta WHERE key = 'flat_deferred:' || type_id)");
     while (reg.step()) syncs.emplace_back(reg.column_int(0), reg.column_text(1), reg.column_text(2));
   }
   for (const auto& [type, del, ins] : syncs) {
@@ -1270,7 +1275,7 @@ std::vector<flat::FlatTable> SqliteBackend::flat_tables() {
   auto reader = lease_reader();
   std::vector<flat::FlatTable> out;
   Statement st = reader->prepare("SELECT type_id, table_name, attribute_ids FROM eav_flat_table ORDER BY type_id");
-  while (st.step()) out.push_back({st.column_int(0), st.column_text(1), flat::decode_ids(st.column_text(2))});
+  while (st.step()) out.push_back({st.column_int(0), st.column_text(1), flat::decode_ids(st.column_text(2)), {}});
   return out;
 }
 
@@ -1303,8 +1308,15 @@ flat::FlatTable SqliteBackend::flat_build(const EntityTypeDef& type) {
     reg.bind(5, std::string_view(sync[1]));
     reg.bind(6, now_micros());
     reg.run();
+    // A deferred table just rebuilt reflects every change so far.
+    Statement fresh = c.prepare(
+        "UPDATE eav_meta SET value = (SELECT COALESCE(max(seq), 0) FROM eav_invalidation) || ':' || ?2"
+        " WHERE key = 'flat_deferred:' || ?1");
+    fresh.bind(1, type.id);
+    fresh.bind(2, now_micros());
+    fresh.run();
   });
-  return {type.id, table, ids};
+  return {type.id, table, ids, {}};
 }
 
 bool SqliteBackend::flat_drop(int64_t type_id) {
@@ -1323,9 +1335,186 @@ bool SqliteBackend::flat_drop(int64_t type_id) {
     Statement del = c.prepare("DELETE FROM eav_flat_table WHERE type_id = ?");
     del.bind(1, type_id);
     del.run();
+    Statement meta = c.prepare("DELETE FROM eav_meta WHERE key = 'flat_deferred:' || ?");
+    meta.bind(1, type_id);
+    meta.run();
     dropped = true;
   });
   return dropped;
+}
+
+namespace {
+
+std::string deferred_key(int64_t type_id) { return "flat_deferred:" + std::to_string(type_id); }
+
+// "<synced_seq>:<synced_at µs>" as kept in eav_meta.
+std::pair<int64_t, int64_t> parse_sync_value(const std::string& v) {
+  const auto colon = v.find(':');
+  int64_t seq = 0, at = 0;
+  std::from_chars(v.data(), v.data() + (colon == std::string::npos ? v.size() : colon), seq);
+  if (colon != std::string::npos) std::from_chars(v.data() + colon + 1, v.data() + v.size(), at);
+  return {seq, at};
+}
+
+// The flat table's name and sync statements, or nullopt when the type has none.
+std::optional<std::array<std::string, 3>> flat_registration(Connection& c, int64_t type_id) {
+  Statement st = c.prepare("SELECT table_name, sync_delete, sync_insert FROM eav_flat_table WHERE type_id = ?");
+  st.bind(1, type_id);
+  if (!st.step()) return std::nullopt;
+  return std::array<std::string, 3>{st.column_text(0), st.column_text(1), st.column_text(2)};
+}
+
+int64_t max_seq(Connection& c) {
+  Statement st = c.prepare("SELECT COALESCE(max(seq), 0) FROM eav_invalidation");
+  st.step();
+  return st.column_int(0);
+}
+
+// Inside a write transaction: brings the flat table of `type_id` up to every logged change after
+// `synced`; returns the seq it now reflects.
+int64_t catch_up_flat(Connection& c, int64_t type_id, int64_t synced, const std::array<std::string, 3>& reg) {
+  const int64_t last = max_seq(c);
+  if (last <= synced) return synced;
+  bool whole = false;
+  {
+    // Pruned past us: the log no longer holds every change after `synced`.
+    Statement first = c.prepare("SELECT COALESCE(min(seq), 0) FROM eav_invalidation");
+    first.step();
+    whole = first.column_int(0) > synced + 1;
+  }
+  std::vector<int64_t> ids;
+  if (!whole) {
+    Statement st = c.prepare("SELECT entity_id FROM eav_invalidation WHERE seq > ? AND type_id = ? ORDER BY seq");
+    st.bind(1, synced);
+    st.bind(2, type_id);
+    while (st.step()) {
+      if (st.is_null(0)) {
+        whole = true;  // a large commit named the type only
+        break;
+      }
+      ids.push_back(st.column_int(0));
+    }
+  }
+  if (whole) {
+    c.exec("DELETE FROM " + reg[0]);
+    ids.clear();
+    Statement all = c.prepare("SELECT id FROM eav_entity WHERE type_id = ?");
+    all.bind(1, type_id);
+    while (all.step()) ids.push_back(all.column_int(0));
+  }
+  if (!ids.empty()) {
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    const std::string json = id_array(ids);
+    for (const std::string* sql : {&reg[1], &reg[2]}) {
+      Statement st = c.prepare(*sql);
+      st.bind(1, std::string_view(json));
+      st.run();
+    }
+  }
+  return last;
+}
+
+void put_sync_value(Connection& c, int64_t type_id, int64_t seq) {
+  Statement st = c.prepare(
+      "INSERT INTO eav_meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = ?2");
+  st.bind(1, std::string_view(deferred_key(type_id)));
+  st.bind(2, std::string_view(fmt::format("{}:{}", seq, now_micros())));
+  st.run();
+}
+
+}  // namespace
+
+void SqliteBackend::flat_set_deferred(const EntityTypeDef& type, bool deferred) {
+  std::lock_guard lock(write_mu_);
+  Connection& c = *writer_;
+  in_transaction(c, [&] {
+    auto reg = flat_registration(c, type.id);
+    if (!reg)
+      throw Error(ErrorCode::kNotFound, fmt::format("type '{}' has no flat table (eavdb flat enable {})", type.code, type.code));
+    std::optional<int64_t> synced;
+    {
+      Statement st = c.prepare("SELECT value FROM eav_meta WHERE key = ?");
+      st.bind(1, std::string_view(deferred_key(type.id)));
+      if (st.step()) synced = parse_sync_value(st.column_text(0)).first;
+    }
+    if (deferred) {
+      // Already deferred: keep its position. Else it was maintained by every commit: fresh now.
+      if (!synced) put_sync_value(c, type.id, max_seq(c));
+    } else if (synced) {
+      catch_up_flat(c, type.id, *synced, *reg);
+      Statement del = c.prepare("DELETE FROM eav_meta WHERE key = ?");
+      del.bind(1, std::string_view(deferred_key(type.id)));
+      del.run();
+    }
+  });
+}
+
+Backend::FlatSyncState SqliteBackend::flat_sync_state(int64_t type_id) {
+  FlatSyncState out;
+  auto reader = lease_reader();
+  reader->exec("BEGIN");
+  try {
+    {
+      Statement st = reader->prepare("SELECT value FROM eav_meta WHERE key = ?");
+      st.bind(1, std::string_view(deferred_key(type_id)));
+      if (st.step()) {
+        out.deferred = true;
+        std::tie(out.synced_seq, out.synced_at) = parse_sync_value(st.column_text(0));
+      }
+    }
+    if (out.deferred) {
+      Statement st = reader->prepare("SELECT count(*) FROM eav_invalidation WHERE seq > ? AND type_id = ?");
+      st.bind(1, out.synced_seq);
+      st.bind(2, type_id);
+      st.step();
+      out.lag = st.column_int(0);
+      Statement first = reader->prepare("SELECT COALESCE(min(seq), 0) FROM eav_invalidation");
+      first.step();
+      if (first.column_int(0) > out.synced_seq + 1 && out.lag == 0) out.lag = 1;  // pruned past: unknown, not fresh
+    }
+    reader->exec("COMMIT");
+  } catch (...) {
+    reader->exec("ROLLBACK");
+    throw;
+  }
+  return out;
+}
+
+Backend::FlatSyncState SqliteBackend::flat_catch_up(const EntityTypeDef& type) {
+  {
+    std::lock_guard lock(write_mu_);
+    Connection& c = *writer_;
+    in_transaction(c, [&] {
+      auto reg = flat_registration(c, type.id);
+      if (!reg) return;
+      Statement st = c.prepare("SELECT value FROM eav_meta WHERE key = ?");
+      st.bind(1, std::string_view(deferred_key(type.id)));
+      if (!st.step()) return;  // on-commit: nothing to do
+      const int64_t synced = parse_sync_value(st.column_text(0)).first;
+      const int64_t now = catch_up_flat(c, type.id, synced, *reg);
+      put_sync_value(c, type.id, now);
+    });
+  }
+  return flat_sync_state(type.id);
+}
+
+std::vector<Backend::IndexInfo> SqliteBackend::list_indexes() {
+  auto reader = lease_reader();
+  std::vector<IndexInfo> out;
+  Statement st = reader->prepare(
+      "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name");
+  while (st.step()) out.push_back({st.column_text(0), st.column_text(1)});
+  return out;
+}
+
+void SqliteBackend::create_index(const std::string& ddl, const std::string& table) {
+  std::lock_guard lock(write_mu_);
+  Connection& c = *writer_;
+  in_transaction(c, [&] {
+    c.exec(ddl);
+    c.exec(fmt::format("ANALYZE {}", table));
+  });
 }
 
 }  // namespace eavdb::storage::sqlite

@@ -60,6 +60,11 @@ class SqliteBackend final : public Backend {
   std::vector<flat::FlatTable> flat_tables() override;
   flat::FlatTable flat_build(const EntityTypeDef& type) override;
   bool flat_drop(int64_t type_id) override;
+  void flat_set_deferred(const EntityTypeDef& type, bool deferred) override;
+  FlatSyncState flat_sync_state(int64_t type_id) override;
+  FlatSyncState flat_catch_up(const EntityTypeDef& type) override;
+  std::vector<IndexInfo> list_indexes() override;
+  void create_index(const std::string& ddl, const std::string& table) override;
 
   /// The schema version this binary writes.
   static int current_schema_version();
