@@ -4,6 +4,7 @@
 // Plain value types (thread-compatible) and pure rendering functions (thread-safe).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,6 +24,15 @@ struct QueryOptions {
   /// Forcing a plan (anything but kAuto) bypasses the L4 query-result cache, so the forced plan
   /// really runs (tests and benchmarks compare plans this way).
   PlanKind plan = PlanKind::kAuto;
+  /// When set, the backend statements of the query are interrupted once this instant passes
+  /// (SQLite: a progress handler on the connection running them) and the call throws
+  /// Error(kTimeout); the connection goes back to the pool unharmed. An interrupted query fills
+  /// no cache entry. Unset (the default): no time limit.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  /// When set, receives how the query was answered: "flat" or "eav" (the plan that ran), or
+  /// "cached" when the L4 query cache answered (metrics label queries by it). Not thread-shared:
+  /// one string per call.
+  std::string* plan_used = nullptr;
 };
 
 /// One node of a plan tree. Rows are entity rows (or groups above an Aggregate node).

@@ -370,16 +370,21 @@ QueryResult Database::query(std::string_view sql, const std::vector<Value>& para
 }
 
 QueryResult Database::query(std::string_view sql, const std::vector<Value>& params, const QueryOptions& options) const {
-  if (options.plan == PlanKind::kAuto) return query(sql, params);
+  if (options.plan == PlanKind::kAuto) {
+    if (!impl_->caches) return run_query(sql, params, nullptr, options);
+    if (options.plan_used) *options.plan_used = "cached";  // overwritten when the query runs
+    return query_cached(sql, params, options)->result;
+  }
   return run_query(sql, params, nullptr, options);  // forced plans bypass L4: the plan must run
 }
 
 std::shared_ptr<const cache::CachedResult> Database::query_cached(std::string_view sql,
-                                                                  const std::vector<Value>& params) const {
+                                                                  const std::vector<Value>& params,
+                                                                  const QueryOptions& options) const {
   impl_->sync_foreign();
   std::string sig = cache::Caches::signature(impl_->tenant_id, query::normalized_text(sql), params);
   return impl_->caches->query(sig, [&](const cache::Caches::BeforeExecute& before) {
-    return run_query(sql, params, &before);
+    return run_query(sql, params, &before, options);
   });
 }
 
@@ -390,14 +395,17 @@ QueryResult Database::run_query(std::string_view sql, const std::vector<Value>& 
   Impl::Prepared p = impl_->prepare(sql, params, options.plan, false);
   const query::CompiledQuery& q = p.compiled;
   if (before_execute) {
-    if (auto cached = (*before_execute)(cache::query_tags(q.type->id, q.attributes_read, q.reads_row_versions)))
+    if (auto cached = (*before_execute)(cache::query_tags(q.type->id, q.attributes_read, q.reads_row_versions))) {
+      if (options.plan_used) *options.plan_used = "cached";
       return std::move(*cached);
+    }
   }
+  if (options.plan_used) *options.plan_used = p.choice.source == query::Layout::Source::kFlat ? "flat" : "eav";
   QueryResult result;
   result.columns = q.columns;
   result.select_star = q.select_star;
   try {
-    result.rows = impl_->backend->execute(q);
+    result.rows = impl_->backend->execute(q, options.deadline);
   } catch (const Error& e) {
     // Another process may have dropped the flat table: forget it and answer from the EAV tables.
     if (e.code() != ErrorCode::kStorage || p.choice.source != query::Layout::Source::kFlat ||
@@ -406,7 +414,8 @@ QueryResult Database::run_query(std::string_view sql, const std::vector<Value>& 
     impl_->reload_flats();
     impl_->plan_cache.clear();
     Impl::Prepared eav = impl_->prepare(sql, params, PlanKind::kEav, false);
-    result.rows = impl_->backend->execute(eav.compiled);
+    result.rows = impl_->backend->execute(eav.compiled, options.deadline);
+    if (options.plan_used) *options.plan_used = "eav";
   }
   return result;
 }
@@ -450,7 +459,7 @@ ExplainResult Database::explain(std::string_view sql, const std::vector<Value>& 
   if (!analyze) return r;
   r.analyzed = true;
   auto start = std::chrono::steady_clock::now();
-  storage::Rows rows = impl_->backend->execute(p.compiled);
+  storage::Rows rows = impl_->backend->execute(p.compiled, options.deadline);
   r.execution_ms = ms_since(start);
   r.rows = static_cast<int64_t>(rows.size());
   r.root.actual_rows = r.rows;
