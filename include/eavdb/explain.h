@@ -28,7 +28,7 @@ struct QueryOptions {
   /// (SQLite: a progress handler on the connection running them) and the call throws
   /// Error(kTimeout); the connection goes back to the pool unharmed. An interrupted query fills
   /// no cache entry. Unset (the default): no time limit.
-  std::optional<std::chrono::steady_clock::time_point> deadline;
+  std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt;
   /// When set, receives how the query was answered: "flat" or "eav" (the plan that ran), or
   /// "cached" when the L4 query cache answered (metrics label queries by it). Not thread-shared:
   /// one string per call.

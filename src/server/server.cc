@@ -108,7 +108,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (shared_.stopping.load()) return close();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options.max_header_bytes));
-    parser_->body_limit(shared_.options.max_body_bytes);
+    // The body limit is applied once the head says which route it is: a streamed bulk request
+    // has none (see on_head).
+    parser_->body_limit(boost::none);
     stream_.expires_after(shared_.options.header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_head(ec); });
@@ -125,6 +127,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return reply_and_close(http::status::payload_too_large, "body_too_large",
                              fmt::format("the request body is larger than {} bytes", shared_.options.max_body_bytes));
     if (ec) return reply_and_close(http::status::bad_request, "bad_request", fmt::format("malformed HTTP request: {}", ec.message()));
+    const bool streamed = Api::is_streamed(parser_->get());
+    if (!streamed) {
+      const auto length = parser_->content_length();
+      if (length && *length > shared_.options.max_body_bytes)
+        return reply_and_close(http::status::payload_too_large, "body_too_large",
+                               fmt::format("the request body is larger than {} bytes", shared_.options.max_body_bytes));
+      parser_->body_limit(shared_.options.max_body_bytes);  // a chunked body is counted as it arrives
+    }
     started_ = Clock::now();
     if (shared_.in_flight.fetch_add(1) >= shared_.options.max_in_flight) {
       shared_.in_flight.fetch_sub(1);
@@ -132,7 +142,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
                              fmt::format("more than {} requests in flight; retry shortly", shared_.options.max_in_flight), 1);
     }
     busy_ = true;
-    const bool streamed = Api::is_streamed(parser_->get());
     auto expect = parser_->get().find(http::field::expect);
     if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, parser_->get().version());
