@@ -921,7 +921,9 @@ std::string Api::slow_shapes_json(size_t limit) {
     std::lock_guard lock(latency_mu_);
     for (const auto& [key, l] : latency_)
       shapes.push_back({key, l->count, l->total_s * 1e3,
-                        monitor::bucket_quantile(l->histogram.bounds(), bucket_counts(l->histogram), 0.99) * 1e3,
+                        // interpolation inside a bucket may pass the largest observation
+                        std::min(monitor::bucket_quantile(l->histogram.bounds(), bucket_counts(l->histogram), 0.99),
+                                 l->max_s) * 1e3,
                         l->max_s * 1e3});
   }
   std::sort(shapes.begin(), shapes.end(), [](const Shape& a, const Shape& b) {
@@ -1020,8 +1022,12 @@ std::string Api::dashboard_data_json() {
   w.Double(gauge("eavdb_http_requests_in_flight"));
   w.Key("connections");
   w.Double(gauge("eavdb_http_connections"));
+  w.Key("workers");
+  w.Double(gauge("eavdb_workers"));
   w.Key("workers_busy");
   w.Double(gauge("eavdb_workers_busy"));
+  w.Key("workers_queued");
+  w.Double(gauge("eavdb_workers_queued"));
   w.Key("tenants_open");
   w.Double(gauge("eavdb_tenants_open"));
   w.Key("rss_bytes");

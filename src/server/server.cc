@@ -16,6 +16,7 @@
 #include <csignal>
 #include <deque>
 #include <iostream>
+#include <limits>
 #include <thread>
 #include <unordered_map>
 
@@ -109,8 +110,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options.max_header_bytes));
     // The body limit is applied once the head says which route it is: a streamed bulk request
-    // has none (see on_head).
-    parser_->body_limit(boost::none);
+    // has none (see on_head). Not boost::none: Beast 1.74 compares a Content-Length against an
+    // unset limit as if it were exceeded.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     stream_.expires_after(shared_.options.header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_head(ec); });
@@ -229,7 +231,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     head->base() = parser_->get().base();
     stream_parser_.emplace(std::move(*parser_));
     parser_.reset();  // a moved-from parser may only be destroyed
-    stream_parser_->body_limit(boost::none);  // memory is bounded by the pieces, not the body
+    stream_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // memory is bounded by the pieces
     bridge_ = std::make_shared<Bridge>(shared_from_this());
     stream_started_ = false;
     stream_finishing_ = false;

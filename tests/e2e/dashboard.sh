@@ -58,7 +58,8 @@ curl "${A[@]}" -X POST "$U/v1/bulk/item?op=insert" --data-binary @"$TMP/items.nd
   end=$((SECONDS + 600)); i=0
   while [ $SECONDS -lt $end ]; do
     i=$((i + 1))
-    curl "${A[@]}" "$U/v1/entities/item/$((i % 200 + 1))" "$U/v1/entities/item/$((i % 50 + 1))"
+    curl "${A[@]}" "$U/v1/entities/item/$((i % 200 + 1))"
+    curl "${A[@]}" "$U/v1/entities/item/$((i % 50 + 1))"
     curl "${A[@]}" -X POST "$U/v1/query" -d "{\"sql\":\"SELECT COUNT(*) FROM item WHERE n = ?\",\"params\":[$((i % 7))]}"
     [ $((i % 20)) -eq 0 ] && curl "${A[@]}" -X POST "$U/v1/bulk/item?op=insert" --data-binary '{"name":"more","n":1}'
     sleep 0.05
