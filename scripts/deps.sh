@@ -6,7 +6,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates sqlit
   libgtest-dev libgmock-dev libbenchmark-dev jq time
   redis-server libhiredis-dev libmsgpack-cxx-dev libxxhash-dev
   libboost-dev libssl-dev curl ccache
-  postgresql-15 libpq-dev)
+  postgresql-15 libpq-dev
+  chromium)  # the dashboard's browser test (tests/e2e/dashboard.sh) drives it headless
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

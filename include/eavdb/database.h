@@ -102,8 +102,9 @@ class Database {
   /// Runs a query of the DESIGN.md §2 language with positional parameters for '?'.
   /// Errors: see query::compile (kSyntax, kNotFound, kTypeMismatch, kLimit, kInvalidArgument).
   QueryResult query(std::string_view sql, const std::vector<Value>& params = {}) const;
-  /// Like query(sql, params), with per-query options (a forced plan; see QueryOptions). Also
-  /// Error(kInvalidArgument) when PlanKind::kFlat is forced and no flat table covers the query.
+  /// Like query(sql, params), with per-query options (a forced plan, a deadline; see QueryOptions).
+  /// Also Error(kInvalidArgument) when PlanKind::kFlat is forced and no flat table covers the
+  /// query, and Error(kTimeout) when the deadline passed while the query ran.
   QueryResult query(std::string_view sql, const std::vector<Value>& params, const QueryOptions& options) const;
 
   // ---- planner ------------------------------------------------------------------------------
@@ -188,7 +189,8 @@ class Database {
   // The cache levels, or nullptr when disabled.
   cache::Caches* caches() const noexcept;
   // query() through L4, returning the shared cached entry (Session's L1 keeps it).
-  std::shared_ptr<const cache::CachedResult> query_cached(std::string_view sql, const std::vector<Value>& params) const;
+  std::shared_ptr<const cache::CachedResult> query_cached(std::string_view sql, const std::vector<Value>& params,
+                                                          const QueryOptions& options = {}) const;
   // Compiles and executes; `before_execute` (the cache's hook) gets the query's tags first.
   QueryResult run_query(std::string_view sql, const std::vector<Value>& params,
                         const std::function<std::optional<QueryResult>(const std::vector<std::string>&)>*

@@ -23,6 +23,7 @@ enum class ErrorCode {
   kStorage,          ///< backend failure (SQLite error code in the message)
   kIo,               ///< file / stream failure
   kLimit,            ///< a size limit was exceeded (query length, nesting depth...)
+  kTimeout,          ///< a query ran past its deadline (QueryOptions::deadline) and was interrupted
 };
 
 /// Short snake_case name of a code ("invalid_argument", "not_found", ...).

@@ -4,6 +4,7 @@
 // Plain value types (thread-compatible) and pure rendering functions (thread-safe).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,6 +25,15 @@ struct QueryOptions {
   /// really runs (tests and benchmarks compare plans this way). Forcing kFlat on a deferred flat
   /// table that is behind (beyond max_flat_lag) first catches it up, synchronously.
   PlanKind plan = PlanKind::kAuto;
+  /// When set, the backend statements of the query are interrupted once this instant passes
+  /// (SQLite: a progress handler on the connection running them) and the call throws
+  /// Error(kTimeout); the connection goes back to the pool unharmed. An interrupted query fills
+  /// no cache entry. Unset (the default): no time limit.
+  std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt;
+  /// When set, receives how the query was answered: "flat" or "eav" (the plan that ran), or
+  /// "cached" when the L4 query cache answered (metrics label queries by it). Not thread-shared:
+  /// one string per call.
+  std::string* plan_used = nullptr;
   /// Bounded staleness: a deferred flat table (FlatSync::kDeferred) is used only when at most
   /// this many logged changes of its type are not reflected yet; 0 (default): only when fresh,
   /// so the answer is exact. Above 0 the answer may miss up to that many recent changes; such

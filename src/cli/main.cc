@@ -17,6 +17,7 @@
 
 #include "batch/generator.h"
 #include "cli/progress.h"
+#include "cli/stats.h"
 #include "eavdb/batch.h"
 #include "eavdb/database.h"
 #include "eavdb/import.h"
@@ -394,6 +395,15 @@ int main(int argc, char** argv) {
   serve->add_option("--body-timeout-ms", body_timeout_ms, "time to receive a request body")->check(CLI::Range(1, 3600000));
   serve->add_option("--max-query-rows", serve_opts.max_query_rows, "queries returning more rows are refused")->check(CLI::Range(1, 100000000));
   serve->add_option("--max-line-bytes", serve_opts.max_ndjson_line_bytes, "longest NDJSON line of a bulk body")->check(CLI::Range(2, 1 << 30));
+  int64_t query_timeout_ms = serve_opts.query_timeout.count();
+  serve->add_option("--query-timeout-ms", query_timeout_ms,
+                    "longest a query may run before it is interrupted (503 query_timeout; 0: no limit)")
+      ->check(CLI::Range(int64_t{0}, int64_t{86400000}));
+
+  // stats: the figures /metrics shows, for a database file without a server.
+  auto* stats = app.add_subcommand("stats", "library figures of a database: file, cache config, entities per type, planner");
+  bool stats_json = false;
+  stats->add_flag("--json", stats_json, "one JSON object instead of text");
 
   // The slow-query log of `query` and `serve` (Options::slow_query_log).
   bool slow_log_params = false;
@@ -442,6 +452,7 @@ int main(int argc, char** argv) {
       serve_opts.db_options = db_options;
       serve_opts.header_timeout = std::chrono::milliseconds(header_timeout_ms);
       serve_opts.body_timeout = std::chrono::milliseconds(body_timeout_ms);
+      serve_opts.query_timeout = std::chrono::milliseconds(query_timeout_ms);
       return server::run(serve_opts, [&](unsigned short bound) {
         std::cerr << fmt::format("eavdb serve: listening on http://{}:{} ({} I/O threads, {} workers, database {})\n",
                                  serve_opts.host, bound, serve_opts.io_threads, serve_opts.workers, db_url);
@@ -456,6 +467,8 @@ int main(int argc, char** argv) {
 
     if (*init) {
       std::cout << "initialised " << db_url << "\n";
+    } else if (*stats) {
+      cli::write_stats(std::cout, *db, db_url, db_options, stats_json);
     } else if (*check) {
       auto problems = db->integrity_check();
       for (const auto& p : problems) std::cout << p << "\n";

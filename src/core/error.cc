@@ -16,6 +16,7 @@ std::string_view error_code_name(ErrorCode code) noexcept {
     case ErrorCode::kStorage: return "storage";
     case ErrorCode::kIo: return "io";
     case ErrorCode::kLimit: return "limit";
+    case ErrorCode::kTimeout: return "timeout";
   }
   return "unknown";
 }

@@ -619,7 +619,10 @@ QueryResult Database::query(std::string_view sql, const std::vector<Value>& para
 }
 
 QueryResult Database::query(std::string_view sql, const std::vector<Value>& params, const QueryOptions& options) const {
-  if (options.plan == PlanKind::kAuto && options.max_flat_lag <= 0) return query(sql, params);
+  if (options.plan == PlanKind::kAuto && options.max_flat_lag <= 0 && impl_->caches) {
+    if (options.plan_used) *options.plan_used = "cached";  // overwritten when the query runs
+    return query_cached(sql, params, options)->result;
+  }
   const auto start = std::chrono::steady_clock::now();
   QueryResult r = run_query(sql, params, nullptr, options);  // forced plans bypass L4: the plan must run
   impl_->record_query(sql, params, t_plan, ms_between(start, std::chrono::steady_clock::now()), r.rows.size());
@@ -627,13 +630,14 @@ QueryResult Database::query(std::string_view sql, const std::vector<Value>& para
 }
 
 std::shared_ptr<const cache::CachedResult> Database::query_cached(std::string_view sql,
-                                                                  const std::vector<Value>& params) const {
+                                                                  const std::vector<Value>& params,
+                                                                  const QueryOptions& options) const {
   const auto start = std::chrono::steady_clock::now();
   t_plan = nullptr;
   impl_->sync_foreign();
   std::string sig = cache::Caches::signature(impl_->tenant_id, query::normalized_text(sql), params);
   auto entry = impl_->caches->query(sig, [&](const cache::Caches::BeforeExecute& before) {
-    return run_query(sql, params, &before);
+    return run_query(sql, params, &before, options);
   });
   impl_->record_query(sql, params, t_plan, ms_between(start, std::chrono::steady_clock::now()),
                       entry->result.rows.size());
@@ -733,15 +737,18 @@ QueryResult Database::run_query(std::string_view sql, const std::vector<Value>& 
   const query::CompiledQuery& q = p.compiled;
   t_plan = nullptr;
   if (before_execute) {
-    if (auto cached = (*before_execute)(cache::query_tags(q.type->id, q.attributes_read, q.reads_row_versions)))
+    if (auto cached = (*before_execute)(cache::query_tags(q.type->id, q.attributes_read, q.reads_row_versions))) {
+      if (options.plan_used) *options.plan_used = "cached";
       return std::move(*cached);
+    }
   }
   t_plan = plan_name(p.choice.source);
+  if (options.plan_used) *options.plan_used = p.choice.source == query::Layout::Source::kFlat ? "flat" : "eav";
   QueryResult result;
   result.columns = q.columns;
   result.select_star = q.select_star;
   try {
-    result.rows = impl_->backend->execute(q);
+    result.rows = impl_->backend->execute(q, options.deadline);
   } catch (const Error& e) {
     // Another process may have dropped the flat table: forget it and answer from the EAV tables.
     if (e.code() != ErrorCode::kStorage || p.choice.source != query::Layout::Source::kFlat ||
@@ -750,8 +757,9 @@ QueryResult Database::run_query(std::string_view sql, const std::vector<Value>& 
     impl_->reload_flats();
     impl_->plan_cache.clear();
     Impl::Prepared eav = impl_->prepare(sql, params, PlanKind::kEav, false);
-    result.rows = impl_->backend->execute(eav.compiled);
+    result.rows = impl_->backend->execute(eav.compiled, options.deadline);
     t_plan = plan_name(eav.choice.source);
+    if (options.plan_used) *options.plan_used = "eav";
   }
   return result;
 }
@@ -795,7 +803,7 @@ ExplainResult Database::explain(std::string_view sql, const std::vector<Value>& 
   if (!analyze) return r;
   r.analyzed = true;
   auto start = std::chrono::steady_clock::now();
-  storage::Rows rows = impl_->backend->execute(p.compiled);
+  storage::Rows rows = impl_->backend->execute(p.compiled, options.deadline);
   r.execution_ms = ms_since(start);
   r.rows = static_cast<int64_t>(rows.size());
   r.root.actual_rows = r.rows;

@@ -112,21 +112,64 @@ void Registry::add_collector(std::function<void(Registry&)> collector) {
   collectors_.push_back(std::move(collector));
 }
 
-std::string Registry::expose() {
-  {
-    std::lock_guard lock(collectors_mu_);
-    for (auto& c : collectors_) c(*this);
+std::string Registry::expose() { return expose_filtered(nullptr); }
+
+void Registry::collect() {
+  std::lock_guard lock(collectors_mu_);
+  for (auto& c : collectors_) c(*this);
+}
+
+std::string Registry::expose_only(std::string_view label_name, std::string_view label_value) {
+  const std::pair<std::string_view, std::string_view> only{label_name, label_value};
+  return expose_filtered(&only);
+}
+
+void Registry::for_each_histogram(std::string_view name,
+                                  const std::function<void(const Labels&, const Histogram&)>& fn) {
+  std::lock_guard lock(mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) return;
+  for (const auto& [labels, h] : it->second.histograms) fn(labels, *h);
+}
+
+double Registry::counter_total(std::string_view name, std::string_view label, std::string_view value_prefix) {
+  std::lock_guard lock(mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) return 0;
+  double total = 0;
+  for (const auto& [labels, c] : it->second.counters) {
+    bool match = label.empty();
+    for (const auto& [k, v] : labels)
+      if (k == label) match = std::string_view(v).starts_with(value_prefix);
+    if (match) total += c->value();
   }
+  return total;
+}
+
+std::string Registry::expose_filtered(const std::pair<std::string_view, std::string_view>* only) {
+  collect();
+  const auto keep = [only](const Labels& labels) {
+    if (!only) return true;
+    for (const auto& [k, v] : labels)
+      if (k == only->first) return v == only->second;
+    return false;
+  };
   std::lock_guard lock(mu_);
   std::string out;
   for (const auto& [name, f] : families_) {
     static constexpr const char* kTypes[] = {"counter", "gauge", "histogram"};
+    bool any = !only;
+    for (const auto& s : f.counters) any = any || keep(s.first);
+    for (const auto& s : f.gauges) any = any || keep(s.first);
+    for (const auto& s : f.histograms) any = any || keep(s.first);
+    if (!any) continue;
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escape_help(f.help), name, kTypes[static_cast<int>(f.kind)]);
     for (const auto& [labels, c] : f.counters)
-      out += fmt::format("{}{} {}\n", name, label_text(labels), format_sample_value(c->value()));
+      if (keep(labels)) out += fmt::format("{}{} {}\n", name, label_text(labels), format_sample_value(c->value()));
     for (const auto& [labels, g] : f.gauges)
-      out += fmt::format("{}{} {}\n", name, label_text(labels), format_sample_value(g->value()));
+      if (keep(labels)) out += fmt::format("{}{} {}\n", name, label_text(labels), format_sample_value(g->value()));
     for (const auto& [labels, h] : f.histograms) {
+      if (!keep(labels)) continue;
       uint64_t cumulative = 0;
       for (size_t i = 0; i <= h->bounds().size(); ++i) {
         cumulative += h->bucket_count(i);
@@ -157,6 +200,24 @@ std::string format_sample_value(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   if (v == std::floor(v) && std::fabs(v) < 1e15) return fmt::format("{}", static_cast<int64_t>(v));
   return fmt::format("{}", v);
+}
+
+double bucket_quantile(const std::vector<double>& bounds, const std::vector<uint64_t>& counts, double q) {
+  uint64_t total = 0;
+  for (uint64_t c : counts) total += c;
+  if (total == 0 || bounds.empty()) return 0;
+  const double rank = q * static_cast<double>(total);
+  double below = 0;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const double here = static_cast<double>(counts[i]);
+    if (below + here >= rank && here > 0) {
+      if (i >= bounds.size()) return bounds.back();
+      const double lo = i == 0 ? 0.0 : bounds[i - 1];
+      return lo + (bounds[i] - lo) * ((rank - below) / here);
+    }
+    below += here;
+  }
+  return bounds.back();
 }
 
 uint64_t process_rss_bytes() {

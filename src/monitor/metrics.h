@@ -98,10 +98,23 @@ class Registry {
   /// Registers a function run at the start of every expose() (to sample gauges: cache
   /// counters, process RSS). It must not call expose().
   void add_collector(std::function<void(Registry&)> collector);
+  /// Runs the collectors (what expose() does first), for readers of single values.
+  void collect();
 
   /// The Prometheus text exposition (format 0.0.4) of every family, families in name order,
   /// series in label order.
   std::string expose();
+  /// The exposition restricted to series carrying the label `name`="value" (e.g. a tenant's
+  /// series on a tenant-scoped endpoint); families with no such series are left out entirely.
+  std::string expose_only(std::string_view label_name, std::string_view label_value);
+
+  /// Calls `fn(labels, histogram)` for every series of histogram family `name` (none when it
+  /// does not exist or is not a histogram), under the registry's mutex: `fn` must not call the
+  /// registry.
+  void for_each_histogram(std::string_view name, const std::function<void(const Labels&, const Histogram&)>& fn);
+  /// The sum of the series of counter family `name` (0 when absent): all of them, or with
+  /// `label` given, those whose value of `label` starts with `value_prefix` ("status", "5").
+  double counter_total(std::string_view name, std::string_view label = {}, std::string_view value_prefix = {});
 
  private:
   enum class Kind { kCounter, kGauge, kHistogram };
@@ -113,6 +126,7 @@ class Registry {
     std::map<Labels, std::unique_ptr<Histogram>> histograms;
   };
   Family& family(std::string_view name, std::string_view help, Kind kind);
+  std::string expose_filtered(const std::pair<std::string_view, std::string_view>* only);
 
   std::mutex mu_;
   std::map<std::string, Family, std::less<>> families_;
@@ -124,6 +138,11 @@ class Registry {
 std::string escape_label_value(std::string_view v);
 /// A sample value in the text format: integers without a fraction, "+Inf", "-Inf", "NaN".
 std::string format_sample_value(double v);
+
+/// The q-quantile (0 < q ≤ 1) of bucket counts `counts` (non-cumulative; counts[bounds.size()]
+/// is the +Inf bucket), interpolated linearly inside the bucket that holds it (Prometheus'
+/// histogram_quantile); observations in +Inf report the largest finite bound. 0 without any.
+double bucket_quantile(const std::vector<double>& bounds, const std::vector<uint64_t>& counts, double q);
 
 /// Resident set size of this process in bytes (from /proc/self/statm), 0 when unavailable.
 uint64_t process_rss_bytes();

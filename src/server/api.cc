@@ -13,6 +13,7 @@
 #include "eavdb/batch.h"
 #include "eavdb/session.h"
 #include "io/io.h"
+#include "server/assets.h"
 #include "server/router.h"
 #include "storage/sqlite/sqlite_backend.h"
 
@@ -47,6 +48,7 @@ http::status status_of(ErrorCode code) {
     case ErrorCode::kVersion:
     case ErrorCode::kStorage:
     case ErrorCode::kIo: return http::status::internal_server_error;
+    case ErrorCode::kTimeout: return http::status::service_unavailable;
   }
   return http::status::internal_server_error;
 }
@@ -235,13 +237,24 @@ Api::Api(const ServerOptions& options, monitor::Registry& metrics)
     // Summed over tenants: /metrics is an operator endpoint and names no tenant.
     CacheLevelStats sum[4];
     size_t open_tenants = 0;
+    static constexpr const char* kLevels[4] = {"l1", "l2", "l3", "l4"};
+    std::map<std::string, double> breakers{{"closed", 0}, {"open", 0}, {"half_open", 0}};
     {
       std::lock_guard lock(tenants_mu_);
       open_tenants = tenants_.size();
       for (const auto& [tenant, db] : tenants_) {
         const CacheStats st = db->cache_stats();
         const CacheLevelStats* levels[4] = {&st.l1, &st.l2, &st.l3, &st.l4};
+        if (!st.l3_breaker.empty()) breakers[st.l3_breaker] += 1;
         for (int i = 0; i < 4; ++i) {
+          // The tenant's own series (GET /v1/metrics shows a token only its tenant's).
+          const monitor::Labels tl{{"level", kLevels[i]}, {"tenant", tenant}};
+          r.counter("eavdb_tenant_cache_hits_total", "Cache hits by tenant and level.", tl)
+              .mirror(static_cast<double>(levels[i]->hits));
+          r.counter("eavdb_tenant_cache_misses_total", "Cache misses by tenant and level.", tl)
+              .mirror(static_cast<double>(levels[i]->misses));
+          r.gauge("eavdb_tenant_cache_entries", "Live cache entries by tenant and level.", tl)
+              .set(static_cast<double>(levels[i]->entries));
           sum[i].hits += levels[i]->hits;
           sum[i].misses += levels[i]->misses;
           sum[i].evictions += levels[i]->evictions;
@@ -250,7 +263,9 @@ Api::Api(const ServerOptions& options, monitor::Registry& metrics)
         }
       }
     }
-    static constexpr const char* kLevels[4] = {"l1", "l2", "l3", "l4"};
+    for (const auto& [state, n] : breakers)
+      r.gauge("eavdb_cache_l3_breaker", "Tenant databases whose L3 circuit breaker is in this state.", {{"state", state}})
+          .set(n);
     for (int i = 0; i < 4; ++i) {
       const monitor::Labels lb{{"level", kLevels[i]}};
       r.counter("eavdb_cache_hits_total", "Cache hits by level.", lb).mirror(static_cast<double>(sum[i].hits));
@@ -276,18 +291,122 @@ Database& Api::tenant_db(const std::string& tenant) {
 
 Response Api::handle(const Request& req, std::string& route) {
   route = "unmatched";
-  try {
-    return dispatch(req, route);
-  } catch (const HttpError& e) {
-    return problem(e.status, e.code, e.detail, req.version(), req.keep_alive());
-  } catch (const Error& e) {
-    return problem(status_of(e.code()), error_code_name(e.code()), e.what(), req.version(), req.keep_alive());
-  } catch (const std::exception& e) {
-    return problem(http::status::internal_server_error, "internal", e.what(), req.version(), req.keep_alive());
-  }
+  std::string tenant;
+  Response res = [&] {
+    try {
+      return dispatch(req, route, tenant);
+    } catch (const HttpError& e) {
+      return problem(e.status, e.code, e.detail, req.version(), req.keep_alive());
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::kTimeout)  // a stable code of its own: the client may retry with a cheaper query
+        return problem(http::status::service_unavailable, "query_timeout", e.what(), req.version(), req.keep_alive());
+      return problem(status_of(e.code()), error_code_name(e.code()), e.what(), req.version(), req.keep_alive());
+    } catch (const std::exception& e) {
+      return problem(http::status::internal_server_error, "internal", e.what(), req.version(), req.keep_alive());
+    }
+  }();
+  if (!tenant.empty())  // authenticated requests: per-tenant series (GET /v1/metrics shows a tenant its own)
+    metrics_
+        .counter("eavdb_tenant_requests_total", "Authenticated API requests by tenant, route and status.",
+                 {{"route", route}, {"status", std::to_string(res.result_int())}, {"tenant", tenant}})
+        .inc();
+  return res;
 }
 
-Response Api::dispatch(const Request& req, std::string& route) {
+namespace {
+
+/// The query parameters of POST /v1/bulk/{type}: op (checked here), key, on_error.
+BatchOptions bulk_options(const Target& target, const std::string& op) {
+  if (op != "insert" && op != "upsert" && op != "update" && op != "delete")
+    fail(http::status::bad_request, "invalid_query",
+         fmt::format("query parameter 'op': '{}' is not one of insert, upsert, update, delete", op));
+  BatchOptions bo;
+  bo.key = target.param("key").value_or("");
+  const std::string on_error = target.param("on_error").value_or("skip");
+  if (on_error != "skip" && on_error != "abort")
+    fail(http::status::bad_request, "invalid_query", "query parameter 'on_error': must be skip or abort");
+  bo.on_error = on_error == "abort" ? OnError::kAbort : OnError::kSkip;
+  if (op == "upsert" && bo.key.empty())
+    fail(http::status::bad_request, "invalid_query", "query parameter 'key' is required for op=upsert");
+  return bo;
+}
+
+/// The last line of a bulk response: {"summary": {...}}.
+std::string bulk_summary_json(const std::string& op, const BatchResult& r) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("summary");
+  w.StartObject();
+  w.Key("op");
+  put_string(w, op);
+  w.Key("processed");
+  w.Int64(r.processed);
+  w.Key("inserted");
+  w.Int64(r.inserted);
+  w.Key("updated");
+  w.Int64(r.updated);
+  w.Key("deleted");
+  w.Int64(r.deleted);
+  w.Key("rejected");
+  w.Int64(r.failed);
+  w.Key("aborted");
+  w.Bool(r.aborted);
+  w.Key("first_id");
+  w.Int64(r.first_id);
+  w.Key("last_id");
+  w.Int64(r.last_id);
+  w.Key("seconds");
+  w.Double(r.seconds);
+  w.EndObject();
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+}  // namespace
+
+std::optional<Response> Api::authorize(const Request& req, const RouteMatch& m, Caller& caller) {
+  if (options_.no_auth) {
+    caller = {"default", Role::kAdmin, "no-auth"};
+  } else {
+    auto it = req.find(http::field::authorization);
+    std::string_view auth = it == req.end() ? std::string_view{} : std::string_view(it->value().data(), it->value().size());
+    if (auth.size() < 7 || !(auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) {
+      Response res = problem(http::status::unauthorized, "unauthorized",
+                             "an 'Authorization: Bearer <token>' header is required", req.version(), req.keep_alive());
+      res.set(http::field::www_authenticate, "Bearer realm=\"eavdb\"");
+      return std::optional<Response>(std::move(res));
+    }
+    auto info = tokens_->authenticate(auth.substr(7));
+    if (!info) {
+      Response res = problem(http::status::unauthorized, "invalid_token", "the token is unknown or revoked",
+                             req.version(), req.keep_alive());
+      res.set(http::field::www_authenticate, "Bearer realm=\"eavdb\", error=\"invalid_token\"");
+      return std::optional<Response>(std::move(res));
+    }
+    caller = {info->tenant, info->role, std::to_string(info->id)};
+  }
+  int64_t retry_after = 0;
+  const double now_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (!options_.no_auth && !limiter_.allow(caller.key, now_s, retry_after)) {  // the limit is per token
+    Response res = problem(http::status::too_many_requests, "rate_limited",
+                           fmt::format("this token is limited to {} requests per second", options_.rate_limit),
+                           req.version(), req.keep_alive());
+    res.set(http::field::retry_after, std::to_string(retry_after));
+    return std::optional<Response>(std::move(res));
+  }
+  const bool is_read = req.method() == http::verb::get || m.route == Route::kQuery || m.route == Route::kExplain;
+  const bool is_schema = m.route == Route::kTypes || m.route == Route::kTypeAttributes;
+  if (is_schema && !is_read && caller.role != Role::kAdmin)
+    fail(http::status::forbidden, "forbidden", fmt::format("changing the schema needs an admin token (this one is {})",
+                                                           role_name(caller.role)));
+  if (!is_read && caller.role == Role::kRead)
+    fail(http::status::forbidden, "forbidden", "this token is read-only");
+
+  return std::nullopt;
+}
+
+Response Api::dispatch(const Request& req, std::string& route, std::string& tenant) {
   const auto target = parse_target(std::string_view(req.target().data(), req.target().size()));
   if (!target) fail(http::status::bad_request, "bad_target", "the request target is not a valid origin-form path");
   const std::string method(req.method_string());
@@ -312,47 +431,23 @@ Response Api::dispatch(const Request& req, std::string& route) {
       return json_response(req, http::status::ok, "{\"status\":\"ready\"}");
     case Route::kMetrics:
       return json_response(req, http::status::ok, metrics_.expose(), "text/plain; version=0.0.4; charset=utf-8");
+    case Route::kDashboardData: return json_response(req, http::status::ok, dashboard_data_json());
+    case Route::kDashboard:
+    case Route::kDashboardAsset: {
+      const std::string name = m.route == Route::kDashboard ? std::string("dashboard.html") : m.params.at(0);
+      const Asset* a = find_asset(name);
+      if (!a) fail(http::status::not_found, "no_route", fmt::format("no dashboard asset '{}'", name));
+      Response res = json_response(req, http::status::ok, std::string(a->body), a->content_type);
+      res.set(http::field::cache_control, "no-cache");
+      return res;
+    }
     default: break;
   }
 
   // ---- authentication, rate limit, roles ----
   Caller caller;
-  if (options_.no_auth) {
-    caller = {"default", Role::kAdmin, "no-auth"};
-  } else {
-    auto it = req.find(http::field::authorization);
-    std::string_view auth = it == req.end() ? std::string_view{} : std::string_view(it->value().data(), it->value().size());
-    if (auth.size() < 7 || !(auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) {
-      Response res = problem(http::status::unauthorized, "unauthorized",
-                             "an 'Authorization: Bearer <token>' header is required", req.version(), req.keep_alive());
-      res.set(http::field::www_authenticate, "Bearer realm=\"eavdb\"");
-      return res;
-    }
-    auto info = tokens_->authenticate(auth.substr(7));
-    if (!info) {
-      Response res = problem(http::status::unauthorized, "invalid_token", "the token is unknown or revoked",
-                             req.version(), req.keep_alive());
-      res.set(http::field::www_authenticate, "Bearer realm=\"eavdb\", error=\"invalid_token\"");
-      return res;
-    }
-    caller = {info->tenant, info->role, std::to_string(info->id)};
-  }
-  int64_t retry_after = 0;
-  const double now_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-  if (!options_.no_auth && !limiter_.allow(caller.key, now_s, retry_after)) {  // the limit is per token
-    Response res = problem(http::status::too_many_requests, "rate_limited",
-                           fmt::format("this token is limited to {} requests per second", options_.rate_limit),
-                           req.version(), req.keep_alive());
-    res.set(http::field::retry_after, std::to_string(retry_after));
-    return res;
-  }
-  const bool is_read = req.method() == http::verb::get || m.route == Route::kQuery;
-  const bool is_schema = m.route == Route::kTypes || m.route == Route::kTypeAttributes;
-  if (is_schema && !is_read && caller.role != Role::kAdmin)
-    fail(http::status::forbidden, "forbidden", fmt::format("changing the schema needs an admin token (this one is {})",
-                                                           role_name(caller.role)));
-  if (!is_read && caller.role == Role::kRead)
-    fail(http::status::forbidden, "forbidden", "this token is read-only");
+  if (auto refused = authorize(req, m, caller)) return std::move(*refused);
+  tenant = caller.tenant;
 
   Database& db = tenant_db(caller.tenant);
   const auto p = [&](size_t i) -> const std::string& { return m.params.at(i); };
@@ -538,68 +633,15 @@ Response Api::dispatch(const Request& req, std::string& route) {
       res.set(http::field::etag, etag(rec[0]->version));
       return res;
     }
-    case Route::kQuery: {
-      io::Record body = parse_object_body(req);
-      std::optional<std::string> sql;
-      std::vector<Value> params;
-      for (auto& [name, field] : body.fields) {
-        if (name == "sql") {
-          if (field.kind != io::RawField::Kind::kString)
-            fail(http::status::bad_request, "invalid_field", "field 'sql' must be a string");
-          sql = field.text;
-        } else if (name == "params") {
-          if (field.kind == io::RawField::Kind::kNull) continue;
-          std::vector<io::RawField> items;
-          if (field.kind != io::RawField::Kind::kJson || io::parse_json_array(field.text, items))
-            fail(http::status::bad_request, "invalid_field", "field 'params' must be an array");
-          for (size_t i = 0; i < items.size(); ++i) params.push_back(param_value(items[i], i));
-        } else {
-          fail(http::status::bad_request, "invalid_field", fmt::format("unknown field '{}' (expected sql, params)", name));
-        }
-      }
-      if (!sql) fail(http::status::bad_request, "invalid_field", "field 'sql' is required");
-      const QueryResult r = db.query(*sql, params);
-      if (r.rows.size() > options_.max_query_rows)
-        fail(http::status::bad_request, "row_limit",
-             fmt::format("the query returned {} rows, more than the limit of {}; add LIMIT/OFFSET", r.rows.size(),
-                         options_.max_query_rows));
-      std::ostringstream os;
-      io::write_result(os, r, io::OutputFormat::kJson);
-      std::string rows = os.str();
-      while (!rows.empty() && rows.back() == '\n') rows.pop_back();
-      rapidjson::StringBuffer buf;
-      JsonWriter w(buf);
-      w.StartObject();
-      w.Key("columns");
-      w.StartArray();
-      for (const auto& c : r.columns) {
-        w.StartObject();
-        w.Key("name");
-        put_string(w, c.name);
-        w.Key("type");
-        put_string(w, value_type_name(c.type));
-        w.EndObject();
-      }
-      w.EndArray();
-      w.Key("rows");
-      w.RawValue(rows.data(), rows.size(), rapidjson::kArrayType);
-      w.EndObject();
-      return json_response(req, http::status::ok, std::string(buf.GetString(), buf.GetSize()));
-    }
+    case Route::kQuery: return run_query_or_explain(req, db, caller.tenant, false);
+    case Route::kExplain: return run_query_or_explain(req, db, caller.tenant, true);
+    case Route::kTenantMetrics:
+      return json_response(req, http::status::ok, metrics_.expose_only("tenant", caller.tenant),
+                           "text/plain; version=0.0.4; charset=utf-8");
     case Route::kBulk: {
       const EntityTypeDef type = db.require_type(p(0));
       const std::string op = target->param("op").value_or("");
-      if (op != "insert" && op != "upsert" && op != "update" && op != "delete")
-        fail(http::status::bad_request, "invalid_query",
-             fmt::format("query parameter 'op': '{}' is not one of insert, upsert, update, delete", op));
-      BatchOptions bo;
-      bo.key = target->param("key").value_or("");
-      const std::string on_error = target->param("on_error").value_or("skip");
-      if (on_error != "skip" && on_error != "abort")
-        fail(http::status::bad_request, "invalid_query", "query parameter 'on_error': must be skip or abort");
-      bo.on_error = on_error == "abort" ? OnError::kAbort : OnError::kSkip;
-      if (op == "upsert" && bo.key.empty())
-        fail(http::status::bad_request, "invalid_query", "query parameter 'key' is required for op=upsert");
+      BatchOptions bo = bulk_options(*target, op);
       std::vector<BatchError> rejected;
       bo.on_reject = [&](const BatchError& e) { rejected.push_back(e); };
       BatchProcessor bp(db, type.code, bo);
@@ -630,47 +672,375 @@ Response Api::dispatch(const Request& req, std::string& route) {
         else if (op == "upsert") r = bp.upsert(*src);
         else r = bp.update(*src);
       }
-      metrics_.counter("eavdb_bulk_records_total", "Records processed by bulk requests.", {{"op", op}})
-          .inc(static_cast<double>(r.processed));
+      count_bulk(caller.tenant, op, r);
       std::string out;
       for (const BatchError& e : rejected) {
         out += rejection_json(e);
         out += '\n';
       }
-      rapidjson::StringBuffer buf;
-      JsonWriter w(buf);
-      w.StartObject();
-      w.Key("summary");
-      w.StartObject();
-      w.Key("op");
-      put_string(w, op);
-      w.Key("processed");
-      w.Int64(r.processed);
-      w.Key("inserted");
-      w.Int64(r.inserted);
-      w.Key("updated");
-      w.Int64(r.updated);
-      w.Key("deleted");
-      w.Int64(r.deleted);
-      w.Key("rejected");
-      w.Int64(r.failed);
-      w.Key("aborted");
-      w.Bool(r.aborted);
-      w.Key("first_id");
-      w.Int64(r.first_id);
-      w.Key("last_id");
-      w.Int64(r.last_id);
-      w.Key("seconds");
-      w.Double(r.seconds);
-      w.EndObject();
-      w.EndObject();
-      out.append(buf.GetString(), buf.GetSize());
+      out += bulk_summary_json(op, r);
       out += '\n';
       return json_response(req, http::status::ok, std::move(out), "application/x-ndjson");
     }
     default: break;
   }
   fail(http::status::not_found, "no_route", "no such route");
+}
+
+void Api::count_bulk(const std::string& tenant, const std::string& op, const BatchResult& r) {
+  metrics_.counter("eavdb_bulk_records_total", "Records processed by bulk requests.", {{"op", op}, {"tenant", tenant}})
+      .inc(static_cast<double>(r.processed));
+  if (r.seconds > 0)
+    metrics_
+        .gauge("eavdb_bulk_records_per_second", "Records per second of the tenant's last bulk request.",
+               {{"op", op}, {"tenant", tenant}})
+        .set(static_cast<double>(r.processed) / r.seconds);
+}
+
+bool Api::is_streamed(const Request& head) {
+  if (head.method() != http::verb::post) return false;
+  const auto target = parse_target(std::string_view(head.target().data(), head.target().size()));
+  if (!target) return false;
+  const RouteMatch m = match_route("POST", target->path);
+  if (m.status != RouteMatch::Status::kFound || m.route != Route::kBulk) return false;
+  const auto op = target->param("op");
+  return op && (*op == "insert" || *op == "upsert" || *op == "update");
+}
+
+std::optional<Response> Api::handle_stream(const Request& head, BodyStream& body, ResponseStream& out,
+                                           std::string& route) {
+  route = "/v1/bulk/{type}";
+  std::string tenant;
+  bool started = false;
+  const auto count = [&](unsigned status) {
+    if (!tenant.empty())
+      metrics_
+          .counter("eavdb_tenant_requests_total", "Authenticated API requests by tenant, route and status.",
+                   {{"route", route}, {"status", std::to_string(status)}, {"tenant", tenant}})
+          .inc();
+  };
+  const auto refuse = [&](Response res) {
+    res.keep_alive(false);  // the body was not read: the connection cannot carry another request
+    count(res.result_int());
+    return std::optional<Response>(std::move(res));
+  };
+  const auto error_line = [](std::string_view code, std::string_view detail) {
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    w.StartObject();
+    w.Key("error");
+    w.StartObject();
+    w.Key("code");
+    put_string(w, code);
+    w.Key("detail");
+    put_string(w, detail);
+    w.EndObject();
+    w.EndObject();
+    return std::string(buf.GetString(), buf.GetSize()) + "\n";
+  };
+  try {
+    const auto target = parse_target(std::string_view(head.target().data(), head.target().size()));
+    if (!target) fail(http::status::bad_request, "bad_target", "the request target is not a valid origin-form path");
+    const RouteMatch m = match_route("POST", target->path);
+    Caller caller;
+    if (auto refused = authorize(head, m, caller)) return refuse(std::move(*refused));
+    tenant = caller.tenant;
+    Database& db = tenant_db(caller.tenant);
+    const EntityTypeDef type = db.require_type(m.params.at(0));
+    const std::string op = target->param("op").value_or("");
+    BatchOptions bo = bulk_options(*target, op);
+    Response res{http::status::ok, head.version()};
+    res.set(http::field::content_type, "application/x-ndjson");
+    out.start(std::move(res));
+    started = true;
+    bo.on_reject = [&](const BatchError& e) { out.write(rejection_json(e) + "\n"); };
+    StreamedNdjsonSource src(body, &type, options_.max_ndjson_line_bytes);
+    BatchProcessor bp(db, type.code, bo);
+    BatchResult r;
+    try {
+      r = op == "insert" ? bp.insert(src) : op == "upsert" ? bp.upsert(src) : bp.update(src);
+    } catch (const Error& e) {
+      out.write(error_line(error_code_name(e.code()), e.what()));
+      count(200);
+      return std::nullopt;
+    }
+    count_bulk(caller.tenant, op, r);
+    if (body.failed()) {
+      out.write(error_line("body_incomplete",
+                           fmt::format("the request body ended early (connection lost or read timeout) after {} bytes; "
+                                       "the {} records before it were processed",
+                                       src.bytes_read(), r.processed)));
+    }
+    out.write(bulk_summary_json(op, r) + "\n");
+    count(200);
+    return std::nullopt;
+  } catch (const HttpError& e) {
+    if (!started) return refuse(problem(e.status, e.code, e.detail, head.version(), false));
+    out.write(error_line(e.code, e.detail));
+  } catch (const Error& e) {
+    if (!started) return refuse(problem(status_of(e.code()), error_code_name(e.code()), e.what(), head.version(), false));
+    out.write(error_line(error_code_name(e.code()), e.what()));
+  } catch (const std::exception& e) {
+    if (!started) return refuse(problem(http::status::internal_server_error, "internal", e.what(), head.version(), false));
+    out.write(error_line("internal", e.what()));
+  }
+  count(200);
+  return std::nullopt;
+}
+
+Response Api::run_query_or_explain(const Request& req, Database& db, const std::string& tenant, bool explain) {
+  io::Record body = parse_object_body(req);
+  std::optional<std::string> sql;
+  std::vector<Value> params;
+  bool analyze = false;
+  QueryOptions qo;
+  std::optional<int64_t> timeout_ms;
+  const auto positive_ms = [](std::string_view text, std::string_view what) {
+    auto v = io::parse_int_token(text);
+    if (!v || *v <= 0)
+      fail(http::status::bad_request, "invalid_field", fmt::format("{}: '{}' is not a positive number of milliseconds", what, text));
+    return *v;
+  };
+  for (auto& [name, field] : body.fields) {
+    if (name == "sql") {
+      if (field.kind != io::RawField::Kind::kString) fail(http::status::bad_request, "invalid_field", "field 'sql' must be a string");
+      sql = field.text;
+    } else if (name == "params") {
+      if (field.kind == io::RawField::Kind::kNull) continue;
+      std::vector<io::RawField> items;
+      if (field.kind != io::RawField::Kind::kJson || io::parse_json_array(field.text, items))
+        fail(http::status::bad_request, "invalid_field", "field 'params' must be an array");
+      for (size_t i = 0; i < items.size(); ++i) params.push_back(param_value(items[i], i));
+    } else if (name == "timeout_ms") {
+      if (field.kind != io::RawField::Kind::kNumber)
+        fail(http::status::bad_request, "invalid_field", "field 'timeout_ms' must be a positive integer");
+      timeout_ms = positive_ms(field.text, "field 'timeout_ms'");
+    } else if (name == "plan") {
+      if (field.kind != io::RawField::Kind::kString || (field.text != "auto" && field.text != "eav" && field.text != "flat"))
+        fail(http::status::bad_request, "invalid_field", "field 'plan' must be one of \"auto\", \"eav\", \"flat\"");
+      qo.plan = field.text == "eav" ? PlanKind::kEav : field.text == "flat" ? PlanKind::kFlat : PlanKind::kAuto;
+    } else if (name == "analyze" && explain) {
+      if (field.kind != io::RawField::Kind::kBool) fail(http::status::bad_request, "invalid_field", "field 'analyze' must be true or false");
+      analyze = field.text == "true";
+    } else {
+      fail(http::status::bad_request, "invalid_field",
+           fmt::format("unknown field '{}' (expected sql, params, plan, timeout_ms{})", name, explain ? ", analyze" : ""));
+    }
+  }
+  if (!sql) fail(http::status::bad_request, "invalid_field", "field 'sql' is required");
+  if (auto h = req.find("Eavdb-Timeout-Ms"); h != req.end()) {
+    const int64_t v = positive_ms(std::string_view(h->value().data(), h->value().size()), "header 'Eavdb-Timeout-Ms'");
+    timeout_ms = timeout_ms ? std::min(*timeout_ms, v) : v;
+  }
+  // The server's limit is an upper bound; a request may only ask for less.
+  int64_t limit_ms = options_.query_timeout.count();
+  if (timeout_ms && (limit_ms <= 0 || *timeout_ms < limit_ms)) limit_ms = *timeout_ms;
+  const auto started = std::chrono::steady_clock::now();
+  if (limit_ms > 0) qo.deadline = started + std::chrono::milliseconds(limit_ms);
+
+  if (explain) {
+    const ExplainResult r = db.explain(*sql, params, analyze, qo);
+    return json_response(req, http::status::ok, explain_json(r));
+  }
+  std::string plan_used;
+  qo.plan_used = &plan_used;
+  const QueryResult r = db.query(*sql, params, qo);
+  metrics_
+      .histogram("eavdb_query_duration_seconds", "Query latency by tenant and plan kind (flat, eav, cached).",
+                 monitor::default_latency_buckets(), {{"plan", plan_used.empty() ? "cached" : plan_used}, {"tenant", tenant}})
+      .observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  if (r.rows.size() > options_.max_query_rows)
+    fail(http::status::bad_request, "row_limit",
+         fmt::format("the query returned {} rows, more than the limit of {}; add LIMIT/OFFSET", r.rows.size(),
+                     options_.max_query_rows));
+  std::ostringstream os;
+  io::write_result(os, r, io::OutputFormat::kJson);
+  std::string rows = os.str();
+  while (!rows.empty() && rows.back() == '\n') rows.pop_back();
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("columns");
+  w.StartArray();
+  for (const auto& c : r.columns) {
+    w.StartObject();
+    w.Key("name");
+    put_string(w, c.name);
+    w.Key("type");
+    put_string(w, value_type_name(c.type));
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("rows");
+  w.RawValue(rows.data(), rows.size(), rapidjson::kArrayType);
+  w.EndObject();
+  return json_response(req, http::status::ok, std::string(buf.GetString(), buf.GetSize()));
+}
+
+// ---- dashboard ----------------------------------------------------------------------------------
+
+struct Api::RouteLatency {
+  explicit RouteLatency(std::vector<double> bounds) : histogram(std::move(bounds)) {}
+  uint64_t count = 0;
+  double total_s = 0;
+  double max_s = 0;
+  monitor::Histogram histogram;
+};
+
+void Api::record_latency(std::string_view method, const std::string& route, double seconds) {
+  const std::string key = fmt::format("{} {}", method, route);
+  std::lock_guard lock(latency_mu_);
+  auto it = latency_.find(key);
+  if (it == latency_.end()) {
+    if (latency_.size() >= 64) return;  // routes are a fixed set; methods of unmatched requests are not
+    it = latency_.emplace(key, std::make_unique<RouteLatency>(monitor::default_latency_buckets())).first;
+  }
+  RouteLatency& l = *it->second;
+  ++l.count;
+  l.total_s += seconds;
+  l.max_s = std::max(l.max_s, seconds);
+  l.histogram.observe(seconds);
+}
+
+namespace {
+std::vector<uint64_t> bucket_counts(const monitor::Histogram& h) {
+  std::vector<uint64_t> c(h.bounds().size() + 1);
+  for (size_t i = 0; i < c.size(); ++i) c[i] = h.bucket_count(i);
+  return c;
+}
+}  // namespace
+
+std::string Api::slow_shapes_json(size_t limit) {
+  struct Shape {
+    std::string shape;
+    uint64_t count;
+    double total_ms, p99_ms, max_ms;
+  };
+  std::vector<Shape> shapes;
+  {
+    std::lock_guard lock(latency_mu_);
+    for (const auto& [key, l] : latency_)
+      shapes.push_back({key, l->count, l->total_s * 1e3,
+                        // interpolation inside a bucket may pass the largest observation
+                        std::min(monitor::bucket_quantile(l->histogram.bounds(), bucket_counts(l->histogram), 0.99),
+                                 l->max_s) * 1e3,
+                        l->max_s * 1e3});
+  }
+  std::sort(shapes.begin(), shapes.end(), [](const Shape& a, const Shape& b) {
+    return a.p99_ms != b.p99_ms ? a.p99_ms > b.p99_ms : a.shape < b.shape;
+  });
+  if (shapes.size() > limit) shapes.resize(limit);
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartArray();
+  for (const Shape& s : shapes) {
+    w.StartObject();
+    w.Key("shape");
+    put_string(w, s.shape);
+    w.Key("plan");
+    put_string(w, "route");  // a server route, not a planned query shape (see the header)
+    w.Key("count");
+    w.Uint64(s.count);
+    w.Key("total_ms");
+    w.Double(s.total_ms);
+    w.Key("p99_ms");
+    w.Double(s.p99_ms);
+    w.Key("max_ms");
+    w.Double(s.max_ms);
+    w.Key("rows");
+    w.Uint64(0);
+    w.EndObject();
+  }
+  w.EndArray();
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string Api::dashboard_data_json() {
+  metrics_.collect();  // samples cache counters, process figures, connections
+  std::vector<double> bounds = monitor::default_latency_buckets();
+  std::vector<uint64_t> counts(bounds.size() + 1, 0);
+  metrics_.for_each_histogram("eavdb_http_request_duration_seconds", [&](const monitor::Labels&, const monitor::Histogram& h) {
+    if (h.bounds() != bounds) return;
+    for (size_t i = 0; i < counts.size(); ++i) counts[i] += h.bucket_count(i);
+  });
+  uint64_t requests = 0;
+  metrics_.for_each_histogram("eavdb_http_request_duration_seconds", [&](const monitor::Labels&, const monitor::Histogram& h) {
+    requests += h.count();
+  });
+  // 5xx answers, from the request counter's status label.
+  const auto errors = static_cast<uint64_t>(metrics_.counter_total("eavdb_http_requests_total", "status", "5"));
+  const auto gauge = [&](const char* name) { return metrics_.gauge(name, "").value(); };
+  const auto counter = [&](const char* name) { return metrics_.counter(name, "").value(); };
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("time");
+  w.Double(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+  w.Key("uptime_seconds");
+  w.Double(std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+  w.Key("requests_total");
+  w.Uint64(requests);
+  w.Key("errors_total");
+  w.Uint64(errors);
+  w.Key("latency_ms");
+  w.StartObject();
+  for (const auto& [name, q] : {std::pair{"p50", 0.5}, std::pair{"p90", 0.9}, std::pair{"p99", 0.99}, std::pair{"p999", 0.999}}) {
+    w.Key(name);
+    w.Double(monitor::bucket_quantile(bounds, counts, q) * 1e3);
+  }
+  w.EndObject();
+  w.Key("latency_buckets");
+  w.StartObject();
+  w.Key("bounds_ms");
+  w.StartArray();
+  for (double b : bounds) w.Double(b * 1e3);
+  w.EndArray();
+  w.Key("counts");
+  w.StartArray();
+  for (uint64_t c : counts) w.Uint64(c);
+  w.EndArray();
+  w.EndObject();
+  w.Key("cache");
+  w.StartArray();
+  for (const char* level : {"l1", "l2", "l3", "l4"}) {
+    const monitor::Labels lb{{"level", level}};
+    w.StartObject();
+    w.Key("level");
+    w.String(level);
+    w.Key("hits");
+    w.Double(metrics_.counter("eavdb_cache_hits_total", "", lb).value());
+    w.Key("misses");
+    w.Double(metrics_.counter("eavdb_cache_misses_total", "", lb).value());
+    w.Key("entries");
+    w.Double(metrics_.gauge("eavdb_cache_entries", "", lb).value());
+    w.Key("bytes");
+    w.Double(metrics_.gauge("eavdb_cache_bytes", "", lb).value());
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("in_flight");
+  w.Double(gauge("eavdb_http_requests_in_flight"));
+  w.Key("connections");
+  w.Double(gauge("eavdb_http_connections"));
+  w.Key("workers");
+  w.Double(gauge("eavdb_workers"));
+  w.Key("workers_busy");
+  w.Double(gauge("eavdb_workers_busy"));
+  w.Key("workers_queued");
+  w.Double(gauge("eavdb_workers_queued"));
+  w.Key("tenants_open");
+  w.Double(gauge("eavdb_tenants_open"));
+  w.Key("rss_bytes");
+  w.Double(gauge("process_resident_memory_bytes"));
+  w.Key("cpu_seconds");
+  w.Double(counter("process_cpu_seconds_total"));
+  w.Key("bulk_records_total");
+  w.Double(metrics_.counter_total("eavdb_bulk_records_total"));
+  w.Key("slow_shapes");
+  const std::string shapes = slow_shapes_json();
+  w.RawValue(shapes.data(), shapes.size(), rapidjson::kArrayType);
+  w.EndObject();
+  return std::string(buf.GetString(), buf.GetSize());
 }
 
 }  // namespace eavdb::server

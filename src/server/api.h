@@ -23,7 +23,9 @@
 
 #include "eavdb/database.h"
 #include "monitor/metrics.h"
+#include "server/bulk_stream.h"
 #include "server/rate_limiter.h"
+#include "server/router.h"
 #include "server/tokens.h"
 
 namespace eavdb::server {
@@ -52,6 +54,10 @@ struct ServerOptions {
   std::size_t max_query_rows = 100000;      ///< a query returning more rows is refused (400 row_limit)
   std::size_t max_ndjson_line_bytes = 1u << 20;  ///< a longer bulk line is a rejected record
   std::size_t max_ids = 10000;              ///< ids per bulk GET
+  /// Longest a query (POST /v1/query, /v1/explain with analyze) may run; 0: no limit. A request
+  /// may ask for less (body field `timeout_ms` or header `Eavdb-Timeout-Ms`), never more. A query
+  /// past it is interrupted and answered 503 with code `query_timeout`.
+  std::chrono::milliseconds query_timeout{30000};
 };
 
 /// A problem-details response (RFC 9457): {"type","title","status","detail","code"}.
@@ -71,13 +77,44 @@ class Api {
   /// or "unmatched", for metrics labels. Never throws.
   Response handle(const Request& req, std::string& route);
 
+  /// True when `head` is answered by handle_stream(): POST /v1/bulk/{type} with op insert,
+  /// upsert or update (op=delete checks every line before deleting, so it reads the body whole).
+  static bool is_streamed(const Request& head);
+
+  /// Handles a streamed bulk request whose body has not been read yet: checks it as handle()
+  /// does and returns the refusal (nothing was read), or starts a 200 NDJSON response on `out`,
+  /// writes each rejected record as it happens while reading `body`, then the summary line, and
+  /// returns std::nullopt. An error after the response started (a lost client, a storage
+  /// failure) ends it with a {"error": {...}} line instead of the summary; records committed
+  /// before it stay committed (bulk transactions are per chunk). `route` as in handle(). Never throws.
+  std::optional<Response> handle_stream(const Request& head, BodyStream& body, ResponseStream& out, std::string& route);
+
   /// /readyz answers 503 once this is false (set at shutdown).
   void set_ready(bool ready) noexcept { ready_.store(ready); }
 
+  /// Records one answered request for the dashboard's per-route latency table (`route` as
+  /// handle() reported it, `seconds` from head received to response ready). Thread-safe.
+  void record_latency(std::string_view method, const std::string& route, double seconds);
+
+  /// The dashboard's JSON sample (GET /dashboard/data): cumulative request, error, latency
+  /// bucket and cache counters (the page turns two samples into rates), process figures and
+  /// slow_shapes_json(). Thread-safe.
+  std::string dashboard_data_json();
+
+  /// The "slowest query shapes" panel: a JSON array, slowest p99 first, of at most `limit`
+  /// objects {"shape","plan","count","total_ms","p99_ms","max_ms","rows"} (the fields of the
+  /// library's QueryShapeStats). Today a "shape" is a server route ("POST /v1/query") measured
+  /// here; this is the one function to point at Database::query_shapes() once that exists.
+  std::string slow_shapes_json(size_t limit = 20);
+
  private:
   struct Caller;
-  Response dispatch(const Request& req, std::string& route);
+  struct RouteLatency;
+  Response dispatch(const Request& req, std::string& route, std::string& tenant);
+  std::optional<Response> authorize(const Request& req, const RouteMatch& m, Caller& caller);
+  void count_bulk(const std::string& tenant, const std::string& op, const BatchResult& r);
   Database& tenant_db(const std::string& tenant);
+  Response run_query_or_explain(const Request& req, Database& db, const std::string& tenant, bool explain);
 
   ServerOptions options_;
   monitor::Registry& metrics_;
@@ -87,6 +124,8 @@ class Api {
   std::mutex tenants_mu_;
   std::map<std::string, std::unique_ptr<Database>, std::less<>> tenants_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::mutex latency_mu_;
+  std::map<std::string, std::unique_ptr<RouteLatency>, std::less<>> latency_;
 };
 
 }  // namespace eavdb::server

@@ -11,7 +11,7 @@ struct RouteDef {
   std::array<std::string_view, 4> methods;  // unused slots are ""
 };
 
-constexpr std::array<RouteDef, 10> kRoutes = {{
+constexpr std::array<RouteDef, 15> kRoutes = {{
     {Route::kHealthz, "/healthz", {"GET"}},
     {Route::kReadyz, "/readyz", {"GET"}},
     {Route::kMetrics, "/metrics", {"GET"}},
@@ -22,6 +22,11 @@ constexpr std::array<RouteDef, 10> kRoutes = {{
     {Route::kEntity, "/v1/entities/{type}/{id}", {"GET", "PATCH", "PUT", "DELETE"}},
     {Route::kQuery, "/v1/query", {"POST"}},
     {Route::kBulk, "/v1/bulk/{type}", {"POST"}},
+    {Route::kExplain, "/v1/explain", {"POST"}},
+    {Route::kTenantMetrics, "/v1/metrics", {"GET"}},
+    {Route::kDashboard, "/dashboard", {"GET"}},
+    {Route::kDashboardData, "/dashboard/data", {"GET"}},
+    {Route::kDashboardAsset, "/dashboard/assets/{name}", {"GET"}},
 }};
 
 std::vector<std::string_view> split_path(std::string_view p) {

@@ -23,6 +23,11 @@ enum class Route {
   kEntity,          ///< /v1/entities/{type}/{id}
   kQuery,           ///< /v1/query
   kBulk,            ///< /v1/bulk/{type}
+  kExplain,         ///< /v1/explain
+  kTenantMetrics,   ///< /v1/metrics (the caller's tenant's series only)
+  kDashboard,       ///< /dashboard (the live page)
+  kDashboardData,   ///< /dashboard/data (the page's JSON sample)
+  kDashboardAsset,  ///< /dashboard/assets/{name} (compiled-in scripts and styles)
 };
 
 /// The outcome of matching a request line against the route table.

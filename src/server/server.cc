@@ -12,8 +12,11 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
+#include <deque>
 #include <iostream>
+#include <limits>
 #include <thread>
 #include <unordered_map>
 
@@ -32,6 +35,8 @@ using Clock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kWriteTimeout{30};
 constexpr std::chrono::seconds kLingerTimeout{2};
 constexpr std::chrono::seconds kDrainLimit{60};
+constexpr std::size_t kStreamReadBytes = 64u << 10;      // one read of a streamed body
+constexpr std::size_t kStreamQueuedBytes = 1u << 20;     // response bytes waiting before the worker blocks
 
 class Connection;
 
@@ -40,6 +45,9 @@ struct Shared {
   Shared(const ServerOptions& o, monitor::Registry& m) : options(o), metrics(m), api(o, m), workers(o.workers) {
     metrics.add_collector([this](monitor::Registry& r) {
       r.gauge("eavdb_http_requests_in_flight", "Requests admitted and not yet answered.").set(in_flight.load());
+      r.gauge("eavdb_workers", "Threads of the database worker pool.").set(options.workers);
+      r.gauge("eavdb_workers_busy", "Worker threads running a request now.").set(workers_busy.load());
+      r.gauge("eavdb_workers_queued", "Requests waiting for a worker thread.").set(workers_queued.load());
       std::lock_guard lock(mu);
       r.gauge("eavdb_http_connections", "Open client connections.").set(static_cast<double>(connections.size()));
     });
@@ -49,6 +57,8 @@ struct Shared {
   Api api;
   net::thread_pool workers;
   std::atomic<int> in_flight{0};
+  std::atomic<int> workers_busy{0};
+  std::atomic<int> workers_queued{0};
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;
@@ -64,6 +74,7 @@ struct Shared {
         .histogram("eavdb_http_request_duration_seconds", "HTTP request latency (head received to response ready).",
                    monitor::default_latency_buckets(), {{"route", route}})
         .observe(seconds);
+    api.record_latency(known ? method : "OTHER", route, seconds);
   }
 };
 
@@ -98,7 +109,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (shared_.stopping.load()) return close();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(shared_.options.max_header_bytes));
-    parser_->body_limit(shared_.options.max_body_bytes);
+    // The body limit is applied once the head says which route it is: a streamed bulk request
+    // has none (see on_head). Not boost::none: Beast 1.74 compares a Content-Length against an
+    // unset limit as if it were exceeded.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     stream_.expires_after(shared_.options.header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_head(ec); });
@@ -115,6 +129,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return reply_and_close(http::status::payload_too_large, "body_too_large",
                              fmt::format("the request body is larger than {} bytes", shared_.options.max_body_bytes));
     if (ec) return reply_and_close(http::status::bad_request, "bad_request", fmt::format("malformed HTTP request: {}", ec.message()));
+    const bool streamed = Api::is_streamed(parser_->get());
+    if (!streamed) {
+      const auto length = parser_->content_length();
+      if (length && *length > shared_.options.max_body_bytes)
+        return reply_and_close(http::status::payload_too_large, "body_too_large",
+                               fmt::format("the request body is larger than {} bytes", shared_.options.max_body_bytes));
+      parser_->body_limit(shared_.options.max_body_bytes);  // a chunked body is counted as it arrives
+    }
     started_ = Clock::now();
     if (shared_.in_flight.fetch_add(1) >= shared_.options.max_in_flight) {
       shared_.in_flight.fetch_sub(1);
@@ -126,14 +148,219 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, parser_->get().version());
       stream_.expires_after(kWriteTimeout);
-      http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code wec, std::size_t) {
+      http::async_write(stream_, *cont, [self = shared_from_this(), cont, streamed](beast::error_code wec, std::size_t) {
         if (wec) return self->finish_in_flight(), self->close();
+        if (streamed) return self->start_stream();
         self->read_body();
       });
       return;
     }
+    if (streamed) return start_stream();
     read_body();
   }
+
+  // ---- streamed bulk requests: body read on demand, response written as chunks -------------------
+  //
+  // The worker (Api::handle_stream) pulls body pieces through read_piece() and pushes response
+  // pieces through queue_chunk(), both run on this connection's strand; the Bridge is the
+  // worker's side, blocking on a condition variable. At most one body piece and
+  // kStreamQueuedBytes of response are held at a time.
+  class Bridge final : public BodyStream, public ResponseStream {
+   public:
+    explicit Bridge(std::shared_ptr<Connection> c) : c_(std::move(c)) {}
+
+    bool read(std::string& out) override {
+      std::unique_lock lock(mu_);
+      if (ended_) return false;
+      asked_ = true;
+      net::post(c_->strand_executor(), [c = c_] { c->read_piece(); });
+      cv_.wait(lock, [&] { return !asked_; });
+      if (piece_.empty()) return !ended_;
+      out += piece_;
+      piece_.clear();
+      return true;
+    }
+    bool failed() const override {
+      std::lock_guard lock(mu_);
+      return failed_;
+    }
+    void start(Response head) override {
+      net::post(c_->strand_executor(), [c = c_, h = std::move(head)]() mutable { c->write_stream_head(std::move(h)); });
+    }
+    void write(std::string piece) override {
+      if (piece.empty()) return;
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return queued_ < kStreamQueuedBytes || write_failed_; });
+      if (write_failed_) return;
+      queued_ += piece.size();
+      net::post(c_->strand_executor(), [c = c_, p = std::move(piece)]() mutable { c->queue_chunk(std::move(p)); });
+    }
+
+    // Strand side.
+    void deliver(std::string piece, bool ended, bool failed) {
+      std::lock_guard lock(mu_);
+      piece_ = std::move(piece);
+      ended_ = ended_ || ended;
+      failed_ = failed_ || failed;
+      asked_ = false;
+      cv_.notify_all();
+    }
+    void sent(std::size_t bytes, bool ok) {
+      std::lock_guard lock(mu_);
+      queued_ -= std::min(queued_, bytes);
+      if (!ok) write_failed_ = true;
+      cv_.notify_all();
+    }
+    bool body_complete() const {
+      std::lock_guard lock(mu_);
+      return ended_ && !failed_;
+    }
+    void release() { c_.reset(); }  // breaks the Connection <-> Bridge cycle
+
+   private:
+    std::shared_ptr<Connection> c_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::string piece_;
+    bool asked_ = false, ended_ = false, failed_ = false, write_failed_ = false;
+    std::size_t queued_ = 0;
+  };
+
+  void start_stream() {
+    auto head = std::make_shared<Request>();
+    head->base() = parser_->get().base();
+    stream_parser_.emplace(std::move(*parser_));
+    parser_.reset();  // a moved-from parser may only be destroyed
+    stream_parser_->body_limit(std::numeric_limits<std::uint64_t>::max());  // memory is bounded by the pieces
+    bridge_ = std::make_shared<Bridge>(shared_from_this());
+    stream_started_ = false;
+    stream_finishing_ = false;
+    stream_write_failed_ = false;
+    writing_ = false;
+    out_queue_.clear();
+    shared_.workers_queued.fetch_add(1);
+    net::post(shared_.workers, [self = shared_from_this(), head, bridge = bridge_] {
+      self->shared_.workers_queued.fetch_sub(1);
+      self->shared_.workers_busy.fetch_add(1);
+      std::string route;
+      auto refused = self->shared_.api.handle_stream(*head, *bridge, *bridge, route);
+      self->shared_.workers_busy.fetch_sub(1);
+      net::post(self->stream_.get_executor(), [self, head, route = std::move(route), refused = std::move(refused)]() mutable {
+        if (refused) {
+          self->bridge_->release();
+          self->bridge_.reset();
+          return self->write_refusal(*head, route, std::move(*refused));
+        }
+        self->stream_route_ = route;
+        self->stream_method_ = std::string(head->method_string());
+        self->stream_finishing_ = true;
+        self->write_next();
+      });
+    });
+  }
+
+  void read_piece() {
+    if (!stream_parser_ || stream_parser_->is_done()) return bridge_->deliver({}, true, false);
+    piece_buf_.resize(kStreamReadBytes);
+    stream_parser_->get().body().data = piece_buf_.data();
+    stream_parser_->get().body().size = piece_buf_.size();
+    stream_.expires_after(shared_.options.body_timeout);
+    http::async_read_some(stream_, buffer_, *stream_parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) return self->bridge_->deliver({}, true, true);
+      const std::size_t got = self->piece_buf_.size() - self->stream_parser_->get().body().size;
+      self->bridge_->deliver(std::string(self->piece_buf_.data(), got), self->stream_parser_->is_done(), false);
+    });
+  }
+
+  void write_stream_head(Response head) {
+    stream_status_ = head.result_int();
+    auto res = std::make_shared<http::response<http::empty_body>>(head.result(), head.version());
+    for (const auto& f : head) res->set(f.name_string(), f.value());
+    res->set(http::field::server, "eavdb");
+    res->keep_alive(stream_keep_alive_ok() && !shared_.stopping.load());
+    res->chunked(true);
+    auto sr = std::make_shared<http::response_serializer<http::empty_body>>(*res);
+    writing_ = true;
+    stream_.expires_after(kWriteTimeout);
+    http::async_write_header(stream_, *sr, [self = shared_from_this(), res, sr](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      self->stream_started_ = true;
+      if (ec) self->stream_write_failed_ = true;
+      self->write_next();
+    });
+  }
+
+  void queue_chunk(std::string piece) {
+    out_queue_.push_back(std::move(piece));
+    write_next();
+  }
+
+  void write_next() {
+    if (writing_) return;
+    if (!out_queue_.empty()) {
+      if (!stream_started_) return;  // the head is written first
+      auto piece = std::make_shared<std::string>(std::move(out_queue_.front()));
+      out_queue_.pop_front();
+      if (stream_write_failed_) {
+        bridge_->sent(piece->size(), false);
+        return write_next();
+      }
+      writing_ = true;
+      stream_.expires_after(kWriteTimeout);
+      net::async_write(stream_, http::make_chunk(net::buffer(*piece)),
+                       [self = shared_from_this(), piece](beast::error_code ec, std::size_t) {
+                         self->writing_ = false;
+                         if (ec) self->stream_write_failed_ = true;
+                         self->bridge_->sent(piece->size(), !ec);
+                         self->write_next();
+                       });
+      return;
+    }
+    if (!stream_finishing_) return;
+    stream_finishing_ = false;
+    const auto done = [self = shared_from_this()](bool ok) {
+      const bool reusable = ok && self->bridge_->body_complete() && self->stream_keep_alive_ok() && !self->shared_.stopping.load();
+      self->shared_.record(self->stream_route_, self->stream_method_, self->stream_status_,
+                           std::chrono::duration<double>(Clock::now() - self->started_).count());
+      self->bridge_->release();
+      self->bridge_.reset();
+      self->stream_parser_.reset();
+      self->finish_in_flight();
+      if (!reusable) return self->close();
+      self->read_head();
+    };
+    if (stream_write_failed_) return done(false);
+    writing_ = true;
+    stream_.expires_after(kWriteTimeout);
+    net::async_write(stream_, http::make_chunk_last(), [self = shared_from_this(), done](beast::error_code ec, std::size_t) {
+      self->writing_ = false;
+      done(!ec);
+    });
+  }
+
+  /// A streamed request refused before its body was read: the response, then the connection is
+  /// closed politely (unread body bytes drained for a moment so the client sees the response).
+  void write_refusal(const Request& head, const std::string& route, Response res) {
+    res.keep_alive(false);
+    res.set(http::field::server, "eavdb");
+    res.prepare_payload();
+    shared_.record(route, std::string_view(head.method_string().data(), head.method_string().size()), res.result_int(),
+                   std::chrono::duration<double>(Clock::now() - started_).count());
+    stream_parser_.reset();
+    auto sp = std::make_shared<Response>(std::move(res));
+    stream_.expires_after(kWriteTimeout);
+    http::async_write(stream_, *sp, [self = shared_from_this(), sp](beast::error_code ec, std::size_t) {
+      self->finish_in_flight();
+      if (ec) return self->close();
+      beast::error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      self->stream_.expires_after(kLingerTimeout);
+      self->drain();
+    });
+  }
+
+  bool stream_keep_alive_ok() const { return stream_parser_ && stream_parser_->get().keep_alive(); }
 
   void read_body() {
     stream_.expires_after(shared_.options.body_timeout);
@@ -156,9 +383,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return reply_and_close(http::status::bad_request, "bad_request", fmt::format("malformed HTTP request body: {}", ec.message()));
     }
     auto req = std::make_shared<Request>(parser_->release());
+    shared_.workers_queued.fetch_add(1);
     net::post(shared_.workers, [self = shared_from_this(), req] {
+      self->shared_.workers_queued.fetch_sub(1);
+      self->shared_.workers_busy.fetch_add(1);
       std::string route;
       Response res = self->shared_.api.handle(*req, route);
+      self->shared_.workers_busy.fetch_sub(1);
       net::post(self->stream_.get_executor(), [self, req, route = std::move(route), res = std::move(res)]() mutable {
         self->write(*req, route, std::move(res));
       });
@@ -226,6 +457,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Shared& shared_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
+  // A streamed request (see start_stream).
+  std::optional<http::request_parser<http::buffer_body>> stream_parser_;
+  std::shared_ptr<Bridge> bridge_;
+  std::vector<char> piece_buf_;
+  std::deque<std::string> out_queue_;
+  bool writing_ = false, stream_started_ = false, stream_finishing_ = false, stream_write_failed_ = false;
+  unsigned stream_status_ = 200;
+  std::string stream_route_, stream_method_;
   std::array<char, 8192> scratch_{};
   bool busy_ = false;
   Clock::time_point started_;

@@ -4,6 +4,7 @@
 // Implementations are thread-safe: commit() is serialised internally, reads may run concurrently.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -96,7 +97,9 @@ class Backend {
 
   /// Runs compiled query SQL in one read snapshot and decodes its rows by `q.columns`. For
   /// SELECT * (q.select_star) each row is [id, every attribute of q.type in definition order].
-  virtual Rows execute(const query::CompiledQuery& q) = 0;
+  /// With `deadline`, statements are interrupted once it passes: Error(kTimeout), nothing kept.
+  virtual Rows execute(const query::CompiledQuery& q,
+                       std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) = 0;
 
   // ---- planner support ------------------------------------------------------------------------
   /// Computes the statistics of `type` in one read snapshot (sorted scans of each attribute's

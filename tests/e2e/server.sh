@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of `eavdb serve` over real sockets with curl: every endpoint, every error
 # status (400 401 403 404 405 409 412 413 429 431 503, 304), tenant isolation on every route,
+# EXPLAIN, the query time limit (503 query_timeout), tenant-scoped metrics, the dashboard,
 # revoked tokens, oversized and malformed bodies, a slow client, and SIGTERM during a bulk
 # request (the request completes, the server exits 0, nothing is half-written).
 # Servers listen on 127.0.0.1 with port 0 (a free port, read from the start-up line).
@@ -207,6 +208,42 @@ expect_eq "$(req "$WRITER" POST '/v1/bulk/movie?op=insert' --data-binary "$LONG"
 expect_eq "$(tail -1 "$TMP/body" | jq -c '.summary | [.inserted,.rejected]')" '[1,1]' "over-long line rejected, rest inserted"
 head -1 "$TMP/body" | jq -r .reason | grep -q "longer than 200 bytes" && ok || bad "long line reason: $(head -1 "$TMP/body")"
 
+# --- streamed bulk: chunked response while the body is still arriving; no body size limit --------
+expect_eq "$(req "$WRITER" POST '/v1/bulk/movie?op=insert' --data-binary '{"title":"S1"}')" 200 "streamed bulk"
+expect_eq "$(header Transfer-Encoding)" chunked "bulk response is chunked"
+expect_eq "$(req "$WRITER" POST '/v1/bulk/nope?op=insert' --data-binary '{"title":"S1"}')" 404 "streamed bulk of an unknown type"
+expect_eq "$(code)" not_found "streamed bulk refusal is a problem response"
+expect_eq "$(req "$WRITER" POST '/v1/bulk/movie?op=insert&on_error=maybe' --data-binary '{"title":"S1"}')" 400 "streamed bulk with a bad option"
+expect_eq "$(req "" POST '/v1/bulk/movie?op=insert' --data-binary '{"title":"S1"}')" 401 "streamed bulk needs a token"
+# Transactions hold 5,000 records and are accounted for when the next one is submitted: after
+# 12,000 records the first one's rejection must reach the client while the body is still open.
+# (A type without unique attributes: inserts are pipelined, see BatchProcessor.)
+expect_eq "$(req "$ADMIN" POST /v1/types -d '{"code":"feed","attributes":[{"code":"title","type":"varchar"}]}')" 201 "feed type"
+mkfifo "$TMP/bulkin"
+curl -s -N -T - -X POST -H "Authorization: Bearer $WRITER" "$U/v1/bulk/feed?op=insert" < "$TMP/bulkin" > "$TMP/streamout" &
+stream_curl=$!
+exec 7>"$TMP/bulkin"
+{ printf '{"title":"F1"}\nnot json\n'; seq 3 12000 | awk '{printf "{\"title\":\"F%d\"}\n", $1}'; } >&7
+early=""
+for _ in $(seq 1 400); do  # 20 s, within the 30 s body timeout
+  early=$(head -1 "$TMP/streamout" 2>/dev/null)
+  [ -n "$early" ] && break
+  sleep 0.05
+done
+expect_eq "$(printf '%s' "$early" | jq -c '[.record, .line]' 2>/dev/null)" '[2,2]' "rejection streamed while the body is still open"
+printf '{"title":"F-last"}\n' >&7
+exec 7>&-
+wait "$stream_curl"
+expect_eq "$(tail -1 "$TMP/streamout" | jq -c '.summary | [.processed, .inserted, .rejected]')" '[12001,12000,1]' "streamed bulk summary after the body ended"
+# a body larger than --max-body-bytes (4 MB here) streams through in bounded memory
+seq 1 50000 | awk '{printf "{\"title\":\"Big %080d\",\"year\":1990}\n", $1}' > "$TMP/big.ndjson"
+[ "$(stat -c %s "$TMP/big.ndjson")" -gt 4000000 ] && ok || bad "big bulk body is over the body limit"
+expect_eq "$(req "$WRITER" POST '/v1/bulk/movie?op=insert' --data-binary @"$TMP/big.ndjson")" 200 "bulk body over --max-body-bytes is streamed"
+expect_eq "$(tail -1 "$TMP/body" | jq -r .summary.inserted)" 50000 "every streamed record inserted"
+expect_eq "$(req "$WRITER" POST /v1/query --data-binary @"$TMP/big.ndjson")" 413 "other routes keep the body limit"
+expect_eq "$(req "$ADMIN" POST /v1/query -d '{"sql":"SELECT COUNT(*) FROM movie WHERE year = 1990"}')" 200 "count streamed rows"
+expect_eq "$(jq -r '[.rows[0][]][0]' "$TMP/body")" 50000 "streamed rows stored"
+
 # --- tenant isolation: beta's admin token on acme's data -----------------------------------------
 expect_eq "$(req "$OTHER" GET /v1/types)" 200 "beta lists types"
 expect_eq "$(body)" "[]" "beta sees no acme types"
@@ -301,13 +338,67 @@ done
 expect_eq "$got" 200 "slot freed when the slow client leaves"
 kill -TERM "$PID_lim"; wait "$PID_lim"; expect_eq $? 0 "limits server exits 0 on SIGTERM"
 
+# --- explain -----------------------------------------------------------------------------------
+expect_eq "$(req "$READER" POST /v1/explain -d '{"sql":"SELECT title FROM movie WHERE year = ? ORDER BY title LIMIT 3","params":[2001]}')" 200 "explain"
+expect_eq "$(jq -r '.plan' "$TMP/body")" eav "explain plan kind"
+expect_eq "$(jq -r '.analyzed' "$TMP/body")" false "explain without analyze"
+jq -e '.root.op and (.root.children | type == "array") and (.sql | contains("?")) and (.backend_plan | length > 0)' "$TMP/body" >/dev/null && ok ||
+  bad "explain tree: $(body)"
+expect_eq "$(req "$READER" POST /v1/explain -d '{"sql":"SELECT COUNT(*) FROM movie","analyze":true}')" 200 "explain analyze"
+expect_eq "$(jq -c '[.analyzed, .rows, (.root.actual_rows != null), (.execution_ms >= 0)]' "$TMP/body")" '[true,1,true,true]' "explain analyze figures"
+expect_eq "$(req "$READER" POST /v1/explain -d '{"sql":"SELECT * FROM movie","plan":"flat"}')" 400 "explain forced flat without a flat table"
+expect_eq "$(req "$READER" POST /v1/explain -d '{"sql":"SELECT * FROM movie","analyze":"yes"}')" 400 "explain analyze not a boolean"
+jq -r .detail "$TMP/body" | grep -q "field 'analyze'" && ok || bad "explain names the field: $(body)"
+expect_eq "$(req "$READER" POST /v1/explain -d '{"sql":"SELEC 1"}')" 400 "explain syntax error"
+expect_eq "$(code)" syntax "explain syntax code"
+expect_eq "$(req "$READER" POST /v1/query -d '{"sql":"SELECT COUNT(*) FROM movie","analyze":true}')" 400 "analyze is not a query field"
+expect_eq "$(req "" POST /v1/explain -d '{"sql":"SELECT * FROM movie"}')" 401 "explain needs a token"
+expect_eq "$(req "$OTHER" POST /v1/explain -d '{"sql":"SELECT title FROM movie"}')" 200 "beta explains its own movie type"
+expect_eq "$(req "$OTHER" POST /v1/explain -d '{"sql":"SELECT year FROM movie"}')" 404 "beta's type has no acme attributes"
+expect_eq "$(req "$READER" GET /v1/explain)" 405 "explain is POST only"
+expect_eq "$(req "$READER" POST /v1/query -d '{"sql":"SELECT COUNT(*) FROM movie","timeout_ms":0}')" 400 "timeout_ms must be positive"
+expect_eq "$(req "$READER" POST /v1/query -d '{"sql":"SELECT COUNT(*) FROM movie"}' -H 'Eavdb-Timeout-Ms: soon')" 400 "timeout header must be a number"
+expect_eq "$(req "$READER" POST /v1/query -d '{"sql":"SELECT COUNT(*) FROM movie","timeout_ms":60000,"plan":"eav"}')" 200 "query with a generous timeout"
+
+# --- tenant-scoped metrics and the dashboard ----------------------------------------------------
+expect_eq "$(req "$READER" GET /v1/metrics)" 200 "tenant metrics"
+grep -q 'eavdb_tenant_requests_total{route="/v1/explain",status="200",tenant="acme"}' "$TMP/body" && ok || bad "tenant metrics: own requests"
+grep -q 'eavdb_query_duration_seconds_count{plan="eav",tenant="acme"}' "$TMP/body" && ok || bad "tenant metrics: query latency by plan"
+grep -q 'eavdb_tenant_cache_hits_total{level="l2",tenant="acme"}' "$TMP/body" && ok || bad "tenant metrics: cache by tenant"
+grep -q 'tenant="beta"' "$TMP/body" && bad "acme's token sees beta's series" || ok
+grep -Eq '^eavdb_(http|cache)_' "$TMP/body" && bad "tenant metrics leak server-wide series" || ok
+expect_eq "$(req "$OTHER" GET /v1/metrics)" 200 "beta's tenant metrics"
+grep -q 'tenant="acme"' "$TMP/body" && bad "beta's token sees acme's series" || ok
+expect_eq "$(req "" GET /v1/metrics)" 401 "tenant metrics need a token"
+expect_eq "$(req "" GET /dashboard)" 200 "dashboard page"
+expect_eq "$(header Content-Type)" "text/html; charset=utf-8" "dashboard content type"
+grep -q '/dashboard/assets/dashboard.js' "$TMP/body" && ok || bad "dashboard loads its script"
+expect_eq "$(req "" GET /dashboard/assets/dashboard.js)" 200 "dashboard script"
+expect_eq "$(header Content-Type)" "text/javascript; charset=utf-8" "script content type"
+expect_eq "$(req "" GET /dashboard/assets/dashboard.css)" 200 "dashboard style"
+expect_eq "$(req "" GET /dashboard/assets/nope.js)" 404 "unknown asset"
+expect_eq "$(req "" GET /dashboard/data)" 200 "dashboard data"
+jq -e '(.requests_total > 0) and (.workers == 4) and (.workers_queued >= 0) and (.cache | map(.level) == ["l1","l2","l3","l4"]) and (.latency_buckets.counts | length) == (.latency_buckets.bounds_ms | length) + 1 and (.rss_bytes > 0) and (.latency_ms.p99 >= .latency_ms.p50)' "$TMP/body" >/dev/null && ok ||
+  bad "dashboard data fields: $(body)"
+expect_eq "$(jq -r '[.slow_shapes[] | select(.shape == "POST /v1/explain")] | .[0].count > 0' "$TMP/body")" true "slow shapes list routes"
+first=$(jq -r .requests_total "$TMP/body")
+req "" GET /healthz >/dev/null
+req "" GET /dashboard/data >/dev/null
+[ "$(jq -r .requests_total "$TMP/body")" -gt "$first" ] && ok || bad "dashboard data counts new requests"
+expect_eq "$(req "" POST /dashboard/data)" 405 "dashboard data is GET only"
+
 # --- metrics after traffic ---------------------------------------------------------------------
 expect_eq "$(req "" GET /metrics)" 200 "metrics after traffic"
 grep -q 'eavdb_http_requests_total{method="PATCH",route="/v1/entities/{type}/{id}",status="412"} 1' "$TMP/body" && ok ||
   bad "metrics: 412 counted by route"
 grep -q 'eavdb_http_request_duration_seconds_bucket{route="/v1/query",le="+Inf"}' "$TMP/body" && ok || bad "metrics: latency histogram"
 grep -q 'eavdb_cache_hits_total{level="l2"}' "$TMP/body" && ok || bad "metrics: cache counters"
-grep -q 'tenant=' "$TMP/body" && bad "metrics name no tenant" || ok
+grep -q 'eavdb_tenant_requests_total{.*tenant="beta"}' "$TMP/body" && ok || bad "operator metrics carry every tenant's series"
+grep -q '^eavdb_workers ' "$TMP/body" && ok || bad "metrics: worker pool size"
+grep -q '^eavdb_workers_busy ' "$TMP/body" && ok || bad "metrics: busy workers"
+grep -q '^eavdb_cache_l3_breaker{state="open"} 0' "$TMP/body" && ok || bad "metrics: breaker state"
+grep -q '^process_cpu_seconds_total ' "$TMP/body" && ok || bad "metrics: CPU"
+grep -q '^eavdb_bulk_records_per_second{op="insert",tenant="acme"}' "$TMP/body" && ok || bad "metrics: bulk records/s"
 
 # --- SIGTERM during a bulk request: it completes, the server exits 0, nothing half-written ------
 seq 1 30000 | awk '{printf "{\"title\":\"T%d\",\"year\":2000}\n", $1}' > "$TMP/many.ndjson"
@@ -340,6 +431,29 @@ expect_eq "$((after - before))" "${inserted:-x}" "every reported record is store
 expect_eq "$(e check)" ok "integrity after shutdown"
 curl -s -o /dev/null "$U/healthz"; [ $? -ne 0 ] && ok || bad "server no longer accepts"
 
+# --- query time limit: interrupted queries answer 503 query_timeout and free their worker --------
+start_server slow --workers 1 --query-timeout-ms 60000
+U="http://127.0.0.1:$PORT_slow"
+HEAVY='SELECT title, COUNT(*) FROM movie WHERE title LIKE '"'"'%9%'"'"' GROUP BY title ORDER BY title LIMIT 3'
+expect_eq "$(req "$READER" POST /v1/query -d "{\"sql\":\"$HEAVY\",\"timeout_ms\":1}")" 503 "expensive query past its time limit"
+expect_eq "$(code)" query_timeout "time limit code"
+expect_eq "$(header Content-Type)" "application/problem+json" "time limit is a problem response"
+expect_eq "$(req "$READER" POST /v1/query -d "{\"sql\":\"$HEAVY\"}" -H 'Eavdb-Timeout-Ms: 1')" 503 "time limit from the header"
+expect_eq "$(req "$READER" POST /v1/explain -d "{\"sql\":\"$HEAVY\",\"analyze\":true,\"timeout_ms\":1}")" 503 "explain analyze past its time limit"
+expect_eq "$(req "$READER" POST /v1/explain -d "{\"sql\":\"$HEAVY\",\"timeout_ms\":1}")" 200 "explain without analyze runs nothing"
+expect_eq "$(req "$READER" POST /v1/query -d "{\"sql\":\"$HEAVY\"}")" 200 "the only worker answers the same query in full"
+expect_eq "$(jq -c '[.rows[].title | test("9")]' "$TMP/body")" '[true,true,true]' "full answer after interrupted runs"
+expect_eq "$(req "$READER" GET /v1/types/movie)" 200 "other requests unaffected"
+expect_eq "$(req "" GET /metrics)" 200 "metrics after timeouts"
+grep -q 'eavdb_tenant_requests_total{route="/v1/query",status="503",tenant="acme"} 2' "$TMP/body" && ok || bad "timeouts counted"
+kill -TERM "$PID_slow"; wait "$PID_slow"; expect_eq $? 0 "time-limit server exits 0"
+start_server tight --query-timeout-ms 1
+U="http://127.0.0.1:$PORT_tight"
+expect_eq "$(req "$READER" POST /v1/query -d "{\"sql\":\"${HEAVY/LIMIT 3/LIMIT 4}\",\"timeout_ms\":600000}")" 503 "a request cannot raise the server's limit"
+expect_eq "$(code)" query_timeout "server limit code"
+kill -TERM "$PID_tight"; wait "$PID_tight"; expect_eq $? 0 "tight server exits 0"
+expect_eq "$(e check)" ok "integrity after interrupted queries"
+
 # --- start-up rules ----------------------------------------------------------------------------
 "$EAVDB" --db "$DB" serve --listen 0.0.0.0:0 --no-auth > /dev/null 2> "$TMP/err"; rc=$?
 expect_eq "$rc" 1 "--no-auth refused off loopback"
@@ -352,6 +466,11 @@ expect_eq "$(req "" GET /v1/types)" 200 "--no-auth serves without a token"
 expect_eq "$(req "" POST /v1/types -d '{"code":"note","attributes":[{"code":"t","type":"text"}]}')" 201 "--no-auth is admin of tenant default"
 expect_eq "$(req "$ADMIN" GET /v1/types/movie)" 404 "--no-auth is tenant default, not acme"
 kill -INT "$PID_open"; wait "$PID_open"; expect_eq $? 0 "server exits 0 on SIGINT"
+
+# --- eavdb stats: the library's figures without a server ------------------------------------------
+expect_eq "$(e stats --json | jq -c '[[.types[] | [.type, .entities, .attributes]], (.database.file_bytes > 0), .cache_config.policy]')" \
+  '[[["note",0,1]],true,"wtinylfu"]' "stats --json of tenant default"
+e stats | grep -q '^  note: 0 entities, 1 attributes, flat table none$' && ok || bad "stats text: $(e stats)"
 
 echo "server e2e: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

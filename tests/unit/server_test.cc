@@ -1,5 +1,6 @@
 // Unit tests of the server's pure pieces: routing and targets, token hashing and the token table,
-// the rate limiter, and the metrics registry's Prometheus exposition.
+// the rate limiter, the metrics registry's Prometheus exposition, the compiled-in dashboard
+// assets, and the library's query deadline (QueryOptions::deadline) the server's time limit uses.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -9,6 +10,9 @@
 
 #include "eavdb/database.h"
 #include "eavdb/error.h"
+#include "eavdb/session.h"
+#include "server/assets.h"
+#include "server/bulk_stream.h"
 #include "monitor/metrics.h"
 #include "server/rate_limiter.h"
 #include "server/router.h"
@@ -31,6 +35,15 @@ TEST(ServerRouter, MatchesRoutesAndParameters) {
 
   EXPECT_EQ(match_route("GET", "/healthz").route, Route::kHealthz);
   EXPECT_EQ(match_route("POST", "/v1/bulk/item").route, Route::kBulk);
+  EXPECT_EQ(match_route("POST", "/v1/explain").route, Route::kExplain);
+  EXPECT_EQ(match_route("GET", "/v1/explain").status, RouteMatch::Status::kMethodNotAllowed);
+  EXPECT_EQ(match_route("GET", "/v1/metrics").route, Route::kTenantMetrics);
+  EXPECT_EQ(match_route("GET", "/dashboard").route, Route::kDashboard);
+  EXPECT_EQ(match_route("GET", "/dashboard/data").route, Route::kDashboardData);
+  m = match_route("GET", "/dashboard/assets/dashboard.js");
+  ASSERT_EQ(m.status, RouteMatch::Status::kFound);
+  EXPECT_EQ(m.route, Route::kDashboardAsset);
+  EXPECT_EQ(m.params, (std::vector<std::string>{"dashboard.js"}));
 }
 
 TEST(ServerRouter, RejectsUnknownPathsAndMethods) {
@@ -186,6 +199,172 @@ TEST(MonitorMetrics, CollectorsRunBeforeExposition) {
   EXPECT_EQ(monitor::format_sample_value(std::numeric_limits<double>::infinity()), "+Inf");
   EXPECT_GT(monitor::process_rss_bytes(), 0u);
   EXPECT_GE(monitor::process_cpu_seconds(), 0.0);
+}
+
+TEST(MonitorMetrics, ExposeOnlyKeepsOneLabelValue) {
+  monitor::Registry r;
+  r.counter("req_total", "R.", {{"route", "/q"}, {"tenant", "acme"}}).inc();
+  r.counter("req_total", "R.", {{"route", "/q"}, {"tenant", "beta"}}).inc(2);
+  r.counter("req_total", "R.", {{"route", "/q"}}).inc(5);  // no tenant label: never shown to a tenant
+  r.gauge("beta_only", "B.", {{"tenant", "beta"}}).set(1);
+  r.histogram("lat", "L.", {1.0}, {{"tenant", "acme"}}).observe(0.5);
+  EXPECT_EQ(r.expose_only("tenant", "acme"),
+            "# HELP lat L.\n"
+            "# TYPE lat histogram\n"
+            "lat_bucket{tenant=\"acme\",le=\"1\"} 1\n"
+            "lat_bucket{tenant=\"acme\",le=\"+Inf\"} 1\n"
+            "lat_sum{tenant=\"acme\"} 0.5\n"
+            "lat_count{tenant=\"acme\"} 1\n"
+            "# HELP req_total R.\n"
+            "# TYPE req_total counter\n"
+            "req_total{route=\"/q\",tenant=\"acme\"} 1\n");
+  EXPECT_EQ(r.expose_only("tenant", "nobody"), "");
+  EXPECT_EQ(r.counter_total("req_total"), 8);
+  EXPECT_EQ(r.counter_total("req_total", "tenant", "b"), 2);
+  EXPECT_EQ(r.counter_total("missing"), 0);
+}
+
+TEST(MonitorMetrics, BucketQuantileInterpolatesInsideTheBucket) {
+  const std::vector<double> bounds{1, 2, 4};
+  EXPECT_EQ(monitor::bucket_quantile(bounds, {0, 0, 0, 0}, 0.5), 0);    // no observations
+  EXPECT_DOUBLE_EQ(monitor::bucket_quantile(bounds, {10, 0, 0, 0}, 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(monitor::bucket_quantile(bounds, {0, 4, 4, 0}, 0.75), 3.0);  // rank 6: half into (2, 4]
+  EXPECT_DOUBLE_EQ(monitor::bucket_quantile(bounds, {1, 0, 0, 9}, 0.99), 4.0);  // +Inf reports the top bound
+}
+
+TEST(ServerAssets, DashboardFilesAreCompiledIn) {
+  const Asset* page = find_asset("dashboard.html");
+  ASSERT_NE(page, nullptr);
+  EXPECT_EQ(page->content_type, "text/html; charset=utf-8");
+  EXPECT_NE(page->body.find("/dashboard/assets/dashboard.js"), std::string_view::npos);
+  const Asset* js = find_asset("dashboard.js");
+  ASSERT_NE(js, nullptr);
+  EXPECT_EQ(js->content_type, "text/javascript; charset=utf-8");
+  EXPECT_NE(js->body.find("/dashboard/data"), std::string_view::npos);
+  EXPECT_EQ(find_asset("nope.js"), nullptr);
+  EXPECT_EQ(find_asset("../dashboard.html"), nullptr);
+}
+
+// A body that arrives `piece` bytes at a time (a slow client, or a chunked upload).
+class PiecewiseBody final : public BodyStream {
+ public:
+  PiecewiseBody(std::string data, size_t piece) : data_(std::move(data)), piece_(piece) {}
+  bool read(std::string& out) override {
+    if (pos_ >= data_.size()) return false;
+    if (empty_turn_ = !empty_turn_; empty_turn_) return true;  // every other read brings nothing
+    out.append(data_, pos_, piece_);
+    pos_ += piece_;
+    return true;
+  }
+  bool failed() const override { return false; }
+
+ private:
+  std::string data_;
+  size_t piece_;
+  size_t pos_ = 0;
+  bool empty_turn_ = false;
+};
+
+std::vector<BatchRecord> drain(RecordSource& src) {
+  std::vector<BatchRecord> out;
+  BatchRecord r;
+  while (src.next(r)) out.push_back(r);
+  return out;
+}
+
+// Streamed parsing gives exactly what parsing the whole body at once gives: same records, same
+// line numbers, same error texts, whatever the piece and chunk sizes.
+TEST(ServerBulkStream, MatchesTheInMemoryReaderForAnyPieceSize) {
+  EntityTypeDef type;
+  type.code = "movie";
+  AttributeDef title, year;
+  title.code = title.label = "title";
+  year.code = year.label = "year";
+  year.type = ValueType::kInt;
+  type.attributes = {title, year};
+  const std::string body = std::string("{\"title\":\"a\",\"year\":1}\n\n{\"title\":\"b\",\"year\":\"x\"}\nnot json\n") +
+                           "{\"title\":\"" + std::string(80, 'z') + "\"}\n" +  // over the 64-byte line limit
+                           "  \n{\"id\":7,\"title\":\"c\"}\n{\"title\":\"" + std::string(100, 'y') + "\"}\n" +
+                           "{\"title\":\"last, no newline\"}";
+  auto whole = open_ndjson_record_source(body, &type, 64);
+  const std::vector<BatchRecord> expected = drain(*whole);
+  ASSERT_EQ(expected.size(), 7u);
+  for (size_t piece : {1u, 3u, 7u, 64u, 1000u}) {
+    for (size_t chunk : {1u, 50u, 1u << 20}) {
+      PiecewiseBody in(body, piece);
+      StreamedNdjsonSource src(in, &type, 64, chunk);
+      const std::vector<BatchRecord> got = drain(src);
+      ASSERT_EQ(got.size(), expected.size()) << "piece " << piece << ", chunk " << chunk;
+      for (size_t i = 0; i < got.size(); ++i) {
+        SCOPED_TRACE(testing::Message() << "piece " << piece << ", chunk " << chunk << ", record " << i);
+        EXPECT_EQ(got[i].line, expected[i].line);
+        EXPECT_EQ(got[i].id, expected[i].id);
+        EXPECT_EQ(got[i].error, expected[i].error);
+        EXPECT_EQ(got[i].error_field, expected[i].error_field);
+        EXPECT_EQ(got[i].values, expected[i].values);
+      }
+      EXPECT_EQ(src.bytes_read(), body.size());
+    }
+  }
+}
+
+// The deadline is enforced by SQLite's progress handler: a deadline already in the past must
+// interrupt any query that runs more than a few thousand VM steps, deterministically.
+TEST(QueryDeadline, InterruptsTheQueryAndLeavesTheConnectionUsable) {
+  const auto dir = std::filesystem::temp_directory_path() / ("eavdb_deadline_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  Options o;
+  o.reader_connections = 1;  // the interrupted connection is the one the next query gets
+  auto db = Database::open((dir / "d.db").string(), o);
+  EntityTypeDef t;
+  t.code = "item";
+  AttributeDef name;
+  name.code = name.label = "name";
+  name.type = ValueType::kVarchar;
+  t.attributes = {name};
+  db->define_type(t);
+  {
+    Session s = db->session();
+    for (int i = 0; i < 3000; ++i) s.create("item").set("name", std::string("n") + std::to_string(i % 97));
+    s.flush();
+  }
+  const std::string sql = "SELECT name, COUNT(*) FROM item WHERE name LIKE '%5%' GROUP BY name";
+  QueryOptions late;
+  late.deadline = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  for (PlanKind kind : {PlanKind::kAuto, PlanKind::kEav}) {
+    late.plan = kind;
+    try {
+      db->query(sql, {}, late);
+      ADD_FAILURE() << "a query past its deadline returned";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kTimeout) << e.what();
+      EXPECT_EQ(error_code_name(e.code()), "timeout");
+    }
+  }
+  try {
+    db->explain(sql, {}, true, late);
+    ADD_FAILURE() << "EXPLAIN ANALYZE past its deadline returned";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kTimeout) << e.what();
+  }
+  // The same connection answers the next query, and the interrupted one cached nothing.
+  std::string plan;
+  QueryOptions fine;
+  fine.deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  fine.plan_used = &plan;
+  const QueryResult r = db->query(sql, {}, fine);
+  EXPECT_EQ(plan, "eav");
+  int64_t total = 0;
+  for (const auto& row : r.rows) total += std::get<int64_t>(row[1]);
+  int64_t expected = 0;
+  for (int i = 0; i < 3000; ++i)
+    if ((std::string("n") + std::to_string(i % 97)).find('5') != std::string::npos) ++expected;
+  EXPECT_EQ(total, expected);
+  plan.clear();
+  db->query(sql, {}, fine);
+  EXPECT_EQ(plan, "cached");  // L4 answered the repeat
+  db.reset();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -967,9 +967,32 @@ std::vector<std::string> SqliteBackend::integrity_check() {
   return problems;
 }
 
-Rows SqliteBackend::execute(const query::CompiledQuery& q) {
+Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::chrono::steady_clock::time_point> deadline) {
   auto reader = lease_reader();
   Rows rows;
+  // The time limit: SQLite calls the progress handler every kProgressSteps VM instructions; a
+  // non-zero return interrupts the running statement (SQLITE_INTERRUPT). The handler is removed
+  // before the ROLLBACK/COMMIT so ending the transaction is never interrupted.
+  struct Limit {
+    std::chrono::steady_clock::time_point deadline;
+    bool fired = false;
+  } limit;
+  constexpr int kProgressSteps = 1000;
+  if (deadline) {
+    limit.deadline = *deadline;
+    sqlite3_progress_handler(
+        reader->raw(), kProgressSteps,
+        [](void* p) -> int {
+          auto* l = static_cast<Limit*>(p);
+          if (std::chrono::steady_clock::now() < l->deadline) return 0;
+          l->fired = true;
+          return 1;
+        },
+        &limit);
+  }
+  const auto clear_limit = [&] {
+    if (deadline) sqlite3_progress_handler(reader->raw(), 0, nullptr, nullptr);
+  };
   // Runs one statement, appending its rows (SELECT * rows widened to every attribute).
   auto run = [&](const query::CompiledQuery& cq) {
     Rows part;
@@ -1003,9 +1026,13 @@ Rows SqliteBackend::execute(const query::CompiledQuery& q) {
       rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(skip));
       if (rows.size() > static_cast<size_t>(q.tail_limit)) rows.resize(static_cast<size_t>(q.tail_limit));
     }
+    clear_limit();
     reader->exec("COMMIT");
   } catch (...) {
+    clear_limit();
     sqlite3_exec(reader->raw(), "ROLLBACK", nullptr, nullptr, nullptr);
+    if (limit.fired)
+      throw Error(ErrorCode::kTimeout, "query interrupted: it ran past its time limit");
     throw;
   }
   return rows;

@@ -51,7 +51,8 @@ class SqliteBackend final : public Backend {
                                                 const std::vector<int64_t>& ids) override;
   std::vector<std::optional<int64_t>> find_by_values(int64_t attribute_id, ValueType type,
                                                      const std::vector<Value>& values) override;
-  Rows execute(const query::CompiledQuery& q) override;
+  Rows execute(const query::CompiledQuery& q,
+               std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) override;
   std::vector<std::string> integrity_check() override;
   query::TypeStats analyze(const EntityTypeDef& type) override;
   std::optional<query::TypeStats> load_statistics(int64_t type_id) override;
