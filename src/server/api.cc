@@ -879,55 +879,19 @@ Response Api::run_query_or_explain(const Request& req, Database& db, const std::
 
 // ---- dashboard ----------------------------------------------------------------------------------
 
-struct Api::RouteLatency {
-  explicit RouteLatency(std::vector<double> bounds) : histogram(std::move(bounds)) {}
-  uint64_t count = 0;
-  double total_s = 0;
-  double max_s = 0;
-  monitor::Histogram histogram;
-};
-
-void Api::record_latency(std::string_view method, const std::string& route, double seconds) {
-  const std::string key = fmt::format("{} {}", method, route);
-  std::lock_guard lock(latency_mu_);
-  auto it = latency_.find(key);
-  if (it == latency_.end()) {
-    if (latency_.size() >= 64) return;  // routes are a fixed set; methods of unmatched requests are not
-    it = latency_.emplace(key, std::make_unique<RouteLatency>(monitor::default_latency_buckets())).first;
-  }
-  RouteLatency& l = *it->second;
-  ++l.count;
-  l.total_s += seconds;
-  l.max_s = std::max(l.max_s, seconds);
-  l.histogram.observe(seconds);
-}
-
-namespace {
-std::vector<uint64_t> bucket_counts(const monitor::Histogram& h) {
-  std::vector<uint64_t> c(h.bounds().size() + 1);
-  for (size_t i = 0; i < c.size(); ++i) c[i] = h.bucket_count(i);
-  return c;
-}
-}  // namespace
-
 std::string Api::slow_shapes_json(size_t limit) {
   struct Shape {
-    std::string shape;
-    uint64_t count;
-    double total_ms, p99_ms, max_ms;
+    std::string tenant;
+    QueryShapeStats stats;
   };
   std::vector<Shape> shapes;
   {
-    std::lock_guard lock(latency_mu_);
-    for (const auto& [key, l] : latency_)
-      shapes.push_back({key, l->count, l->total_s * 1e3,
-                        // interpolation inside a bucket may pass the largest observation
-                        std::min(monitor::bucket_quantile(l->histogram.bounds(), bucket_counts(l->histogram), 0.99),
-                                 l->max_s) * 1e3,
-                        l->max_s * 1e3});
+    std::lock_guard lock(tenants_mu_);
+    for (const auto& [tenant, db] : tenants_)
+      for (auto& s : db->query_shapes(limit)) shapes.push_back({tenant, std::move(s)});
   }
   std::sort(shapes.begin(), shapes.end(), [](const Shape& a, const Shape& b) {
-    return a.p99_ms != b.p99_ms ? a.p99_ms > b.p99_ms : a.shape < b.shape;
+    return a.stats.p99_ms != b.stats.p99_ms ? a.stats.p99_ms > b.stats.p99_ms : a.stats.shape < b.stats.shape;
   });
   if (shapes.size() > limit) shapes.resize(limit);
   rapidjson::StringBuffer buf;
@@ -935,20 +899,22 @@ std::string Api::slow_shapes_json(size_t limit) {
   w.StartArray();
   for (const Shape& s : shapes) {
     w.StartObject();
+    w.Key("tenant");
+    put_string(w, s.tenant);
     w.Key("shape");
-    put_string(w, s.shape);
+    put_string(w, s.stats.shape);
     w.Key("plan");
-    put_string(w, "route");  // a server route, not a planned query shape (see the header)
+    put_string(w, s.stats.plan);
     w.Key("count");
-    w.Uint64(s.count);
+    w.Uint64(s.stats.count);
     w.Key("total_ms");
-    w.Double(s.total_ms);
+    w.Double(s.stats.total_ms);
     w.Key("p99_ms");
-    w.Double(s.p99_ms);
+    w.Double(s.stats.p99_ms);
     w.Key("max_ms");
-    w.Double(s.max_ms);
+    w.Double(s.stats.max_ms);
     w.Key("rows");
-    w.Uint64(0);
+    w.Uint64(s.stats.rows);
     w.EndObject();
   }
   w.EndArray();

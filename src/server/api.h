@@ -92,24 +92,18 @@ class Api {
   /// /readyz answers 503 once this is false (set at shutdown).
   void set_ready(bool ready) noexcept { ready_.store(ready); }
 
-  /// Records one answered request for the dashboard's per-route latency table (`route` as
-  /// handle() reported it, `seconds` from head received to response ready). Thread-safe.
-  void record_latency(std::string_view method, const std::string& route, double seconds);
-
   /// The dashboard's JSON sample (GET /dashboard/data): cumulative request, error, latency
   /// bucket and cache counters (the page turns two samples into rates), process figures and
   /// slow_shapes_json(). Thread-safe.
   std::string dashboard_data_json();
 
   /// The "slowest query shapes" panel: a JSON array, slowest p99 first, of at most `limit`
-  /// objects {"shape","plan","count","total_ms","p99_ms","max_ms","rows"} (the fields of the
-  /// library's QueryShapeStats). Today a "shape" is a server route ("POST /v1/query") measured
-  /// here; this is the one function to point at Database::query_shapes() once that exists.
+  /// objects {"tenant","shape","plan","count","total_ms","p99_ms","max_ms","rows"}: the
+  /// Database::query_shapes() of every tenant database this server has opened. Thread-safe.
   std::string slow_shapes_json(size_t limit = 20);
 
  private:
   struct Caller;
-  struct RouteLatency;
   Response dispatch(const Request& req, std::string& route, std::string& tenant);
   std::optional<Response> authorize(const Request& req, const RouteMatch& m, Caller& caller);
   void count_bulk(const std::string& tenant, const std::string& op, const BatchResult& r);
@@ -124,8 +118,6 @@ class Api {
   std::mutex tenants_mu_;
   std::map<std::string, std::unique_ptr<Database>, std::less<>> tenants_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-  std::mutex latency_mu_;
-  std::map<std::string, std::unique_ptr<RouteLatency>, std::less<>> latency_;
 };
 
 }  // namespace eavdb::server

@@ -74,7 +74,6 @@ struct Shared {
         .histogram("eavdb_http_request_duration_seconds", "HTTP request latency (head received to response ready).",
                    monitor::default_latency_buckets(), {{"route", route}})
         .observe(seconds);
-    api.record_latency(known ? method : "OTHER", route, seconds);
   }
 };
 

@@ -380,7 +380,7 @@ expect_eq "$(req "" GET /dashboard/assets/nope.js)" 404 "unknown asset"
 expect_eq "$(req "" GET /dashboard/data)" 200 "dashboard data"
 jq -e '(.requests_total > 0) and (.workers == 4) and (.workers_queued >= 0) and (.cache | map(.level) == ["l1","l2","l3","l4"]) and (.latency_buckets.counts | length) == (.latency_buckets.bounds_ms | length) + 1 and (.rss_bytes > 0) and (.latency_ms.p99 >= .latency_ms.p50)' "$TMP/body" >/dev/null && ok ||
   bad "dashboard data fields: $(body)"
-expect_eq "$(jq -r '[.slow_shapes[] | select(.shape == "POST /v1/explain")] | .[0].count > 0' "$TMP/body")" true "slow shapes list routes"
+expect_eq "$(jq -r '[.slow_shapes[] | select(.tenant == "acme" and (.shape | startswith("select")))] | (length > 0) and (.[0].count > 0) and (.[0].plan != "")' "$TMP/body")" true "slow shapes list the tenants' query shapes"
 first=$(jq -r .requests_total "$TMP/body")
 req "" GET /healthz >/dev/null
 req "" GET /dashboard/data >/dev/null
