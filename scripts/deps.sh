@@ -5,7 +5,8 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates sqlit
   libsqlite3-dev libsimdjson-dev libcsv-dev libcli11-dev libfmt-dev rapidjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev jq time
   redis-server libhiredis-dev libmsgpack-cxx-dev libxxhash-dev
-  libboost-dev libssl-dev curl ccache)
+  libboost-dev libssl-dev curl ccache
+  libgoogle-perftools-dev google-perftools wrk nginx)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
