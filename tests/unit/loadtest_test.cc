@@ -247,9 +247,15 @@ class TestServer {
   }
   ~TestServer() {
     stop_ = true;
+    {  // a blocking accept() does not notice close() from another thread: wake it with a connection
+      net::io_context ioc;
+      tcp::socket wake(ioc);
+      beast::error_code ec;
+      wake.connect(acceptor_.local_endpoint(), ec);
+    }
+    thread_.join();
     beast::error_code ec;
     acceptor_.close(ec);
-    thread_.join();
     for (auto& t : sessions_) t.join();
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
@@ -265,7 +271,7 @@ class TestServer {
       beast::error_code ec;
       tcp::socket s(ioc_);
       acceptor_.accept(s, ec);
-      if (ec) return;
+      if (ec || stop_) return;
       sessions_.emplace_back([this, s = std::move(s)]() mutable { serve(std::move(s)); });
     }
   }
