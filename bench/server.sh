@@ -79,8 +79,11 @@ curl -s -K "$TMP/warm.curl"
 curl -sf "$U/v1/entities/movie/$ID" -o "$TMP/body.json"
 
 # --- nginx serving the same body ------------------------------------------------------------------
+# nginx's workers drop root privileges, so the document root must be readable by anyone.
+chmod 755 "$TMP"
 mkdir -p "$TMP/nginx/www/v1/entities/movie" "$TMP/nginx/logs"
-cp "$TMP/body.json" "$TMP/nginx/www/v1/entities/movie/$ID"
+chmod -R a+rX "$TMP/nginx"
+install -m 644 "$TMP/body.json" "$TMP/nginx/www/v1/entities/movie/$ID"
 NPORT=$((20000 + RANDOM % 20000))
 cat > "$TMP/nginx/nginx.conf" <<CONF
 worker_processes auto;
@@ -108,7 +111,7 @@ CONF
 NGINX_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$NPORT/v1/entities/movie/$ID" -o /dev/null && break; sleep 0.05; done
 cmp -s "$TMP/body.json" <(curl -sf "http://127.0.0.1:$NPORT/v1/entities/movie/$ID") ||
-  { echo "server.sh: nginx does not serve the body: $(cat "$TMP/nginx/logs/error.log")" >&2; exit 1; }
+  { echo "server.sh: nginx does not serve the body: $(tail -5 "$TMP/nginx/logs/error.log")" >&2; exit 1; }
 
 # --- (a) wrk: eavdb versus nginx --------------------------------------------------------------------
 wrk_rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
