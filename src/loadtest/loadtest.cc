@@ -122,15 +122,6 @@ uint64_t Schedule::count_for(int c) const {
   return (total_ - cu + connections_ - 1) / connections_;
 }
 
-uint64_t Schedule::due_before(std::chrono::nanoseconds t) const {
-  if (t.count() <= 0) return 0;
-  // Smallest k with offset(k) >= t, i.e. k*1e9/rate >= t.
-  auto k = static_cast<uint64_t>(std::ceil(static_cast<long double>(t.count()) * rate_ / 1e9L));
-  while (k > 0 && offset(k - 1) >= t) --k;  // correct floating-point rounding either way
-  while (offset(k) < t) ++k;
-  return std::min(k, total_);
-}
-
 uint64_t Schedule::requests_in(double seconds, double rate) {
   if (seconds <= 0) return 0;
   const long double exact = static_cast<long double>(seconds) * rate;

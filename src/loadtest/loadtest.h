@@ -56,8 +56,6 @@ class Schedule {
   std::chrono::nanoseconds offset(uint64_t k) const;
   /// Requests connection `c` sends in the whole run.
   uint64_t count_for(int c) const;
-  /// Number of requests due strictly before `t` after the start (capped at total()).
-  uint64_t due_before(std::chrono::nanoseconds t) const;
   /// Requests in a run of `seconds` at `rate`: ceil(seconds * rate).
   static uint64_t requests_in(double seconds, double rate);
   uint64_t total() const { return total_; }

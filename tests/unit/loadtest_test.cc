@@ -128,20 +128,6 @@ TEST(LoadtestSchedule, NoDriftOverLongRuns) {
   EXPECT_EQ(fast.offset(123456789), 123456789us);
 }
 
-TEST(LoadtestSchedule, DueBeforeInvertsOffset) {
-  const Schedule s(3, 2, 100);
-  EXPECT_EQ(s.due_before(0ns), 0u);
-  EXPECT_EQ(s.due_before(1ns), 1u);             // request 0 at t=0
-  EXPECT_EQ(s.due_before(333'333'333ns), 1u);   // request 1 is due exactly then, not before
-  EXPECT_EQ(s.due_before(333'333'334ns), 2u);
-  EXPECT_EQ(s.due_before(1s), 3u);
-  EXPECT_EQ(s.due_before(1000s), 100u);         // capped at the total
-  for (uint64_t k = 0; k < 100; ++k) {
-    EXPECT_EQ(s.due_before(s.offset(k)), k);
-    EXPECT_EQ(s.due_before(s.offset(k) + 1ns), k + 1);
-  }
-}
-
 TEST(LoadtestSchedule, RequestsInAPeriod) {
   EXPECT_EQ(Schedule::requests_in(10, 1000), 10000u);
   EXPECT_EQ(Schedule::requests_in(0.1, 30), 3u);  // 2.9999999999999996 in doubles
