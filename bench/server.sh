@@ -84,8 +84,10 @@ chmod 755 "$TMP"
 mkdir -p "$TMP/nginx/www/v1/entities/movie" "$TMP/nginx/logs"
 chmod -R a+rX "$TMP/nginx"
 install -m 644 "$TMP/body.json" "$TMP/nginx/www/v1/entities/movie/$ID"
-NPORT=$((20000 + RANDOM % 20000))
-cat > "$TMP/nginx/nginx.conf" <<CONF
+# A random port; nginx exits when it is taken, and then another one is tried.
+for attempt in 1 2 3 4 5; do
+  NPORT=$((20000 + RANDOM % 20000))
+  cat > "$TMP/nginx/nginx.conf" <<CONF
 worker_processes auto;
 daemon off;
 pid $TMP/nginx/nginx.pid;
@@ -107,9 +109,17 @@ http {
   }
 }
 CONF
-"$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/logs/error.log" &
-NGINX_PID=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$NPORT/v1/entities/movie/$ID" -o /dev/null && break; sleep 0.05; done
+  "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/logs/error.log" &
+  NGINX_PID=$!
+  for _ in $(seq 1 100); do
+    kill -0 "$NGINX_PID" 2>/dev/null || break
+    curl -sf "http://127.0.0.1:$NPORT/v1/entities/movie/$ID" -o /dev/null && break
+    sleep 0.05
+  done
+  kill -0 "$NGINX_PID" 2>/dev/null && break
+  wait "$NGINX_PID" 2>/dev/null || true
+  NGINX_PID=
+done
 cmp -s "$TMP/body.json" <(curl -sf "http://127.0.0.1:$NPORT/v1/entities/movie/$ID") ||
   { echo "server.sh: nginx does not serve the body: $(tail -5 "$TMP/nginx/logs/error.log")" >&2; exit 1; }
 
