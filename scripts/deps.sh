@@ -6,7 +6,7 @@ PACKAGES=(build-essential cmake ninja-build pkg-config git ca-certificates sqlit
   libgtest-dev libgmock-dev libbenchmark-dev jq time
   redis-server libhiredis-dev libmsgpack-cxx-dev libxxhash-dev
   libboost-dev libssl-dev curl ccache
-  postgresql-15 libpq-dev
+  postgresql-15 libpq-dev libgoogle-perftools-dev google-perftools wrk nginx
   chromium)  # the dashboard's browser test (tests/e2e/dashboard.sh) drives it headless
 missing=()
 for p in "${PACKAGES[@]}"; do

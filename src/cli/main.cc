@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <tuple>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -23,6 +24,8 @@
 #include "eavdb/import.h"
 #include "eavdb/session.h"
 #include "io/io.h"
+#include "loadtest/loadtest.h"
+#include "loadtest/profiler.h"
 #include "server/server.h"
 #include "server/tokens.h"
 #include "storage/sqlite/sqlite_backend.h"
@@ -414,6 +417,34 @@ int main(int argc, char** argv) {
     sub->add_flag("--slow-log-params", slow_log_params, "write parameter values to the slow-query log (default: \"?\")");
   }
 
+  std::string serve_cpu_profile, serve_heap_profile;
+  serve->add_option("--cpu-profile", serve_cpu_profile, "write a gperftools CPU profile here at shutdown (read with google-pprof)");
+  serve->add_option("--heap-profile", serve_heap_profile, "write gperftools heap profiles PREFIX.NNNN.heap (a last one at shutdown)");
+
+  // loadtest: the open-model load generator (src/loadtest).
+  auto* loadtest_cmd = app.add_subcommand("loadtest", "constant-throughput HTTP load test of an eavdb server (wrk2-style, coordinated omission corrected)");
+  loadtest::Options lt;
+  std::string lt_mix = "get=100", lt_ids = "1-1000", lt_json;
+  if (const char* t = std::getenv("EAVDB_TOKEN")) lt.token = t;
+  loadtest_cmd->add_option("url", lt.url, "server base URL, e.g. http://127.0.0.1:8080")->required();
+  loadtest_cmd->add_option("--rate,-R", lt.rate, "requests per second, all connections together")->check(CLI::Range(0.001, 1e7));
+  loadtest_cmd->add_option("--connections,-c", lt.connections, "keep-alive connections")->check(CLI::Range(1, 100000));
+  loadtest_cmd->add_option("--threads,-t", lt.threads, "client threads")->check(CLI::Range(1, 256));
+  loadtest_cmd->add_option("--duration,-d", lt.duration_s, "measured seconds")->check(CLI::PositiveNumber);
+  loadtest_cmd->add_option("--warmup", lt.warmup_s, "seconds of load before measuring")->check(CLI::NonNegativeNumber);
+  loadtest_cmd->add_option("--timeout", lt.timeout_s, "seconds per request before it counts as a timeout")->check(CLI::PositiveNumber);
+  loadtest_cmd->add_option("--max-duration", lt.max_duration_s, "refuse runs (warm-up + duration) longer than this, seconds")->check(CLI::PositiveNumber);
+  loadtest_cmd->add_option("--max-requests", lt.max_requests, "never schedule more requests than this (warm-up included)")->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  loadtest_cmd->add_option("--mix", lt_mix, "request mix, e.g. get=80,query=15,put=5");
+  loadtest_cmd->add_option("--type", lt.type, "entity type of the requests");
+  loadtest_cmd->add_option("--ids", lt_ids, "entity ids drawn uniformly from FIRST-LAST");
+  loadtest_cmd->add_option("--token", lt.token, "Bearer token (default $EAVDB_TOKEN)");
+  loadtest_cmd->add_option("--query", lt.query_sql, "SQL of the query requests; every ? gets a random id (default: SELECT * FROM <type> WHERE id >= ? ORDER BY id LIMIT 10)");
+  loadtest_cmd->add_option("--put-body", lt.put_body, "JSON object sent by the put requests (PATCH)");
+  loadtest_cmd->add_option("--seed", lt.seed, "random seed of ids and kinds");
+  loadtest_cmd->add_flag("--allow-remote", lt.allow_remote, "allow a target that is not a loopback address");
+  loadtest_cmd->add_option("--json", lt_json, "also write the report as JSON to this file");
+
   auto* token = app.add_subcommand("token", "API tokens of the HTTP server");
   token->require_subcommand(1);
   auto* token_create = token->add_subcommand("create", "create a token (printed once; only its hash is stored)");
@@ -438,6 +469,20 @@ int main(int argc, char** argv) {
       std::cout.flush();
       return 0;
     }
+    if (*loadtest_cmd) {
+      lt.mix = loadtest::Mix::parse(lt_mix);
+      std::tie(lt.id_min, lt.id_max) = loadtest::parse_id_range(lt_ids);
+      const loadtest::Report report = loadtest::run(lt);
+      std::cout << report.text();
+      std::cout.flush();
+      if (!lt_json.empty()) {
+        std::ofstream out(lt_json, std::ios::binary | std::ios::trunc);
+        out << report.json();
+        out.close();
+        if (!out) throw Error(ErrorCode::kIo, fmt::format("--json: cannot write '{}'", lt_json));
+      }
+      return 0;
+    }
     if (*serve) {
       const auto colon = serve_listen.rfind(':');
       if (colon == std::string::npos) throw Error(ErrorCode::kInvalidArgument, "--listen: expected address:port");
@@ -453,13 +498,19 @@ int main(int argc, char** argv) {
       serve_opts.header_timeout = std::chrono::milliseconds(header_timeout_ms);
       serve_opts.body_timeout = std::chrono::milliseconds(body_timeout_ms);
       serve_opts.query_timeout = std::chrono::milliseconds(query_timeout_ms);
-      return server::run(serve_opts, [&](unsigned short bound) {
+      // Profilers run for the server's whole life and are flushed after its graceful stop.
+      loadtest::Profiler profiler(serve_cpu_profile, serve_heap_profile);
+      const int rc = server::run(serve_opts, [&](unsigned short bound) {
         std::cerr << fmt::format("eavdb serve: listening on http://{}:{} ({} I/O threads, {} workers, database {})\n",
                                  serve_opts.host, bound, serve_opts.io_threads, serve_opts.workers, db_url);
         if (serve_opts.no_auth)
           std::cerr << "eavdb serve: WARNING: --no-auth: no tokens are checked; every request acts as an admin of "
                        "tenant 'default' (loopback only)\n";
       });
+      profiler.stop();
+      if (!serve_cpu_profile.empty()) std::cerr << fmt::format("eavdb serve: CPU profile written to {}\n", serve_cpu_profile);
+      if (!serve_heap_profile.empty()) std::cerr << fmt::format("eavdb serve: heap profiles written to {}.*.heap\n", serve_heap_profile);
+      return rc;
     }
     auto db = Database::open(db_url, db_options);
     const io::OutputFormat out_format = io::parse_output_format(format_name);
