@@ -109,7 +109,9 @@ TEST(CacheShared, TtlExpiresWithJitterInRange) {
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
   int alive = 0;
   for (int64_t k = 0; k < 50; ++k) alive += c.get(k) != nullptr;
-  if (std::chrono::steady_clock::now() - first_put < std::chrono::milliseconds(200)) EXPECT_EQ(alive, 50);
+  if (std::chrono::steady_clock::now() - first_put < std::chrono::milliseconds(200)) {
+    EXPECT_EQ(alive, 50);
+  }
   std::this_thread::sleep_until(last_put + std::chrono::milliseconds(650));
   for (int64_t k = 0; k < 50; ++k) EXPECT_EQ(c.get(k), nullptr) << k;
   EXPECT_EQ(c.stats().expirations, 50u);
