@@ -29,6 +29,7 @@
 // policy lock; the simulator uses it from one thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -82,6 +83,11 @@ class Policy {
   /// recycled) must be tolerated: it is ignored (free slot, out of range, kNoHandle) or at worst
   /// touches another live entry's recency and frequency (slot recycled since).
   virtual void record_hit(Handle handle) = 0;
+  /// record_hit() of each of `handles[0 .. count)`, in order. Implementations overlap the memory
+  /// accesses of the batch (prefetching), which is what makes draining a read buffer cheap.
+  virtual void record_hits(const Handle* handles, size_t count) {
+    for (size_t i = 0; i < count; ++i) record_hit(handles[i]);
+  }
   /// Adds a new entry of `weight` (the caller guarantees key_hash is not already present) and
   /// evicts until both bounds hold. Every dropped entry is appended to `evicted` — possibly the new
   /// entry itself (weight > max_weight, or it lost admission). Returns the new entry's handle, or
