@@ -60,6 +60,11 @@ uint32_t FrequencySketch::frequency(uint64_t key_hash) const noexcept {
   return static_cast<uint32_t>(result);
 }
 
+void FrequencySketch::prefetch(uint64_t key_hash) const noexcept {
+  const uint64_t block = ((mix(key_hash) >> 32) & block_mask_) * kWordsPerBlock;
+  __builtin_prefetch(&table_[block], 1);
+}
+
 void FrequencySketch::increment(uint64_t key_hash) noexcept {
   CounterRef refs[4];
   locate(key_hash, block_mask_, refs);

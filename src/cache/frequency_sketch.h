@@ -39,6 +39,9 @@ class FrequencySketch {
   /// Counts one occurrence of `key_hash` (each of its four counters that is below 15 grows by
   /// one); after sample_size() increments that changed a counter, all counters are halved.
   void increment(uint64_t key_hash) noexcept;
+  /// Hints the CPU to load the cache line holding `key_hash`'s counters (no effect otherwise), so
+  /// a batch of increments can overlap its memory accesses.
+  void prefetch(uint64_t key_hash) const noexcept;
   /// Forgets everything (all counters and the increment count back to zero).
   void clear() noexcept;
 

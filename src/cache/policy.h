@@ -13,7 +13,8 @@
 //    estimated frequency stays (ties favour the victim);
 //  - frequencies come from a count-min sketch of 4-bit counters (4 hash functions, one 64-bit word
 //    per group), all counters halved every 10 × capacity increments ("aging");
-//  - the window share adapts by hill climbing on the hit ratio of each sample period.
+//  - the window share adapts each sample period: regret measured on a ghost of dropped keys
+//    picks the direction, the hit ratio vetoes moves that cost (details in policy.cc).
 // Both bounds (weight and entry count) apply to every region: window and protected maxima are
 // shares of each. Details and the data layout: policy.cc; the sketch: frequency_sketch.h.
 // LRU is kept for comparison (PolicyKind::kLru): one list, no admission filter.
@@ -22,13 +23,15 @@
 // record_miss(h) on a lookup miss and insert(h, ...) when it then stores the value. An entry
 // inserted without a recorded miss competes with the frequency its key already has.
 //
-// Memory: per entry a 24-byte slot (8 bytes of links + queue tag, 16 of key hash and weight) and
-// 4-8 bytes of sketch (bit_floor(max_entries) 64-bit words); stats().metadata_bytes counts both.
+// Memory: per entry a 20-byte slot (8 bytes of links + queue tag, 12 of key hash and weight),
+// 4-8 bytes of sketch (bit_floor(max_entries) 64-bit words) and, for W-TinyLFU, 2-4 bytes of
+// ghost (bit_ceil(max_entries) 16-bit fingerprints); stats().metadata_bytes counts them all.
 //
 // Thread-safety: none. The L2 shared cache (shared_cache.h) calls a policy under its shard's
 // policy lock; the simulator uses it from one thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -70,7 +73,8 @@ struct PolicyStats {
 class Policy {
  public:
   /// A policy bounded by `max_weight` (sum of weights) and `max_entries` (count); both ≥ 1.
-  /// `max_entries` also sizes the frequency sketch and the sample periods (10 × max_entries).
+  /// `max_entries` also sizes the frequency sketch (aging every 10 × max_entries), the ghost and
+  /// the climber's sample periods (max_entries accesses).
   /// Throws Error(kInvalidArgument) for 0 or for max_entries > 2^30 − 2.
   static std::unique_ptr<Policy> create(PolicyKind kind, uint64_t max_weight, uint64_t max_entries);
   virtual ~Policy() = default;
@@ -82,13 +86,18 @@ class Policy {
   /// recycled) must be tolerated: it is ignored (free slot, out of range, kNoHandle) or at worst
   /// touches another live entry's recency and frequency (slot recycled since).
   virtual void record_hit(Handle handle) = 0;
+  /// record_hit() of each of `handles[0 .. count)`, in order. Implementations overlap the memory
+  /// accesses of the batch (prefetching), which is what makes draining a read buffer cheap.
+  virtual void record_hits(const Handle* handles, size_t count) {
+    for (size_t i = 0; i < count; ++i) record_hit(handles[i]);
+  }
   /// Adds a new entry of `weight` (the caller guarantees key_hash is not already present) and
   /// evicts until both bounds hold. Every dropped entry is appended to `evicted` — possibly the new
-  /// entry itself (weight > max_weight, or it lost admission). Returns the new entry's handle, or
+  /// entry itself (weight > max_weight or ≥ 4 GiB, or it lost admission). Returns the new entry's handle, or
   /// kNoHandle when it was dropped at once.
   virtual Handle insert(uint64_t key_hash, uint64_t weight, std::vector<Evicted>& evicted) = 0;
   /// Changes a live entry's weight (a replaced value) and evicts as insert() does; the entry's
-  /// recency and frequency are unchanged. If the new weight exceeds max_weight the entry itself
+  /// recency and frequency are unchanged. If the new weight exceeds max_weight (or 4 GiB) the entry itself
   /// is evicted (reported with its handle). A stale handle to a free slot is ignored.
   virtual void update_weight(Handle handle, uint64_t weight, std::vector<Evicted>& evicted) = 0;
   /// Removes a live entry (explicit invalidation or expiry); not counted as an eviction. A stale

@@ -99,7 +99,8 @@ return stored
 // '2' for a large change already committed (first chunk only), [7]: tag count n, [8 .. 7+n]:
 // tags, then pairs (id > 0, version). A large commit bumps the generation and counts one more
 // pending commit under its token (qn:), whose quarantine deadline (q:) is now + quarantine; an
-// already committed one only bumps the generation. Returns 1.
+// already committed one only bumps the generation. Returns the generation after the call (the
+// one publish() checks: see RedisStore::publish).
 constexpr const char* kLuaAnnounce = R"LUA(
 local us, now = clock()
 local stamp = us .. '000'
@@ -127,17 +128,21 @@ if ARGV[6] == '1' then
   redis.call('PEXPIRE', q, ARGV[4])
   redis.call('PEXPIRE', qn, ARGV[4])
 end
-return 1
+return redis.call('GET', base .. 'g:' .. nsk)
 )LUA";
 
 // ARGV[3]: settle ms, [4]: commit token, [5]: channel, [6]: message, [7]: '1' for a large
-// commit, [8]: tag count n, [9 .. 8+n]: tags. A large commit counts one pending commit less under
-// its token; at zero its quarantine deadline becomes now + settle. Returns PUBLISH's receiver
-// count.
+// commit, [8]: tag count n, [9 .. 8+n]: tags, [9+n]: the generation announce() returned ("*":
+// unchecked). When the generation is no longer that one (Redis restarted or flushed after the
+// announce, and the pointers it moved may be gone) nothing is done and -1 is returned, so the
+// caller re-announces first. A large commit counts one pending commit less under its token; at
+// zero its quarantine deadline becomes now + settle. Returns PUBLISH's receiver count.
 constexpr const char* kLuaPublish = R"LUA(
+local ntags = tonumber(ARGV[8])
+local expected = ARGV[9 + ntags]
+if expected ~= '*' and redis.call('GET', base .. 'g:' .. nsk) ~= expected then return -1 end
 local us, now = clock()
 local stamp = us .. '000'
-local ntags = tonumber(ARGV[8])
 for i = 9, 8 + ntags do bump(base .. 't:' .. nsk .. ':' .. ARGV[i], stamp) end
 if ARGV[7] == '1' then
   local q, qn = base .. 'q:' .. nsk, base .. 'qn:' .. nsk
@@ -725,6 +730,19 @@ void RedisStore::put_entities(std::string_view ns,
 }
 
 bool RedisStore::announce(const Invalidation& inv) {
+  std::string generation;
+  if (!announce_at(inv, generation)) return false;
+  // Remembered for publish() of the same change (not for a catch-up: no publish follows it).
+  if (!inv.committed) {
+    std::lock_guard lock(announced_mu_);
+    if (announced_.size() >= kMaxAnnounced) announced_.clear();  // commits rolled back after announce
+    announced_[detail::commit_token(inv)].push_back(std::move(generation));
+  }
+  return true;
+}
+
+bool RedisStore::announce_at(const Invalidation& inv, std::string& generation) {
+  generation.clear();
   // Tags and the large-commit part go with the first chunk; entities kChunk per script call,
   // pipelined.
   std::vector<std::vector<std::string>> calls;
@@ -751,8 +769,14 @@ bool RedisStore::announce(const Invalidation& inv) {
     calls.back().push_back(std::to_string(std::max<int64_t>(e.version, 0)));
     ++in_call;
   }
-  for (const auto& r : eval_many(kAnnounce, calls))
+  // Every chunk reports the generation after it ran; they differ only when something bumped it
+  // in between, and then publish() must re-announce ("!" never matches a generation).
+  for (const auto& r : eval_many(kAnnounce, calls)) {
     if (!r) return false;
+    std::string gen = r->type == REDIS_REPLY_STRING ? std::string(reply_text(r.get())) : "!";
+    if (generation.empty()) generation = std::move(gen);
+    else if (generation != gen) generation = "!";
+  }
   return true;
 }
 
@@ -770,7 +794,45 @@ bool RedisStore::publish(const Invalidation& inv) {
   args.push_back(detail::is_large(inv) ? "1" : "0");
   args.push_back(std::to_string(inv.tags.size()));
   for (const auto& t : inv.tags) args.push_back(t);
-  return eval(kPublish, args) != nullptr;
+  // The generation announce() saw: a Redis restarted (or flushed) between the announce and the
+  // COMMIT lost the version pointers it moved, and a reader may since have filled the old record
+  // under a new generation. Then the change is announced again (as committed) before it is
+  // published, so L3 never points at the old version after this returns.
+  const std::string token = detail::commit_token(inv);
+  std::string expected = "*";
+  {
+    std::lock_guard lock(announced_mu_);
+    if (auto it = announced_.find(token); it != announced_.end()) {
+      expected = std::move(it->second.back());
+      it->second.pop_back();
+      if (it->second.empty()) announced_.erase(it);
+    }
+  }
+  auto keep_for_retry = [&] {  // the caller retries publish() later: check the same generation
+    if (expected == "*") return;
+    std::lock_guard lock(announced_mu_);
+    announced_[token].push_back(expected);
+  };
+  args.push_back(expected);
+  for (int attempt = 0;; ++attempt) {
+    auto r = eval(kPublish, args);
+    if (!r) {
+      keep_for_retry();
+      return false;
+    }
+    if (r->type != REDIS_REPLY_INTEGER || r->integer != -1) return true;
+    Invalidation again = inv;
+    again.committed = true;
+    std::string generation;
+    if (!announce_at(again, generation)) {
+      keep_for_retry();
+      return false;
+    }
+    // Generations keep moving (a flood of large commits or clears): the last re-announce was
+    // made under the newest one, publish without the check.
+    expected = attempt >= 2 || generation.empty() ? "*" : generation;
+    args.back() = expected;
+  }
 }
 
 std::unique_ptr<Subscription> RedisStore::subscribe(std::string_view ns,

@@ -43,6 +43,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "cache/remote.h"
@@ -120,6 +121,9 @@ class RedisStore final : public RemoteStore {
   /// Runs one plain command. nullptr on failure (not counted: the caller decides).
   std::unique_ptr<redisReply, void (*)(void*)> command(Conn& conn, const std::vector<std::string_view>& argv);
   bool ensure_connected(Conn& conn);
+  /// announce() without remembering: `generation` receives the entity generation after the
+  /// call ("!" when chunks saw different ones).
+  bool announce_at(const Invalidation& inv, std::string& generation);
   void drop(Conn& conn);
   Conn& acquire(std::unique_lock<std::mutex>& lock);
 
@@ -131,6 +135,10 @@ class RedisStore final : public RemoteStore {
   std::atomic<uint32_t> next_conn_{0};
   std::mutex sha_mu_;
   std::vector<std::string> shas_;  // SHA1 of each script, from SCRIPT LOAD
+  /// Generation each announce() saw, by commit token, until publish() of the same change.
+  static constexpr size_t kMaxAnnounced = 4096;
+  std::mutex announced_mu_;
+  std::unordered_map<std::string, std::vector<std::string>> announced_;
 };
 
 }  // namespace eavdb::cache

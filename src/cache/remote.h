@@ -160,7 +160,11 @@ class RemoteStore {
   /// Called after the COMMIT with the Invalidation given to announce(): bumps inv.tags a second
   /// time, ends the quarantine of a large commit, and publishes `inv` on the invalidation channel
   /// "eavdb:inv:<ns>" (sent_at_us is set to now when 0). One round trip. False on failure. A
-  /// store without a bus (file://) does the first two and returns true.
+  /// store without a bus (file://) does the first two and returns true. When the entity
+  /// generation is no longer the one announce() of the same change left (Redis restarted or was
+  /// flushed between the announce and the COMMIT, losing the pointers it moved while readers
+  /// filled older records under a new generation), the change is first announced again as
+  /// committed (one more round trip).
   virtual bool publish(const Invalidation& inv) = 0;
   /// Subscribes to the invalidation channel of `ns`. `on_message` runs on the subscription thread
   /// for every message (own messages included; filter by origin); `on_connection(false)` runs

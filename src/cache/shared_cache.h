@@ -4,7 +4,8 @@
 //
 // Concurrency (after Caffeine's BoundedLocalCache):
 //  - the key space is split into shards by key hash; there is no global lock;
-//  - a read takes its shard's map lock in shared mode only, and records the access in the shard's
+//  - a read takes its shard's map lock in shared mode only (the map: HandleTable, an
+//    open-addressing index over entries stored by policy handle), and records the access in the shard's
 //    lossy read buffer (a ring of policy handles); the buffer is drained into the policy under the
 //    shard's policy lock by whoever finds it free (try_lock), so reads never wait on the policy;
 //  - writes (fill, invalidate) take the policy lock, then the map lock exclusively.
@@ -71,6 +72,96 @@ struct Loaded {
   bool store = true;               ///< false: return the value but do not cache it (e.g. too large)
 };
 
+/// One shard's key -> entry map: the entries live in a vector indexed by their policy handle
+/// (slots the policy hands out and recycles, so the vector never outgrows the bounds), and an
+/// open-addressing index (linear probing, backward-shift deletion, at most half full) maps a key
+/// hash to a handle. An index word is (upper 32 bits of the hash) << 32 | (handle + 1), 0 when
+/// empty: a probe compares hash bits in the index before it touches an entry, so a hit costs one
+/// index line and the entry itself, with no allocation and no modulo. Not thread-safe: the shard's
+/// lock guards it.
+template <class K, class E>
+class HandleTable {
+ public:
+  HandleTable() { index_.assign(kMinCapacity, 0); }
+
+  /// The handle whose entry has `key` (hash `h`), or kNoHandle.
+  Handle find(const K& key, uint64_t h) const noexcept {
+    const uint64_t tag = h >> 32;
+    for (size_t i = home(h);; i = (i + 1) & mask()) {
+      const uint64_t w = index_[i];
+      if (w == 0) return kNoHandle;
+      if ((w >> 32) == tag) {
+        const Handle handle = static_cast<Handle>(static_cast<uint32_t>(w) - 1);
+        if (entries_[handle].key == key) return handle;
+      }
+    }
+  }
+  /// The entry of a live handle.
+  E& at(Handle handle) noexcept { return entries_[handle]; }
+  const E& at(Handle handle) const noexcept { return entries_[handle]; }
+  /// True when `handle` holds an entry (e.hash is set, value non-null).
+  bool occupied(Handle handle) const noexcept { return handle < entries_.size() && entries_[handle].value; }
+  /// Stores `entry` (its key must be absent; entry.hash its hash) under `handle` (free).
+  void insert(Handle handle, E entry) {
+    if (entries_.size() <= handle) entries_.resize(static_cast<size_t>(handle) + 1);
+    if (2 * (size_ + 1) > index_.size()) rehash(2 * index_.size());
+    const uint64_t h = entry.hash;
+    entries_[handle] = std::move(entry);
+    size_t i = home(h);
+    while (index_[i] != 0) i = (i + 1) & mask();
+    index_[i] = word(h, handle);
+    ++size_;
+  }
+  /// Removes the entry under `handle` (occupied).
+  void erase(Handle handle) noexcept {
+    const uint64_t h = entries_[handle].hash;
+    const uint64_t w = word(h, handle);
+    size_t i = home(h);
+    while (index_[i] != w) i = (i + 1) & mask();
+    // Backward shift: pull later words of the probe run into the hole when their home allows.
+    for (size_t j = (i + 1) & mask(); index_[j] != 0; j = (j + 1) & mask()) {
+      const size_t k = home(entries_[static_cast<uint32_t>(index_[j]) - 1].hash);
+      const bool movable = i <= j ? (k <= i || k > j) : (k <= i && k > j);
+      if (movable) {
+        index_[i] = index_[j];
+        i = j;
+      }
+    }
+    index_[i] = 0;
+    entries_[handle] = E{};
+    --size_;
+  }
+  /// Removes everything (capacity kept).
+  void clear() noexcept {
+    std::fill(index_.begin(), index_.end(), 0);
+    for (auto& e : entries_) e = E{};
+    size_ = 0;
+  }
+  size_t size() const noexcept { return size_; }
+
+ private:
+  static constexpr size_t kMinCapacity = 16;
+  size_t mask() const noexcept { return index_.size() - 1; }
+  size_t home(uint64_t h) const noexcept {
+    return static_cast<size_t>(((h ^ (h >> 29)) * 0x9E3779B97F4A7C15ull) >> 20) & mask();
+  }
+  static uint64_t word(uint64_t h, Handle handle) noexcept { return (h >> 32) << 32 | (uint64_t{handle} + 1); }
+  void rehash(size_t capacity) {
+    std::vector<uint64_t> old = std::move(index_);
+    index_.assign(capacity, 0);
+    for (uint64_t w : old) {
+      if (w == 0) continue;
+      size_t i = home(entries_[static_cast<uint32_t>(w) - 1].hash);
+      while (index_[i] != 0) i = (i + 1) & mask();
+      index_[i] = w;
+    }
+  }
+
+  std::vector<uint64_t> index_;
+  std::vector<E> entries_;
+  size_t size_ = 0;
+};
+
 /// A sharded, concurrent, bounded cache from K to immutable V. Hash must be a stateless functor
 /// returning a well-mixed 64-bit hash.
 template <class K, class V, class Hash>
@@ -110,9 +201,10 @@ class SharedCache {
   }
 
   /// Stores `value` unless `key`'s stripe epoch moved past `epoch_before_load` (an invalidation
-  /// raced the load) or the value does not fit. Returns true when stored.
+  /// raced the load), the value does not fit, or it is null. Returns true when stored.
   bool put(const K& key, ValuePtr value, uint64_t weight, std::chrono::nanoseconds ttl,
            uint64_t epoch_before_load, std::chrono::nanoseconds load_time = {}) {
+    if (!value) return false;
     const uint64_t h = hash_of(key);
     Shard& s = shard_of(h);
     std::vector<Evicted> evicted;
@@ -127,36 +219,30 @@ class SharedCache {
     }
     const int64_t now = now_ns();
     const int64_t expires = ttl.count() > 0 ? now + jittered(ttl.count()) : 0;
-    auto it = s.map.find(key);
+    const Handle existing = s.table.find(key, h);
     Handle fresh = kNoHandle;
-    if (it != s.map.end()) {
-      Node& n = it->second;
+    if (existing != kNoHandle) {
+      Entry& n = s.table.at(existing);
       n.value = std::move(value);
       n.expires_ns = expires;
       n.load_ns = load_time.count();
       s.bytes += weight - n.weight;  // unsigned wrap is intended (a decrease)
       n.weight = weight;
-      s.policy->update_weight(n.handle, weight, evicted);
+      s.policy->update_weight(existing, weight, evicted);
     } else {
       fresh = s.policy->insert(h, weight, evicted);
     }
     // Victims first: the policy may have recycled a victim's handle for the new entry.
-    bool stored = it != s.map.end() || fresh != kNoHandle;
+    bool stored = existing != kNoHandle || fresh != kNoHandle;
     for (const Evicted& e : evicted) {
-      const K* k = e.handle < s.keys.size() ? s.keys[e.handle] : nullptr;
-      if (!k || hash_of(*k) != e.key_hash) continue;  // the new entry itself, refused
-      auto victim = s.map.find(*k);
-      if (victim == s.map.end() || victim->second.handle != e.handle) continue;
-      if (*k == key) stored = false;
-      s.bytes -= victim->second.weight;
-      s.keys[e.handle] = nullptr;
-      s.map.erase(victim);
+      if (!s.table.occupied(e.handle) || s.table.at(e.handle).hash != e.key_hash) continue;  // refused new entry
+      if (e.handle == existing) stored = false;
+      s.bytes -= s.table.at(e.handle).weight;
+      s.table.erase(e.handle);
       s.stats.evictions.fetch_add(1, std::memory_order_relaxed);
     }
     if (fresh != kNoHandle) {
-      auto pos = s.map.emplace(key, Node{std::move(value), fresh, weight, expires, load_time.count()}).first;
-      if (s.keys.size() <= fresh) s.keys.resize(fresh + 1, nullptr);
-      s.keys[fresh] = &pos->first;
+      s.table.insert(fresh, Entry{key, std::move(value), h, weight, expires, load_time.count()});
       s.bytes += weight;
     }
     return stored;
@@ -181,9 +267,8 @@ class SharedCache {
       std::unique_lock mlock(s.map_mu);
       for (auto& slot : s.read_buffer) slot.store(kNoHandle, std::memory_order_relaxed);
       s.read_tail = s.read_head.load(std::memory_order_acquire);
-      s.stats.invalidations.fetch_add(s.map.size(), std::memory_order_relaxed);
-      s.map.clear();
-      s.keys.clear();
+      s.stats.invalidations.fetch_add(s.table.size(), std::memory_order_relaxed);
+      s.table.clear();
       s.bytes = 0;
       s.policy->clear();
     }
@@ -215,7 +300,7 @@ class SharedCache {
     LevelStats out;
     for (const auto& sp : shards_) {
       const Shard& s = *sp;
-      out.hits += s.stats.hits.load(std::memory_order_relaxed);
+      out.hits += s.read_head.load(std::memory_order_relaxed);
       out.misses += s.stats.misses.load(std::memory_order_relaxed);
       out.evictions += s.stats.evictions.load(std::memory_order_relaxed);
       out.expirations += s.stats.expirations.load(std::memory_order_relaxed);
@@ -225,7 +310,7 @@ class SharedCache {
       out.loads += s.stats.loads.load(std::memory_order_relaxed);
       out.load_ns += s.stats.load_ns.load(std::memory_order_relaxed);
       std::shared_lock lock(s.map_mu);
-      out.entries += s.map.size();
+      out.entries += s.table.size();
       out.bytes += s.bytes;
     }
     return out;
@@ -245,9 +330,10 @@ class SharedCache {
   const SharedCacheOptions& options() const noexcept { return options_; }
 
  private:
-  struct Node {
-    ValuePtr value;
-    Handle handle = kNoHandle;
+  struct Entry {
+    K key{};
+    ValuePtr value;          ///< null: a free slot
+    uint64_t hash = 0;       ///< Hash{}(key)
     uint64_t weight = 0;
     int64_t expires_ns = 0;  ///< steady-clock ns; 0: never
     int64_t load_ns = 0;     ///< how long the load took (XFetch Δ)
@@ -265,19 +351,19 @@ class SharedCache {
     bool leader = false;
   };
   struct Counters {
-    std::atomic<uint64_t> hits{0}, misses{0}, evictions{0}, expirations{0}, invalidations{0},
+    std::atomic<uint64_t> misses{0}, evictions{0}, expirations{0}, invalidations{0},
         stale_fills{0}, early_refreshes{0}, loads{0}, load_ns{0};
   };
   struct alignas(64) Shard {
     mutable std::shared_mutex map_mu;
-    std::unordered_map<K, Node, Hash> map;
-    std::vector<const K*> keys;  ///< handle -> key in `map` (guarded by both locks for writes)
+    HandleTable<K, Entry> table;  ///< entries by policy handle (guarded by both locks for writes)
     uint64_t bytes = 0;
     mutable std::mutex policy_mu;
     std::unique_ptr<Policy> policy;
     std::array<std::atomic<Handle>, kReadBufferSize> read_buffer;
-    std::atomic<uint32_t> read_head{0};
-    uint32_t read_tail = 0;  ///< first buffered read not yet drained (policy_mu)
+    /// Reads recorded so far (every hit is one: it also serves as the hit counter).
+    std::atomic<uint64_t> read_head{0};
+    uint64_t read_tail = 0;  ///< first buffered read not yet drained (policy_mu)
     std::mutex flight_mu;
     std::unordered_map<K, std::shared_ptr<Flight>, Hash> flights;
     Counters stats;
@@ -307,15 +393,15 @@ class SharedCache {
     bool expired = false;
     {
       std::shared_lock lock(s.map_mu);
-      auto it = s.map.find(key);
-      if (it != s.map.end()) {
-        const Node& n = it->second;
+      const Handle found = s.table.find(key, h);
+      if (found != kNoHandle) {
+        const Entry& n = s.table.at(found);
         const int64_t now = n.expires_ns ? now_ns() : 0;
         if (n.expires_ns && now >= n.expires_ns) {
           expired = true;
         } else {
           out = n.value;
-          handle = n.handle;
+          handle = found;
           if (n.expires_ns && options_.xfetch_beta > 0 && n.load_ns > 0)
             refresh = static_cast<double>(now) - static_cast<double>(n.load_ns) * options_.xfetch_beta *
                                                      std::log(uniform01()) >= static_cast<double>(n.expires_ns);
@@ -323,8 +409,7 @@ class SharedCache {
       }
     }
     if (out) {
-      s.stats.hits.fetch_add(1, std::memory_order_relaxed);
-      record_read(s, handle);
+      record_read(s, handle);  // counts the hit too (read_head)
       return out;
     }
     s.stats.misses.fetch_add(1, std::memory_order_relaxed);
@@ -339,7 +424,7 @@ class SharedCache {
 
   // Lossy: when the ring is full the access is simply not recorded (Caffeine does the same).
   void record_read(Shard& s, Handle handle) {
-    const uint32_t i = s.read_head.fetch_add(1, std::memory_order_relaxed);
+    const uint64_t i = s.read_head.fetch_add(1, std::memory_order_relaxed);
     s.read_buffer[i % kReadBufferSize].store(handle, std::memory_order_relaxed);
     if ((i + 1) % (kReadBufferSize / 2) == 0 && s.policy_mu.try_lock()) {
       std::lock_guard plock(s.policy_mu, std::adopt_lock);
@@ -350,32 +435,34 @@ class SharedCache {
   // Under policy_mu: replays buffered hits into the policy. Handles may be stale (the entry was
   // evicted since); Policy::record_hit tolerates that.
   void drain(Shard& s) {
-    const uint32_t head = s.read_head.load(std::memory_order_acquire);
-    uint32_t from = s.read_tail;
+    const uint64_t head = s.read_head.load(std::memory_order_acquire);
+    uint64_t from = s.read_tail;
     if (head - from > kReadBufferSize) from = head - kReadBufferSize;  // older ones were overwritten
-    for (uint32_t i = from; i != head; ++i) {
+    Handle batch[kReadBufferSize];
+    size_t n = 0;
+    for (uint64_t i = from; i != head; ++i) {
       Handle h = s.read_buffer[i % kReadBufferSize].exchange(kNoHandle, std::memory_order_relaxed);
-      if (h != kNoHandle) s.policy->record_hit(h);
+      if (h != kNoHandle) batch[n++] = h;
     }
+    s.policy->record_hits(batch, n);  // one batch: the policy overlaps its cache misses
     s.read_tail = head;
   }
 
   void remove_expired(Shard& s, const K& key) {
     std::lock_guard plock(s.policy_mu);
     std::unique_lock mlock(s.map_mu);
-    auto it = s.map.find(key);
-    if (it != s.map.end() && it->second.expires_ns && now_ns() >= it->second.expires_ns)
+    const Handle found = s.table.find(key, hash_of(key));
+    if (found != kNoHandle && s.table.at(found).expires_ns && now_ns() >= s.table.at(found).expires_ns)
       erase_locked(s, key, s.stats.expirations);
   }
 
   // Under both locks.
   void erase_locked(Shard& s, const K& key, std::atomic<uint64_t>& counter) {
-    auto it = s.map.find(key);
-    if (it == s.map.end()) return;
-    s.policy->remove(it->second.handle);
-    if (it->second.handle < s.keys.size()) s.keys[it->second.handle] = nullptr;
-    s.bytes -= it->second.weight;
-    s.map.erase(it);
+    const Handle found = s.table.find(key, hash_of(key));
+    if (found == kNoHandle) return;
+    s.policy->remove(found);
+    s.bytes -= s.table.at(found).weight;
+    s.table.erase(found);
     counter.fetch_add(1, std::memory_order_relaxed);
   }
 

@@ -1110,6 +1110,46 @@ TEST(CacheRemoteRedis, ServerKilledMidRunOpensTheBreakerAndRecovers) {
   EXPECT_TRUE(store->announce(write_of("ns", 1, 4)));
 }
 
+// Regression: Redis restarted between a committer's announce and its COMMIT loses the version
+// pointer the announce moved; a reader then misses, reads the database (still the old version:
+// the COMMIT has not happened) and fills the old record under the new generation. publish()
+// after the COMMIT must notice that the generation moved and announce again, or L3 would serve
+// the old record to every process (the committer's own included) from then on.
+TEST(CacheRemoteRedis, RestartBetweenAnnounceAndCommitIsRepairedByPublish) {
+  if (!RedisServer::available()) GTEST_SKIP() << "redis-server is not installed";
+  RedisServer server;
+  RemoteOptions o;
+  o.breaker.cool_down = 20ms;
+  auto committer = RemoteStore::open(server.url(), o);
+  auto reader = RemoteStore::open(server.url(), o);
+  std::string gen;
+  reader->get_entities("ns", {5}, &gen);
+  reader->put_entities("ns", {{5, present(sample_record(5, 1))}}, 60s, 60s, gen);
+  ASSERT_EQ(reader->get_entities("ns", {5}).at(0).record.version, 1);
+
+  const Invalidation inv = write_of("ns", 5, 2);
+  ASSERT_TRUE(committer->announce(inv));  // before the COMMIT
+  server.stop();
+  ASSERT_TRUE(server.start());  // empty: pointer and generation are gone
+  // The reader, before the COMMIT: misses, reads version 1 from the database, fills it.
+  ASSERT_TRUE(eventually([&] {
+    std::string g;
+    if (reader->get_entities("ns", {5}, &g).at(0).state == State::kPresent) return true;
+    if (!g.empty()) reader->put_entities("ns", {{5, present(sample_record(5, 1))}}, 60s, 60s, g);
+    return false;
+  }));
+  // The COMMIT, then publish.
+  ASSERT_TRUE(eventually([&] { return committer->publish(inv); }));
+  EXPECT_EQ(reader->get_entities("ns", {5}).at(0).state, State::kMiss);
+  // A fill at version 2 (read after the COMMIT) is served; version 1 can no longer be stored.
+  std::string g;
+  reader->get_entities("ns", {5}, &g);
+  reader->put_entities("ns", {{5, present(sample_record(5, 1))}}, 60s, 60s, g);
+  EXPECT_EQ(reader->get_entities("ns", {5}).at(0).state, State::kMiss);
+  reader->put_entities("ns", {{5, present(sample_record(5, 2))}}, 60s, 60s, g);
+  EXPECT_EQ(reader->get_entities("ns", {5}).at(0).record.version, 2);
+}
+
 TEST(CacheRemoteRedis, ConcurrentCallersSharePoolAndTolerateRestart) {
   if (!RedisServer::available()) GTEST_SKIP() << "redis-server is not installed";
   RedisServer server;
