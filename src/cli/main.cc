@@ -25,7 +25,7 @@
 #include "eavdb/session.h"
 #include "io/io.h"
 #include "loadtest/loadtest.h"
-#include "loadtest/profiler.h"
+#include "monitor/profiler.h"
 #include "server/server.h"
 #include "server/tokens.h"
 #include "storage/sqlite/sqlite_backend.h"
@@ -499,7 +499,7 @@ int main(int argc, char** argv) {
       serve_opts.body_timeout = std::chrono::milliseconds(body_timeout_ms);
       serve_opts.query_timeout = std::chrono::milliseconds(query_timeout_ms);
       // Profilers run for the server's whole life and are flushed after its graceful stop.
-      loadtest::Profiler profiler(serve_cpu_profile, serve_heap_profile);
+      monitor::Profiler profiler(serve_cpu_profile, serve_heap_profile);
       const int rc = server::run(serve_opts, [&](unsigned short bound) {
         std::cerr << fmt::format("eavdb serve: listening on http://{}:{} ({} I/O threads, {} workers, database {})\n",
                                  serve_opts.host, bound, serve_opts.io_threads, serve_opts.workers, db_url);

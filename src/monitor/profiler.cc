@@ -1,4 +1,4 @@
-#include "loadtest/profiler.h"
+#include "monitor/profiler.h"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 #include <gperftools/profiler.h>
 #endif
 
-namespace eavdb::loadtest {
+namespace eavdb::monitor {
 
 bool Profiler::available() {
 #ifdef EAVDB_HAVE_GPERFTOOLS
@@ -60,4 +60,4 @@ void Profiler::stop() {
 #endif
 }
 
-}  // namespace eavdb::loadtest
+}  // namespace eavdb::monitor

@@ -1,4 +1,4 @@
-// eavdb::loadtest::Profiler — gperftools CPU and heap profiling of `eavdb serve`
+// eavdb::monitor::Profiler — gperftools CPU and heap profiling of `eavdb serve`
 // (`--cpu-profile FILE --heap-profile PREFIX`). Compiled into the eavdb command only, which then
 // links libprofiler and tcmalloc (the heap profiler lives in tcmalloc); sanitizer builds leave
 // gperftools out and the options report that profiling is unavailable. Read the output with
@@ -7,7 +7,7 @@
 
 #include <string>
 
-namespace eavdb::loadtest {
+namespace eavdb::monitor {
 
 /// Starts the requested profilers on construction and stops and flushes them in stop() (or the
 /// destructor). One per process; not thread-safe (construct and stop on the main thread).
@@ -33,4 +33,4 @@ class Profiler {
   bool cpu_running_ = false, heap_running_ = false;
 };
 
-}  // namespace eavdb::loadtest
+}  // namespace eavdb::monitor
