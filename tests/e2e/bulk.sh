@@ -55,12 +55,14 @@ BIG="$TMP/big.ndjson"
 N=200000
 seq 1 $N | awk '{printf "{\"sku\":\"K%d\",\"n\":%d,\"price\":%d.%02d,\"tag\":\"t%d\"}\n", $1, $1, $1 % 1000, $1 % 100, $1 % 7}' > "$BIG"
 KDB="$TMP/kill.db"
-"$EAVDB" --db "$KDB" import "$BIG" --type big --key sku --transaction-size 1000 --quiet >/dev/null 2>&1 &
+"$EAVDB" --db "$KDB" import "$BIG" --type big --key sku --transaction-size 1000 --quiet >/dev/null 2>"$TMP/kill.err" &
 pid=$!
 committed=0
 # Poll until whole transactions are committed (slow under sanitizers: allow minutes), then kill.
+# The poller opens the file while the importer creates it: both must succeed.
 for _ in $(seq 1 3000); do
   sleep 0.05
+  kill -0 $pid 2>/dev/null || { bad "the importer exited before it was killed: $(head -c 300 "$TMP/kill.err")"; break; }
   committed=$("$EAVDB" --db "$KDB" query 'SELECT COUNT(*) FROM big' --format csv 2>/dev/null | tail -1)
   [[ "$committed" =~ ^[0-9]+$ ]] && [ "$committed" -ge 3000 ] && break
 done

@@ -247,6 +247,34 @@ TEST(StorageTest, NewerSchemaVersionIsAClearError) {
   }
 }
 
+// Several openers of one new file at once (an importer and a poller started together): each
+// must wait for whichever creates the schema, not run the migrations a second time (that failed
+// with "table eav_meta already exists" and lost the importer's run). Repeated, because the race
+// needs the openers to read the version before the first one commits.
+TEST(StorageTest, ConcurrentFirstOpensOfANewFileAllSucceed) {
+  TempDir dir;
+  constexpr int kRounds = 20, kOpeners = 6;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string file = dir.file("race" + std::to_string(round) + ".db");
+    std::atomic<int> ready{0}, failures{0};
+    std::vector<std::thread> openers;
+    for (int i = 0; i < kOpeners; ++i)
+      openers.emplace_back([&] {
+        ready++;
+        while (ready.load() < kOpeners) std::this_thread::yield();
+        try {
+          auto db = Database::open(file);
+        } catch (const Error& e) {
+          ADD_FAILURE() << "round " << round << ": " << e.what();
+          failures++;
+        }
+      });
+    for (auto& t : openers) t.join();
+    ASSERT_EQ(failures.load(), 0);
+    EXPECT_NO_THROW(Database::open(file, {}));
+  }
+}
+
 TEST(StorageTest, ForeignFilesAreRefused) {
   TempDir dir;
   sqlite3* raw = nullptr;

@@ -137,8 +137,11 @@ int SqliteBackend::current_schema_version() { return static_cast<int>(kMigration
 void SqliteBackend::migrate(bool create) {
   std::lock_guard lock(write_mu_);
   Connection& c = *writer_;
-  int version = 0;
-  {
+  const int target = current_schema_version();
+  // The file's schema version: 0 for a new (empty) file. Throws for a foreign SQLite file, for a
+  // missing database when !create, and for a version newer than this eavdb.
+  auto read_version = [&] {
+    int version = 0;
     Statement st = c.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'eav_meta'");
     st.step();
     if (st.column_int(0) > 0) {
@@ -151,23 +154,29 @@ void SqliteBackend::migrate(bool create) {
         throw Error(ErrorCode::kStorage, fmt::format("'{}' is a SQLite file but not an eavdb database", path_));
       if (!create) throw Error(ErrorCode::kNotFound, fmt::format("'{}' holds no eavdb database", path_));
     }
+    if (version > target)
+      throw Error(ErrorCode::kVersion,
+                  fmt::format("'{}' has schema version {}, this eavdb supports up to {}: upgrade eavdb",
+                              path_, version, target));
+    return version;
+  };
+  if (read_version() < target) {
+    // Another process may be creating or upgrading the same file at this moment (an importer and
+    // a poller started together): the version read above may already be stale. BEGIN IMMEDIATE
+    // waits for that process's migration to commit; the version read again under the write lock
+    // decides what is left to do (before, both ran the migrations and the second failed with
+    // "table eav_meta already exists").
+    in_transaction(c, [&] {
+      const int version = read_version();
+      if (version == target) return;
+      for (int v = version; v < target; ++v) c.exec(kMigrations[v]);
+      c.exec(fmt::format(
+          "INSERT INTO eav_meta(key, value) VALUES('schema_version', '{}') "
+          "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+          target));
+    });
   }
-  const int target = current_schema_version();
-  if (version > target)
-    throw Error(ErrorCode::kVersion,
-                fmt::format("'{}' has schema version {}, this eavdb supports up to {}: upgrade eavdb",
-                            path_, version, target));
-  if (version == target) {
-    rebuild_indexes_locked();  // repairs a bulk load that died with its indexes dropped
-    return;
-  }
-  in_transaction(c, [&] {
-    for (int v = version; v < target; ++v) c.exec(kMigrations[v]);
-    c.exec(fmt::format(
-        "INSERT INTO eav_meta(key, value) VALUES('schema_version', '{}') "
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        target));
-  });
+  rebuild_indexes_locked();  // repairs a bulk load that died with its indexes dropped
 }
 
 void SqliteBackend::rebuild_indexes_locked() {
