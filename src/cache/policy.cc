@@ -22,7 +22,7 @@
 //  - History: the sketch halves every 64 × capacity increments, not Caffeine's 10 ×. On Zipf
 //    0.99 the keys at the cache boundary are seen less than once per 10 × capacity accesses at a
 //    0.1% cache, so a 10× sketch cannot tell them apart (even with exact counters: 46.3% against
-//    47.3% at 40×). The cost is slower forgetting when popularity shifts (a new hot key still
+//    47.3% at 40×, both with nearly exact counters). The cost is slower forgetting when popularity shifts (a new hot key still
 //    enters through the window and is admitted once its count beats the probation victim's).
 //  - A new entry enters the window MRU. While the window is over its maximum its LRU entries move
 //    to the probation MRU and become admission candidates. While the whole policy is over a bound,
@@ -50,10 +50,14 @@
 //    grows; when victims come back 1.1 times as often it shrinks (not below 1%, the Zipf
 //    optimum); either needs the two shares at least 1 point apart. (With a 10% margin both ways
 //    and per-period counts the ratios were noise on Zipf and the window wandered up to a third
-//    of the cache, costing 2.7 / 2.3 / 1.2 points at 0.1% / 1% / 10%.) Steps start at 6.25% of the capacity and double
-//    while the direction holds (up to 50%). The hit ratio guards each move: a move followed by a
-//    drop of more than 1 point is undone and its direction banned for 1, 2, 4 … 64 periods (on a
-//    loop every dropped key comes back, so regret says "grow" while growing only hurts). Growing
+//    of the cache, costing 2.7 / 2.3 / 1.2 points at 0.1% / 1% / 10%.) Steps start at 6.25% of
+//    the capacity, or at the regret gap when growing (the share of admissions the ghost saw go
+//    wrong, up to 50%), and double while the direction holds (up to 50%). The hit ratio guards
+//    each move: a move followed by a drop of more than 1 point, when the ghost no longer asks
+//    for the same direction, is undone and its direction banned for 1, 2, 4 … 64 periods (on a
+//    loop every dropped key comes back, so growing only hurts). A drop while the ghost still
+//    asks for more is not blamed on the move: a cold cache loses hit ratio as it fills up, and
+//    undoing the first move there left the sliding trace 4.4 points below LRU at 10% (0.7 now). Growing
 //    the window takes capacity from protected (demoting its overflow) and refills the window from
 //    the probation/protected LRU ends; shrinking it moves window LRU entries to probation.
 #include "cache/policy.h"
@@ -617,9 +621,15 @@ class WTinyLfuPolicy final : public SlabPolicy {
     ghost_rejections_ -= ghost_rejections_ / 2;
     ghost_victims_ -= ghost_victims_ / 2;
     if (veto_periods_ > 0) --veto_periods_;
-    if (last_direction_ != 0 && drop > kGuardDrop) {
-      // The last move cost hit ratio: undo it, and ban that direction for a while (twice as long
-      // each time it happens again in a row).
+    int direction = 0;
+    const bool gap = std::abs(rejected_regret - victim_regret) >= kGhostMinGap;
+    if (evidence && gap && rejected_regret > victim_regret * kGrowMargin) direction = 1;
+    if (evidence && gap && victim_regret > rejected_regret * kShrinkMargin) direction = -1;
+    if (last_direction_ != 0 && drop > kGuardDrop && direction != last_direction_) {
+      // The last move cost hit ratio and the ghost no longer asks for more of it: undo it, and
+      // ban that direction for a while (twice as long each time it happens again in a row). A
+      // drop while the ghost still asks for the same direction is not blamed on the move (a
+      // cache that has just filled up loses hit ratio whatever its window does).
       if (last_direction_ > 0) {
         decrease_window(last_amount_);
       } else {
@@ -631,13 +641,13 @@ class WTinyLfuPolicy final : public SlabPolicy {
       last_direction_ = direction_ = 0;
       return;
     }
-    int direction = 0;
-    const bool gap = std::abs(rejected_regret - victim_regret) >= kGhostMinGap;
-    if (evidence && gap && rejected_regret > victim_regret * kGrowMargin) direction = 1;
-    if (evidence && gap && victim_regret > rejected_regret * kShrinkMargin) direction = -1;
     if (direction != 0 && direction == veto_direction_ && veto_periods_ > 0) direction = 0;
     if (direction != 0 && veto_periods_ == 0) veto_length_ = 1;
     step_ppm_ = direction != 0 && direction == direction_ ? std::min(step_ppm_ * 2, kMaxStepPpm) : kStepPpm;
+    // A strong signal takes a longer first step: the regret gap is the share of admission
+    // decisions the ghost saw go wrong, and the window grows by at least that share.
+    step_ppm_ = std::max(step_ppm_, std::min(std::abs(rejected_regret - victim_regret), 0.5) * kPpm *
+                                        (direction > 0 ? 1 : 0));
     direction_ = direction;
     const int64_t before = window_ppm_;
     const auto step = static_cast<int64_t>(step_ppm_);
