@@ -30,11 +30,15 @@ struct CounterRef {
   uint32_t shift;  // bit offset of the nibble
 };
 
+// The block of a mixed hash: the high half scaled to [0, blocks) (Lemire's multiply-shift range
+// reduction, so the block count need not be a power of two).
+uint64_t block_of(uint64_t h, uint64_t blocks) noexcept { return ((h >> 32) * blocks >> 32) * kWordsPerBlock; }
+
 // The four counters of a key: block from the high half of the mixed hash, then per counter i one
 // byte of the low half: bit 0 picks word 2i or 2i + 1 of the block, bits 1-4 pick the nibble.
-void locate(uint64_t key_hash, uint64_t block_mask, CounterRef (&out)[4]) noexcept {
+void locate(uint64_t key_hash, uint64_t blocks, CounterRef (&out)[4]) noexcept {
   const uint64_t h = mix(key_hash);
-  const uint64_t block = ((h >> 32) & block_mask) * kWordsPerBlock;
+  const uint64_t block = block_of(h, blocks);
   for (uint32_t i = 0; i < 4; ++i) {
     const uint32_t byte = static_cast<uint32_t>(h >> (8 * i)) & 0xff;
     out[i].word = block + 2 * i + (byte & 1);
@@ -44,37 +48,43 @@ void locate(uint64_t key_hash, uint64_t block_mask, CounterRef (&out)[4]) noexce
 
 }  // namespace
 
-FrequencySketch::FrequencySketch(uint64_t capacity) {
+FrequencySketch::FrequencySketch(uint64_t capacity, uint32_t sample_factor) {
   capacity = std::clamp<uint64_t>(capacity, 1, kMaxCapacity);
-  const uint64_t words = std::max(kWordsPerBlock, std::bit_floor(capacity));
-  table_.assign(words, 0);
-  block_mask_ = words / kWordsPerBlock - 1;
-  sample_size_ = 10 * capacity;
+  blocks_ = (capacity + kWordsPerBlock - 1) / kWordsPerBlock;
+  table_.assign(blocks_ * kWordsPerBlock, 0);
+  sample_size_ = std::max<uint64_t>(1, sample_factor) * capacity;
 }
 
 uint32_t FrequencySketch::frequency(uint64_t key_hash) const noexcept {
   CounterRef refs[4];
-  locate(key_hash, block_mask_, refs);
+  locate(key_hash, blocks_, refs);
   uint64_t result = kCounterMax;
   for (const CounterRef& r : refs) result = std::min(result, (table_[r.word] >> r.shift) & kCounterMax);
   return static_cast<uint32_t>(result);
 }
 
 void FrequencySketch::prefetch(uint64_t key_hash) const noexcept {
-  const uint64_t block = ((mix(key_hash) >> 32) & block_mask_) * kWordsPerBlock;
+  const uint64_t block = block_of(mix(key_hash), blocks_);
   __builtin_prefetch(&table_[block], 1);
 }
 
 void FrequencySketch::increment(uint64_t key_hash) noexcept {
   CounterRef refs[4];
-  locate(key_hash, block_mask_, refs);
-  bool added = false;
-  for (const CounterRef& r : refs) {
-    if (((table_[r.word] >> r.shift) & kCounterMax) == kCounterMax) continue;
-    table_[r.word] += uint64_t{1} << r.shift;
-    added = true;
+  locate(key_hash, blocks_, refs);
+  // Conservative update: only the counters at the key's current minimum (its estimate) grow.
+  // The others already over-count because of colliding keys; raising them would only add to the
+  // over-estimate of those other keys.
+  uint64_t counts[4];
+  uint64_t estimate = kCounterMax;
+  for (int i = 0; i < 4; ++i) {
+    counts[i] = (table_[refs[i].word] >> refs[i].shift) & kCounterMax;
+    estimate = std::min(estimate, counts[i]);
   }
-  if (added && ++size_ >= sample_size_) reset();
+  if (estimate == kCounterMax) return;
+  for (int i = 0; i < 4; ++i) {
+    if (counts[i] == estimate) table_[refs[i].word] += uint64_t{1} << refs[i].shift;
+  }
+  if (++size_ >= sample_size_) reset();
 }
 
 void FrequencySketch::clear() noexcept {

@@ -4,20 +4,24 @@
 // Efficient Cache Admission Policy", ACM ToS 2017):
 //  - 4-bit counters, sixteen to a 64-bit word; counters saturate at 15;
 //  - the table is split into 64-byte blocks of eight words (one cache line); a key's block is
-//    chosen by one half of its mixed hash and its four counters by the four low bytes of the other
+//    chosen by one half of its mixed hash (multiply-shift range reduction, any block count) and its four counters by the four low bytes of the other
 //    half: counter i lives in word 2i or 2i + 1 of the block (one bit of the byte), at one of the
 //    16 nibbles (four more bits), so the four counters are in four different words and a lookup
 //    touches a single cache line;
 //  - the estimate is the minimum of the four counters (count-min);
+//  - conservative update: an increment raises only those of the key's four counters that equal
+//    its current estimate (the others already over-count through collisions). Caffeine raises all
+//    four; in the simulator (bench/cache_sim.cc, Zipf 0.99) the conservative sketch tells the keys
+//    at the cache boundary apart better, which is what admission needs;
 //  - "aging": after sample_size() successful increments every counter is halved, so the sketch
 //    follows a moving window of recent history instead of all of it. The increment count then
 //    drops to half of what survives (Caffeine's reset: the odd counters each lose 1/2, counted as a
 //    quarter of a key because a key owns four counters).
-// Sizing: bit_floor(capacity) words (at least one block), i.e. 4 to 8 bytes — 8 to 16 counters —
-// per cached entry. Caffeine uses bit_ceil (8 to 16 bytes); in the simulator (bench/cache_sim.cc,
-// Zipf 0.99, fixed window) the doubled table gained at most 0.4 points of hit ratio, and the
-// smaller one keeps the policy within its 16-bytes-per-entry metadata budget.
-// The sample size is 10 × capacity increments, as in the paper and Caffeine.
+// Sizing: one 64-bit word (16 counters, 8 bytes) per cached entry, rounded up to a whole block —
+// what Caffeine's bit_ceil sizing gives at a power of two, without its up-to-2x rounding, so the
+// policy stays within its metadata budget (policy.h).
+// The sample size is sample_factor × capacity increments: 10 in the paper and Caffeine (the
+// default); W-TinyLFU uses a longer history (policy.cc says why).
 //
 // Thread-safety: none; the owning policy serialises access.
 #pragma once
@@ -31,13 +35,15 @@ namespace eavdb::cache {
 /// A count-min sketch of 4-bit counters with periodic halving. See the file comment.
 class FrequencySketch {
  public:
-  /// A sketch for a cache of `capacity` entries (≥ 1; larger than 2^30 is clamped to 2^30).
-  explicit FrequencySketch(uint64_t capacity);
+  /// A sketch for a cache of `capacity` entries (≥ 1; larger than 2^30 is clamped to 2^30) that
+  /// halves its counters every `sample_factor` × capacity increments (a factor of 0 counts as 1).
+  explicit FrequencySketch(uint64_t capacity, uint32_t sample_factor = 10);
 
   /// Estimated number of times `key_hash` was incremented since it was last aged, in [0, 15].
   uint32_t frequency(uint64_t key_hash) const noexcept;
-  /// Counts one occurrence of `key_hash` (each of its four counters that is below 15 grows by
-  /// one); after sample_size() increments that changed a counter, all counters are halved.
+  /// Counts one occurrence of `key_hash` (those of its four counters that equal its estimate grow
+  /// by one, unless the estimate is already 15); after sample_size() increments that changed a
+  /// counter, all counters are halved.
   void increment(uint64_t key_hash) noexcept;
   /// Hints the CPU to load the cache line holding `key_hash`'s counters (no effect otherwise), so
   /// a batch of increments can overlap its memory accesses.
@@ -45,7 +51,7 @@ class FrequencySketch {
   /// Forgets everything (all counters and the increment count back to zero).
   void clear() noexcept;
 
-  /// Increments between two halvings: 10 × capacity.
+  /// Increments between two halvings: sample_factor × capacity.
   uint64_t sample_size() const noexcept { return sample_size_; }
   /// Increments counted toward the next halving.
   uint64_t size() const noexcept { return size_; }
@@ -59,7 +65,7 @@ class FrequencySketch {
   void reset() noexcept;
 
   std::vector<uint64_t> table_;  // the counters, blocks of 8 words
-  uint64_t block_mask_;          // number of blocks - 1 (a power of two minus one)
+  uint64_t blocks_;              // number of blocks (table_.size() / 8)
   uint64_t sample_size_;         // increments between halvings
   uint64_t size_ = 0;            // increments since the last halving (adjusted by reset())
   uint64_t resets_ = 0;          // halvings so far

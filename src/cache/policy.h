@@ -8,11 +8,13 @@
 // W-TinyLFU (Einziger, Friedman, Manes: "TinyLFU: A Highly Efficient Cache Admission Policy",
 // ACM ToS 2017; Caffeine's implementation notes):
 //  - a window LRU (initially 1% of the capacity) takes every new entry;
-//  - the main space is a segmented LRU: probation (20% of main) and protected (80% of main);
+//  - the main space is a segmented LRU: probation (3% of the capacity) and protected (the rest;
+//    Caffeine uses 20/80 of main, see policy.cc for why this differs);
 //  - an entry leaving the window competes with the probation LRU victim: the one with the higher
 //    estimated frequency stays (ties favour the victim);
 //  - frequencies come from a count-min sketch of 4-bit counters (4 hash functions, one 64-bit word
-//    per group), all counters halved every 10 × capacity increments ("aging");
+//    per group, conservative update), all counters halved every 64 × capacity increments
+//    ("aging"; Caffeine: 10 ×, see policy.cc);
 //  - the window share adapts each sample period: regret measured on a ghost of dropped keys
 //    picks the direction, the hit ratio vetoes moves that cost (details in policy.cc).
 // Both bounds (weight and entry count) apply to every region: window and protected maxima are
@@ -24,7 +26,7 @@
 // inserted without a recorded miss competes with the frequency its key already has.
 //
 // Memory: per entry a 20-byte slot (8 bytes of links + queue tag, 12 of key hash and weight),
-// 4-8 bytes of sketch (bit_floor(max_entries) 64-bit words) and, for W-TinyLFU, 2-4 bytes of
+// 8 bytes of sketch (one 64-bit word per entry) and, for W-TinyLFU, 2-4 bytes of
 // ghost (bit_ceil(max_entries) 16-bit fingerprints); stats().metadata_bytes counts them all.
 //
 // Thread-safety: none. The L2 shared cache (shared_cache.h) calls a policy under its shard's
@@ -73,7 +75,7 @@ struct PolicyStats {
 class Policy {
  public:
   /// A policy bounded by `max_weight` (sum of weights) and `max_entries` (count); both ≥ 1.
-  /// `max_entries` also sizes the frequency sketch (aging every 10 × max_entries), the ghost and
+  /// `max_entries` also sizes the frequency sketch (aging every 64 × max_entries), the ghost and
   /// the climber's sample periods (max_entries accesses).
   /// Throws Error(kInvalidArgument) for 0 or for max_entries > 2^30 − 2.
   static std::unique_ptr<Policy> create(PolicyKind kind, uint64_t max_weight, uint64_t max_entries);
