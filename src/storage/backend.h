@@ -40,7 +40,9 @@ class Backend {
   /// Before a bulk load of about `expected_rows` entities: when that is at least as many as the
   /// store holds (and ≥ 10,000), drops the secondary indexes so the load only appends, and
   /// records that in the store. Returns true when it did; the caller must then call
-  /// end_bulk_load(). A crash in between is repaired on the next open (indexes rebuilt).
+  /// end_bulk_load(). While the load runs, other openers leave the indexes dropped (SQLite: the
+  /// loader holds an flock on "<file>-bulkload"); a crash in between is repaired by the next open
+  /// (indexes rebuilt). Returns false when another load already dropped them.
   virtual bool begin_bulk_load(int64_t expected_rows) = 0;
   /// Rebuilds the indexes that begin_bulk_load dropped.
   virtual void end_bulk_load() = 0;

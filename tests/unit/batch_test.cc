@@ -428,5 +428,23 @@ TEST_F(BatchTest, IndexesDroppedByACrashedLoadAreRebuiltOnOpen) {
   EXPECT_TRUE(db->integrity_check().empty());
 }
 
+// A second opener while a load runs (its poller, `eavdb query` in another shell) must neither
+// rebuild the indexes under the load (before, every open did: a full CREATE INDEX inside the
+// reader's open, racing the loader's appends) nor lose them for good: the load's end does it.
+TEST_F(BatchTest, IndexesOfALiveLoadAreLeftToItsEnd) {
+  const int64_t before = index_count(dir.file("b.db"));
+  ASSERT_TRUE(db->backend().begin_bulk_load(1000000));
+  const int64_t during = index_count(dir.file("b.db"));
+  ASSERT_LT(during, before);
+  {
+    auto reader = Database::open(dir.file("b.db"));
+    EXPECT_EQ(index_count(dir.file("b.db")), during);
+    EXPECT_FALSE(reader->backend().begin_bulk_load(1000000)) << "one load at a time drops the indexes";
+  }
+  db->backend().end_bulk_load();
+  EXPECT_EQ(index_count(dir.file("b.db")), before);
+  EXPECT_TRUE(db->integrity_check().empty());
+}
+
 }  // namespace
 }  // namespace eavdb

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
+#include <thread>
+
 #include <algorithm>
 #include <cstring>
 #include <optional>
@@ -172,8 +175,17 @@ Connection::Connection(const std::string& path, bool create, int busy_timeout_ms
     register_functions(db_);
     // A large page cache (default 32 MiB): bulk writes touch index pages all over the file, and
     // SQLite's default 2 MiB cache re-read them from disk (pread) for every chunk.
-    exec(fmt::format("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{};",
-                     std::max(64, page_cache_kib)));
+    // Switching a new file to WAL needs its exclusive lock, and SQLite answers SQLITE_BUSY
+    // without calling the busy handler while another connection opens or converts the same file
+    // (several processes opening a new database together): retry within the busy timeout.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+    while (true) {
+      const int mode_rc = sqlite3_exec(db_, "PRAGMA journal_mode = WAL", nullptr, nullptr, nullptr);
+      if (mode_rc == SQLITE_OK) break;
+      if ((mode_rc & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() >= give_up) exec("PRAGMA journal_mode = WAL");
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    exec(fmt::format("PRAGMA synchronous = NORMAL; PRAGMA cache_size = -{};", std::max(64, page_cache_kib)));
   } catch (...) {
     sqlite3_close(db_);
     throw;

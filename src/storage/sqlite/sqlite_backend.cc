@@ -17,6 +17,12 @@
 #include <tuple>
 #include <unordered_map>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "eavdb/error.h"
 #include "storage/sqlite/schema.sql.h"
 
@@ -130,7 +136,18 @@ SqliteBackend::SqliteBackend(const std::string& path, bool create, int readers, 
 
 std::string SqliteBackend::store_id() { return store_id_; }
 
-SqliteBackend::~SqliteBackend() = default;
+SqliteBackend::~SqliteBackend() {
+  if (bulk_lock_fd_ >= 0) ::close(bulk_lock_fd_);  // a load that never ended: the next open repairs it
+}
+
+int SqliteBackend::try_bulk_lock() const {
+  const std::string lock_path = path_ + "-bulkload";
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) throw Error(ErrorCode::kIo, fmt::format("bulk load lock '{}': {}", lock_path, std::strerror(errno)));
+  if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+  ::close(fd);
+  return -1;
+}
 
 int SqliteBackend::current_schema_version() { return static_cast<int>(kMigrations.size()); }
 
@@ -176,7 +193,27 @@ void SqliteBackend::migrate(bool create) {
           target));
     });
   }
-  rebuild_indexes_locked();  // repairs a bulk load that died with its indexes dropped
+  // Repairs a bulk load that died with its indexes dropped; a load still running in another
+  // process (it holds the bulk-load lock) keeps its indexes dropped until it ends.
+  {
+    Statement st = c.prepare("SELECT count(*) FROM eav_meta WHERE key = 'indexes_deferred'");
+    st.step();
+    if (st.column_int(0) == 0) return;
+  }
+  int fd = -1;
+  try {
+    fd = try_bulk_lock();
+    if (fd < 0) return;
+  } catch (const Error&) {
+    // No lock file (e.g. an unwritable directory): no load can be running there; repair.
+  }
+  try {
+    rebuild_indexes_locked();
+  } catch (...) {
+    if (fd >= 0) ::close(fd);
+    throw;
+  }
+  if (fd >= 0) ::close(fd);
 }
 
 void SqliteBackend::rebuild_indexes_locked() {
@@ -209,7 +246,16 @@ bool SqliteBackend::begin_bulk_load(int64_t expected_rows) {
   if (expected_rows < kMinRows) return false;
   std::lock_guard lock(write_mu_);
   Connection& c = *writer_;
+  if (bulk_lock_fd_ >= 0) return false;  // this backend's own load already dropped them
+  int fd = -1;
+  try {
+    fd = try_bulk_lock();
+  } catch (const Error&) {
+    return false;  // without the lock a crash could not be told from a live load: keep the indexes
+  }
+  if (fd < 0) return false;  // another process's load has them dropped, or is just ending
   bool dropped = false;
+  try {
   in_transaction(c, [&] {
     {
       Statement deferred = c.prepare("SELECT count(*) FROM eav_meta WHERE key = 'indexes_deferred'");
@@ -225,12 +271,24 @@ bool SqliteBackend::begin_bulk_load(int64_t expected_rows) {
     c.exec("INSERT INTO eav_meta(key, value) VALUES('indexes_deferred', '1')");
     dropped = true;
   });
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  if (dropped)
+    bulk_lock_fd_ = fd;  // held until end_bulk_load has rebuilt the indexes
+  else
+    ::close(fd);
   return dropped;
 }
 
 void SqliteBackend::end_bulk_load() {
   std::lock_guard lock(write_mu_);
   rebuild_indexes_locked();
+  if (bulk_lock_fd_ >= 0) {
+    ::close(bulk_lock_fd_);
+    bulk_lock_fd_ = -1;
+  }
 }
 
 void SqliteBackend::begin_batch() {

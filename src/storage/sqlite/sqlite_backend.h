@@ -75,6 +75,12 @@ class SqliteBackend final : public Backend {
   ReaderLease lease_reader();
   void migrate(bool create);
   void rebuild_indexes_locked();
+  // The bulk-load lock: an flock(2) on "<file>-bulkload", held by the process whose load dropped
+  // the indexes, from before the 'indexes_deferred' mark is written until the indexes are back.
+  // The kernel releases it when that process dies, so an opener can tell a live load (leave its
+  // indexes alone) from a crashed one (rebuild them). Returns the locked descriptor, or -1 when
+  // another descriptor holds the lock. Throws Error(kIo) when the file cannot be opened.
+  int try_bulk_lock() const;
   void fill_star_rows(Connection& c, const query::CompiledQuery& q, Rows& rows);
   struct CommitContext;
   // Applies one write (the per-write path: sessions, mixed chunks, isolation replay).
@@ -95,6 +101,7 @@ class SqliteBackend final : public Backend {
 
   std::string path_;
   std::string store_id_;
+  int bulk_lock_fd_ = -1;  // held while this backend's bulk load has the indexes dropped
   int busy_timeout_ms_;
   int page_cache_kib_;
   std::mutex write_mu_;
