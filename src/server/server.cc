@@ -48,6 +48,9 @@ struct Shared {
       r.gauge("eavdb_workers", "Threads of the database worker pool.").set(options.workers);
       r.gauge("eavdb_workers_busy", "Worker threads running a request now.").set(workers_busy.load());
       r.gauge("eavdb_workers_queued", "Requests waiting for a worker thread.").set(workers_queued.load());
+      r.counter("eavdb_http_requests_inline_total",
+                "Requests answered on the I/O thread without a worker (cached entity reads).")
+          .mirror(static_cast<double>(served_inline.load()));
       std::lock_guard lock(mu);
       r.gauge("eavdb_http_connections", "Open client connections.").set(static_cast<double>(connections.size()));
     });
@@ -59,6 +62,7 @@ struct Shared {
   std::atomic<int> in_flight{0};
   std::atomic<int> workers_busy{0};
   std::atomic<int> workers_queued{0};
+  std::atomic<uint64_t> served_inline{0};
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;
@@ -382,6 +386,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return reply_and_close(http::status::bad_request, "bad_request", fmt::format("malformed HTTP request body: {}", ec.message()));
     }
     auto req = std::make_shared<Request>(parser_->release());
+    // A request that cannot block (a cached entity read) is answered here: the hop to a worker
+    // and back (two queue handoffs, two thread wake-ups) costs more than the request itself.
+    if (!shared_.options.no_inline_reads) {
+      std::string route;
+      if (auto res = shared_.api.handle_cached(*req, route)) {
+        shared_.served_inline.fetch_add(1, std::memory_order_relaxed);
+        return write(*req, route, std::move(*res));
+      }
+    }
     shared_.workers_queued.fetch_add(1);
     net::post(shared_.workers, [self = shared_from_this(), req] {
       self->shared_.workers_queued.fetch_sub(1);
