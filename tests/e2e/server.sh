@@ -151,29 +151,33 @@ expect_eq "$(jq -r 'has("genre")' "$TMP/body")" false "value removed"
 expect_eq "$(req "$READER" PATCH /v1/entities/movie/1 -d '{"year":1}')" 403 "read token cannot PATCH"
 
 # --- cached GETs answered on the I/O thread ------------------------------------------------------
+expect_eq "$(req "$WRITER" POST /v1/entities/movie -d '{"title":"Fast","year":1990}')" 201 "create for cached GETs"
+FAST=$(jq -r .id "$TMP/body")
 inline_count() { curl -s "$U/metrics" | awk '/^eavdb_http_requests_inline_total /{print $2}'; }
-year_of_1() { req "$READER" GET /v1/entities/movie/1 >/dev/null; jq -r '"\(.version) \(.year)"' "$TMP/body"; }
-req "$READER" GET /v1/entities/movie/1 >/dev/null  # the worker fills the entity cache and knows the token
+year_of_fast() { req "$READER" GET /v1/entities/movie/$FAST >/dev/null; jq -r '"\(.version) \(.year)"' "$TMP/body"; }
+req "$READER" GET /v1/entities/movie/$FAST >/dev/null  # the worker fills the entity cache and knows the token
 V1=$(header ETag) B1=$(body)
 n0=$(inline_count)
-expect_eq "$(req "$READER" GET /v1/entities/movie/1)" 200 "cached GET"
+expect_eq "$(req "$READER" GET /v1/entities/movie/$FAST)" 200 "cached GET"
 expect_eq "$(header ETag)" "$V1" "cached GET ETag"
 expect_eq "$(body)" "$B1" "cached GET body"
-expect_eq "$(req "$READER" GET /v1/entities/movie/1 -H "If-None-Match: $V1")" 304 "cached GET 304"
-expect_eq "$(req "$OTHER" GET /v1/entities/movie/1)" 404 "cached entity invisible to another tenant"
+expect_eq "$(req "$READER" GET /v1/entities/movie/$FAST -H "If-None-Match: $V1")" 304 "cached GET 304"
+expect_eq "$(req "$OTHER" GET /v1/entities/movie/$FAST)" 404 "cached entity invisible to another tenant"
 n1=$(inline_count)
 [ "${n1:-0}" -ge $((${n0:-0} + 2)) ] 2>/dev/null && ok || bad "cached GETs answered on the I/O thread ($n0 -> $n1)"
 # The newest version right after a PATCH through another connection (every curl is a new one).
 for y in 1991 1992 1993; do
-  req "$WRITER" PATCH /v1/entities/movie/1 -d "{\"year\":$y}" >/dev/null
+  req "$WRITER" PATCH /v1/entities/movie/$FAST -d "{\"year\":$y}" >/dev/null
   want=$(jq -r '"\(.version) \(.year)"' "$TMP/body")
-  expect_eq "$(year_of_1)" "$want" "GET right after PATCH year=$y"
-  expect_eq "$(year_of_1)" "$want" "cached GET after PATCH year=$y"
+  expect_eq "$(year_of_fast)" "$want" "GET right after PATCH year=$y"
+  expect_eq "$(year_of_fast)" "$want" "cached GET after PATCH year=$y"
 done
 n2=$(inline_count)
 [ "${n2:-0}" -ge $((${n1:-0} + 3)) ] 2>/dev/null && ok || bad "fast path live between PATCHes ($n1 -> $n2)"
 expect_eq "$(curl -s "$U/metrics" | grep -c 'eavdb_http_requests_total{method="GET",route="/v1/entities/{type}/{id}",status="304"}')" 1 \
   "cached 304 counted in the request metrics"
+expect_eq "$(req "$WRITER" DELETE /v1/entities/movie/$FAST)" 204 "delete the cached entity"
+expect_eq "$(req "$READER" GET /v1/entities/movie/$FAST)" 404 "deleted cached entity is gone"
 expect_eq "$(req "$WRITER" PUT /v1/entities/movie/1 -H 'If-Match: "3"' -d '{"title":"Aliens","year":1986}')" 200 "PUT"
 expect_eq "$(jq -c '[.version,.title,.year,has("price"),has("sku")]' "$TMP/body")" '[4,"Aliens",1986,false,false]' "PUT replaces"
 expect_eq "$(req "$WRITER" PUT /v1/entities/movie/1 -d '{"year":1986}')" 409 "PUT without required attribute"
@@ -291,12 +295,12 @@ expect_eq "$(jq -r .title "$TMP/body")" M6 "acme entity unchanged"
 
 # --- revoked token -----------------------------------------------------------------------------
 expect_eq "$(req "$DOOMED" GET /v1/types)" 200 "token works before revocation"
-expect_eq "$(req "$DOOMED" GET /v1/entities/movie/1)" 200 "token works before revocation (entity)"
-expect_eq "$(req "$DOOMED" GET /v1/entities/movie/1)" 200 "token works before revocation (cached entity)"
+expect_eq "$(req "$DOOMED" GET /v1/entities/movie/$M6)" 200 "token works before revocation (entity)"
+expect_eq "$(req "$DOOMED" GET /v1/entities/movie/$M6)" 200 "token works before revocation (cached entity)"
 DOOMED_ID=$(e token list --format csv | tail -1 | cut -d, -f1)
 e token revoke "$DOOMED_ID" >/dev/null; expect_eq $? 0 "revoke"
 expect_eq "$(req "$DOOMED" GET /v1/types)" 401 "revoked token refused"
-expect_eq "$(req "$DOOMED" GET /v1/entities/movie/1)" 401 "revoked token refused on a cached entity"
+expect_eq "$(req "$DOOMED" GET /v1/entities/movie/$M6)" 401 "revoked token refused on a cached entity"
 e token revoke "$DOOMED_ID" >/dev/null 2>&1; expect_eq $? 1 "revoke twice"
 
 # --- oversized and malformed requests ----------------------------------------------------------
