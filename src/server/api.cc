@@ -220,8 +220,15 @@ struct Api::Caller {
   std::string key;  // rate-limit key
 };
 
+namespace {
+std::atomic<uint64_t> g_api_serial{0};
+}  // namespace
+
 Api::Api(const ServerOptions& options, monitor::Registry& metrics)
-    : options_(options), metrics_(metrics), limiter_(options.rate_limit, options.rate_burst) {
+    : options_(options),
+      metrics_(metrics),
+      limiter_(options.rate_limit, options.rate_burst),
+      serial_(g_api_serial.fetch_add(1) + 1) {
   // Opening the default tenant migrates the file (the token table is migration 4).
   Options o = options_.db_options;
   o.tenant = "default";
@@ -310,11 +317,24 @@ Response Api::handle(const Request& req, std::string& route) {
 }
 
 void Api::count_tenant_request(const std::string& tenant, const std::string& route, unsigned status) {
-  // Authenticated requests: per-tenant series (GET /v1/metrics shows a tenant its own).
-  metrics_
-      .counter("eavdb_tenant_requests_total", "Authenticated API requests by tenant, route and status.",
-               {{"route", route}, {"status", std::to_string(status)}, {"tenant", tenant}})
-      .inc();
+  // Authenticated requests: per-tenant series (GET /v1/metrics shows a tenant its own). A thread
+  // mostly repeats one series: the last one is remembered (series are never removed, so the
+  // pointer stays valid while this Api, named by its serial, lives).
+  struct Memo {
+    uint64_t api = 0;
+    std::string tenant, route;
+    unsigned status = 0;
+    monitor::Counter* counter = nullptr;
+  };
+  thread_local Memo memo;
+  if (memo.counter && memo.api == serial_ && memo.status == status && memo.route == route && memo.tenant == tenant) {
+    memo.counter->inc();
+    return;
+  }
+  auto& counter = metrics_.counter("eavdb_tenant_requests_total", "Authenticated API requests by tenant, route and status.",
+                                   {{"route", route}, {"status", std::to_string(status)}, {"tenant", tenant}});
+  counter.inc();
+  memo = Memo{serial_, tenant, route, status, &counter};
 }
 
 std::optional<TokenInfo> Api::cached_token(std::string_view token) {

@@ -128,6 +128,7 @@ class Api {
   monitor::Registry& metrics_;
   std::unique_ptr<TokenStore> tokens_;
   RateLimiter limiter_;
+  const uint64_t serial_;  ///< distinct per Api of the process (names it in thread-local memos)
   std::atomic<bool> ready_{true};
   std::mutex tenants_mu_;
   std::map<std::string, std::unique_ptr<Database>, std::less<>> tenants_;

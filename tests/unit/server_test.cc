@@ -428,7 +428,9 @@ TEST(LoadCached, AnswersOnlyFromACoherentCache) {
 
   // A commit of this process: its answer is never the old version.
   set_year(*db, id, 1980);
-  if (auto h = db->load_cached("movie", id)) EXPECT_EQ(h->record.version, 2);
+  if (auto h = db->load_cached("movie", id)) {
+    EXPECT_EQ(h->record.version, 2);
+  }
   ASSERT_EQ(db->load("movie", {id})[0]->version, 2);
   hit = db->load_cached("movie", id);
   ASSERT_TRUE(hit);
@@ -541,7 +543,9 @@ TEST(ApiFastPath, AnswersLikeTheWorkerPathAndSeesEveryCommit) {
     set_year(*writer, id, 1980);
   }
   fast = api.handle_cached(get_request(target, token), route);
-  if (fast) EXPECT_NE(fast->at(http::field::etag), "\"1\"");
+  if (fast) {
+    EXPECT_NE(fast->at(http::field::etag), "\"1\"");
+  }
   ASSERT_EQ(api.handle(get_request(target, token), route).at(http::field::etag), "\"2\"");
   fast = api.handle_cached(get_request(target, token), route);
   ASSERT_TRUE(fast);  // the worker re-read the token and the log: the fast path is back
