@@ -376,7 +376,9 @@ std::optional<Response> Api::handle_cached(const Request& req, std::string& rout
       caller = {info->tenant, info->role, std::to_string(info->id)};
     }
     {
-      std::lock_guard lock(tenants_mu_);
+      // try_lock: a worker holds the lock while it opens another tenant's database.
+      std::unique_lock lock(tenants_mu_, std::try_to_lock);
+      if (!lock.owns_lock()) return std::nullopt;
       auto it = tenants_.find(caller.tenant);
       if (it == tenants_.end()) return std::nullopt;  // opening it blocks
       db = it->second.get();
@@ -489,8 +491,8 @@ std::optional<Response> Api::authorize(const Request& req, const RouteMatch& m, 
     const int64_t data_version = default_db_->data_version();
     auto info = tokens_->authenticate(auth.substr(7));
     {
-      std::lock_guard lock(token_cache_mu_);
       const std::string hash = sha256_hex(auth.substr(7));
+      std::lock_guard lock(token_cache_mu_);
       if (!info) {
         token_cache_.erase(hash);
       } else {

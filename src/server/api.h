@@ -6,7 +6,8 @@
 // RFC 9457 problem details (application/problem+json) with a stable `code` member.
 //
 // Thread-safety: handle() may run on many worker threads at once. It blocks on the database,
-// so it must not run on an I/O thread.
+// so it must not run on an I/O thread; handle_cached() is the part that may (it never waits on
+// the database, another tenant's open or another thread's cache load).
 #pragma once
 
 #include <boost/beast/http/message.hpp>
