@@ -15,6 +15,8 @@
 # usage: bench/server.sh [--quick] [--build DIR] [--out FILE]
 #   --build DIR  build directory (default build/release)
 #   --out FILE   also write the figures as JSON here
+# EAVDB_SERVE_ARGS (environment): extra `eavdb serve` arguments, e.g. --no-inline-reads to measure
+# the worker path alone.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=$ROOT/build/release QUICK=0 OUT=
@@ -61,7 +63,7 @@ run() { echo "+ $*" >&2; "$@"; }
 # --- the eavdb server with the movies ---------------------------------------------------------------
 "$EAVDB" --db "$TMP/movies.db" import "$MOVIES" --type movie -q >/dev/null
 "$EAVDB" --db "$TMP/movies.db" serve --listen 127.0.0.1:0 --no-auth --rate-limit 0 --max-in-flight 100000 \
-  2> "$TMP/serve.err" &
+  ${EAVDB_SERVE_ARGS:-} 2> "$TMP/serve.err" &
 SERVER_PID=$!
 PORT=
 for _ in $(seq 1 400); do

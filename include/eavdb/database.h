@@ -99,6 +99,25 @@ class Database {
   /// missing id or one of another type/tenant). A fixed number of statements for any count.
   std::vector<std::optional<EntityRecord>> load(std::string_view type_code,
                                                 const std::vector<int64_t>& ids) const;
+  /// What load_cached() found: the type (a view into the catalog snapshot it was read from) and
+  /// the entity's record.
+  struct CachedLoad {
+    std::shared_ptr<const EntityTypeDef> type;
+    EntityRecord record;
+  };
+  /// A cache-only, non-blocking load(type_code, {id}) for callers on an event-loop thread: the
+  /// record from the shared entity cache (L2) when the answer is known to be what load() would
+  /// return now, else std::nullopt (caching disabled, an unknown type — the catalog is not
+  /// reloaded —, an L2 miss or a cached "no such entity", or another process committed since the
+  /// last check, whose invalidation log load() would have to read first). No database statement
+  /// runs and no other thread's load is waited for; std::nullopt means "ask load()". Every commit
+  /// that returned before the call is reflected. Thread-safe; never throws.
+  std::optional<CachedLoad> load_cached(std::string_view type_code, int64_t id) const noexcept;
+  /// A number that changes whenever any connection of any process commits to the store (SQLite:
+  /// PRAGMA data_version; no system call while the WAL index header is unchanged). Callers
+  /// remember it before reading something and trust the copy while it is unchanged.
+  /// Thread-safe. Throws Error(kStorage) when the store cannot be asked.
+  int64_t data_version() const;
   /// Runs a query of the DESIGN.md §2 language with positional parameters for '?'.
   /// Errors: see query::compile (kSyntax, kNotFound, kTypeMismatch, kLimit, kInvalidArgument).
   QueryResult query(std::string_view sql, const std::vector<Value>& params = {}) const;

@@ -162,6 +162,13 @@ Caches::Caches(const CacheOptions& options, std::string ns)
 
 Caches::~Caches() { subscription_.reset(); }
 
+std::optional<EntityRecord> Caches::get_cached_entity(int64_t type_id, int64_t id) {
+  if (!l2_usable()) return std::nullopt;
+  auto v = l2_.get_if_present(EntityKey{type_id, id});
+  if (!v || !v->record) return std::nullopt;
+  return *v->record;
+}
+
 std::vector<std::optional<EntityRecord>> Caches::get_entities(int64_t type_id, std::chrono::milliseconds ttl,
                                                               const std::vector<int64_t>& ids,
                                                               const EntityLoader& load) {

@@ -119,6 +119,12 @@ class Caches {
   std::vector<std::optional<EntityRecord>> get_entities(int64_t type_id, std::chrono::milliseconds ttl,
                                                         const std::vector<int64_t>& ids, const EntityLoader& load);
 
+  /// The record of entity `id` of `type_id` when L2 holds it (present, unexpired, not due for
+  /// an early refresh, and L2 is usable), else nullopt (also for a cached "no such entity").
+  /// Never loads and never waits for another thread's load: safe on an I/O thread. A hit counts
+  /// as an L2 hit; a miss counts nothing (the caller's fallback through get_entities counts it).
+  std::optional<EntityRecord> get_cached_entity(int64_t type_id, int64_t id);
+
   /// The cache signature of a query: tenant, normalised text and typed parameters.
   static std::string signature(int64_t tenant_id, std::string_view normalized_sql, const std::vector<Value>& params);
 

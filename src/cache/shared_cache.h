@@ -195,6 +195,34 @@ class SharedCache {
     return lookup(key, hash_of(key), refresh);
   }
 
+  /// The value cached for `key` when present, unexpired and not due for an XFetch early refresh
+  /// (counted as a hit, like get()); otherwise nullptr and nothing is recorded, so a caller that
+  /// falls back to get_or_load() counts the access once. Never waits for a load.
+  ValuePtr get_if_present(const K& key) {
+    const uint64_t h = hash_of(key);
+    Shard& s = shard_of(h);
+    ValuePtr out;
+    Handle handle = kNoHandle;
+    {
+      std::shared_lock lock(s.map_mu);
+      const Handle found = s.table.find(key, h);
+      if (found == kNoHandle) return nullptr;
+      const Entry& n = s.table.at(found);
+      if (n.expires_ns) {
+        const int64_t now = now_ns();
+        if (now >= n.expires_ns) return nullptr;
+        if (options_.xfetch_beta > 0 && n.load_ns > 0 &&
+            static_cast<double>(now) - static_cast<double>(n.load_ns) * options_.xfetch_beta * std::log(uniform01()) >=
+                static_cast<double>(n.expires_ns))
+          return nullptr;  // the slow path refreshes it
+      }
+      out = n.value;
+      handle = found;
+    }
+    record_read(s, handle);  // counts the hit too (read_head)
+    return out;
+  }
+
   /// The epoch of key's invalidation stripe; read it before loading the value from its source.
   uint64_t epoch(const K& key) const noexcept {
     return stripes_[stripe_of(hash_of(key))].load(std::memory_order_acquire);

@@ -390,6 +390,8 @@ int main(int argc, char** argv) {
   serve->add_option("--workers", serve_opts.workers, "threads doing database work")->check(CLI::Range(1, 1024));
   serve->add_flag("--no-auth", serve_opts.no_auth, "no tokens: every request is tenant 'default' with admin rights (loopback only)");
   serve->add_flag("--allow-remote", serve_opts.allow_remote, "allow a non-loopback --listen address");
+  serve->add_flag("--no-inline-reads", serve_opts.no_inline_reads,
+                  "send every request to a worker (no cached entity reads on the I/O thread)");
   serve->add_option("--max-body-bytes", serve_opts.max_body_bytes, "larger request bodies get 413")->check(CLI::Range(1, 1 << 30));
   serve->add_option("--max-in-flight", serve_opts.max_in_flight, "requests processed at once; more get 503")->check(CLI::Range(1, 1000000));
   serve->add_option("--rate-limit", serve_opts.rate_limit, "requests per second per token (0: unlimited)")->check(CLI::NonNegativeNumber);

@@ -610,6 +610,29 @@ std::vector<std::optional<EntityRecord>> Database::load(std::string_view type_co
   });
 }
 
+std::optional<Database::CachedLoad> Database::load_cached(std::string_view type_code, int64_t id) const noexcept {
+  if (!impl_->caches) return std::nullopt;
+  try {
+    auto snap = impl_->snapshot();
+    auto it = snap->find(type_code);
+    if (it == snap->end()) return std::nullopt;  // load() would reload the catalog
+    // The coherence check of sync_foreign(), without its log read: only when everything any
+    // process committed up to now has been applied to the caches already.
+    const int64_t dv = impl_->backend->data_version();
+    {
+      std::unique_lock lock(impl_->sync_mu, std::try_to_lock);
+      if (!lock.owns_lock() || dv != impl_->seen_data_version) return std::nullopt;
+    }
+    auto rec = impl_->caches->get_cached_entity(it->second.id, id);
+    if (!rec) return std::nullopt;
+    return CachedLoad{std::shared_ptr<const EntityTypeDef>(snap, &it->second), std::move(*rec)};
+  } catch (...) {
+    return std::nullopt;  // load() reports it
+  }
+}
+
+int64_t Database::data_version() const { return impl_->backend->data_version(); }
+
 QueryResult Database::query(std::string_view sql, const std::vector<Value>& params) const {
   if (impl_->caches) return query_cached(sql, params)->result;
   const auto start = std::chrono::steady_clock::now();

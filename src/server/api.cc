@@ -220,12 +220,19 @@ struct Api::Caller {
   std::string key;  // rate-limit key
 };
 
+namespace {
+std::atomic<uint64_t> g_api_serial{0};
+}  // namespace
+
 Api::Api(const ServerOptions& options, monitor::Registry& metrics)
-    : options_(options), metrics_(metrics), limiter_(options.rate_limit, options.rate_burst) {
+    : options_(options),
+      metrics_(metrics),
+      limiter_(options.rate_limit, options.rate_burst),
+      serial_(g_api_serial.fetch_add(1) + 1) {
   // Opening the default tenant migrates the file (the token table is migration 4).
   Options o = options_.db_options;
   o.tenant = "default";
-  tenants_.emplace("default", Database::open(options_.db_url, o));
+  default_db_ = tenants_.emplace("default", Database::open(options_.db_url, o)).first->second.get();
   if (!options_.no_auth) tokens_ = std::make_unique<TokenStore>(storage::sqlite::path_from_url(options_.db_url));
   metrics_.add_collector([this](monitor::Registry& r) {
     r.gauge("process_resident_memory_bytes", "Resident memory size in bytes.")
@@ -305,11 +312,114 @@ Response Api::handle(const Request& req, std::string& route) {
       return problem(http::status::internal_server_error, "internal", e.what(), req.version(), req.keep_alive());
     }
   }();
-  if (!tenant.empty())  // authenticated requests: per-tenant series (GET /v1/metrics shows a tenant its own)
-    metrics_
-        .counter("eavdb_tenant_requests_total", "Authenticated API requests by tenant, route and status.",
-                 {{"route", route}, {"status", std::to_string(res.result_int())}, {"tenant", tenant}})
-        .inc();
+  if (!tenant.empty()) count_tenant_request(tenant, route, res.result_int());
+  return res;
+}
+
+void Api::count_tenant_request(const std::string& tenant, const std::string& route, unsigned status) {
+  // Authenticated requests: per-tenant series (GET /v1/metrics shows a tenant its own). A thread
+  // mostly repeats one series: the last one is remembered (series are never removed, so the
+  // pointer stays valid while this Api, named by its serial, lives).
+  struct Memo {
+    uint64_t api = 0;
+    std::string tenant, route;
+    unsigned status = 0;
+    monitor::Counter* counter = nullptr;
+  };
+  thread_local Memo memo;
+  if (memo.counter && memo.api == serial_ && memo.status == status && memo.route == route && memo.tenant == tenant) {
+    memo.counter->inc();
+    return;
+  }
+  auto& counter = metrics_.counter("eavdb_tenant_requests_total", "Authenticated API requests by tenant, route and status.",
+                                   {{"route", route}, {"status", std::to_string(status)}, {"tenant", tenant}});
+  counter.inc();
+  memo = Memo{serial_, tenant, route, status, &counter};
+}
+
+std::optional<TokenInfo> Api::cached_token(std::string_view token) {
+  const std::string hash = sha256_hex(token);
+  CachedToken entry;
+  {
+    std::lock_guard lock(token_cache_mu_);
+    auto it = token_cache_.find(hash);
+    if (it == token_cache_.end()) return std::nullopt;
+    entry = it->second;
+  }
+  if (default_db_->data_version() != entry.data_version) return std::nullopt;  // maybe revoked since
+  return entry.info;
+}
+
+std::optional<Response> Api::handle_cached(const Request& req, std::string& route) {
+  if (req.method() != http::verb::get || !req.body().empty()) return std::nullopt;
+  Caller caller;
+  Database* db = nullptr;
+  std::optional<Database::CachedLoad> hit;
+  std::optional<int64_t> inm;
+  RouteMatch m;
+  // Everything that can send the request to the worker is decided before the rate limiter is
+  // charged: after that, the request is answered here.
+  try {
+    const auto target = parse_target(std::string_view(req.target().data(), req.target().size()));
+    if (!target) return std::nullopt;
+    m = match_route("GET", target->path);
+    if (m.status != RouteMatch::Status::kFound || m.route != Route::kEntity) return std::nullopt;
+    if (options_.no_auth) {
+      caller = {"default", Role::kAdmin, "no-auth"};
+    } else {
+      auto it = req.find(http::field::authorization);
+      if (it == req.end()) return std::nullopt;
+      const std::string_view auth(it->value().data(), it->value().size());
+      if (auth.size() < 7 || !(auth.substr(0, 7) == "Bearer " || auth.substr(0, 7) == "bearer ")) return std::nullopt;
+      auto info = cached_token(auth.substr(7));
+      if (!info) return std::nullopt;
+      caller = {info->tenant, info->role, std::to_string(info->id)};
+    }
+    {
+      // try_lock: a worker holds the lock while it opens another tenant's database.
+      std::unique_lock lock(tenants_mu_, std::try_to_lock);
+      if (!lock.owns_lock()) return std::nullopt;
+      auto it = tenants_.find(caller.tenant);
+      if (it == tenants_.end()) return std::nullopt;  // opening it blocks
+      db = it->second.get();
+    }
+    const auto id = io::parse_int_token(m.params.at(1));
+    if (!id || *id <= 0) return std::nullopt;
+    inm = version_header(req, http::field::if_none_match);  // a malformed one is the worker's 400
+    hit = db->load_cached(m.params.at(0), *id);
+    if (!hit) return std::nullopt;
+  } catch (...) {
+    return std::nullopt;
+  }
+
+  route = m.pattern;
+  Response res = [&] {
+    try {
+      int64_t retry_after = 0;
+      const double now_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+      if (!options_.no_auth && !limiter_.allow(caller.key, now_s, retry_after)) {
+        Response r = problem(http::status::too_many_requests, "rate_limited",
+                             fmt::format("this token is limited to {} requests per second", options_.rate_limit),
+                             req.version(), req.keep_alive());
+        r.set(http::field::retry_after, std::to_string(retry_after));
+        return r;
+      }
+      // A GET is a read: every role may (see authorize()).
+      const EntityRecord& rec = hit->record;
+      if (inm && (*inm == -1 || *inm == rec.version)) {
+        Response r{http::status::not_modified, req.version()};
+        r.keep_alive(req.keep_alive());
+        r.set(http::field::etag, etag(rec.version));
+        return r;
+      }
+      Response r = json_response(req, http::status::ok, entity_json(*hit->type, rec));
+      r.set(http::field::etag, etag(rec.version));
+      return r;
+    } catch (const std::exception& e) {
+      return problem(http::status::internal_server_error, "internal", e.what(), req.version(), req.keep_alive());
+    }
+  }();
+  count_tenant_request(caller.tenant, route, res.result_int());
   return res;
 }
 
@@ -377,7 +487,19 @@ std::optional<Response> Api::authorize(const Request& req, const RouteMatch& m, 
       res.set(http::field::www_authenticate, "Bearer realm=\"eavdb\"");
       return std::optional<Response>(std::move(res));
     }
+    // Read before the lookup: a revocation committed after it changes the version.
+    const int64_t data_version = default_db_->data_version();
     auto info = tokens_->authenticate(auth.substr(7));
+    {
+      const std::string hash = sha256_hex(auth.substr(7));
+      std::lock_guard lock(token_cache_mu_);
+      if (!info) {
+        token_cache_.erase(hash);
+      } else {
+        if (token_cache_.size() >= kMaxCachedTokens && !token_cache_.count(hash)) token_cache_.clear();
+        token_cache_[hash] = CachedToken{*info, data_version};
+      }
+    }
     if (!info) {
       Response res = problem(http::status::unauthorized, "invalid_token", "the token is unknown or revoked",
                              req.version(), req.keep_alive());

@@ -6,7 +6,8 @@
 // RFC 9457 problem details (application/problem+json) with a stable `code` member.
 //
 // Thread-safety: handle() may run on many worker threads at once. It blocks on the database,
-// so it must not run on an I/O thread.
+// so it must not run on an I/O thread; handle_cached() is the part that may (it never waits on
+// the database, another tenant's open or another thread's cache load).
 #pragma once
 
 #include <boost/beast/http/message.hpp>
@@ -20,6 +21,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "eavdb/database.h"
 #include "monitor/metrics.h"
@@ -44,6 +46,7 @@ struct ServerOptions {
   int io_threads = 1;                       ///< threads running the event loop
   int workers = 4;                          ///< threads doing blocking database work
   bool no_auth = false;                     ///< no tokens: every request is tenant "default", admin
+  bool no_inline_reads = false;             ///< never answer on the I/O thread (Api::handle_cached)
   std::size_t max_body_bytes = 16u << 20;   ///< larger bodies get 413
   std::size_t max_header_bytes = 16u << 10; ///< larger request heads get 431
   int max_in_flight = 256;                  ///< requests admitted at once; more get 503 + Retry-After
@@ -77,6 +80,14 @@ class Api {
   /// or "unmatched", for metrics labels. Never throws.
   Response handle(const Request& req, std::string& route);
 
+  /// The event-loop fast path: the response to `req` when it can be produced without blocking
+  /// (today: GET /v1/entities/{type}/{id} by a token authenticated before and unchanged since,
+  /// of a tenant already open, whose record the entity cache holds and no other process changed
+  /// — see Database::load_cached), else std::nullopt and nothing was charged or counted: the
+  /// caller hands the request to handle() on a worker. The response, metrics, rate limiting and
+  /// ETag/304 handling are exactly handle()'s. `route` as in handle(). Thread-safe; never throws.
+  std::optional<Response> handle_cached(const Request& req, std::string& route);
+
   /// True when `head` is answered by handle_stream(): POST /v1/bulk/{type} with op insert,
   /// upsert or update (op=delete checks every line before deleting, so it reads the body whole).
   static bool is_streamed(const Request& head);
@@ -108,15 +119,30 @@ class Api {
   std::optional<Response> authorize(const Request& req, const RouteMatch& m, Caller& caller);
   void count_bulk(const std::string& tenant, const std::string& op, const BatchResult& r);
   Database& tenant_db(const std::string& tenant);
+  /// The token's grant when authorize() saw it live and nothing was committed to the store since
+  /// (a revocation by any process changes Database::data_version); else std::nullopt.
+  std::optional<TokenInfo> cached_token(std::string_view token);
+  void count_tenant_request(const std::string& tenant, const std::string& route, unsigned status);
   Response run_query_or_explain(const Request& req, Database& db, const std::string& tenant, bool explain);
 
   ServerOptions options_;
   monitor::Registry& metrics_;
   std::unique_ptr<TokenStore> tokens_;
   RateLimiter limiter_;
+  const uint64_t serial_;  ///< distinct per Api of the process (names it in thread-local memos)
   std::atomic<bool> ready_{true};
   std::mutex tenants_mu_;
   std::map<std::string, std::unique_ptr<Database>, std::less<>> tenants_;
+  Database* default_db_ = nullptr;  ///< tenants_["default"], opened by the constructor
+  // Tokens authorize() found live, by SHA-256 of the token, with the store's data_version read
+  // before that lookup: valid while the version is unchanged.
+  struct CachedToken {
+    TokenInfo info;
+    int64_t data_version = 0;
+  };
+  static constexpr size_t kMaxCachedTokens = 4096;
+  std::mutex token_cache_mu_;
+  std::unordered_map<std::string, CachedToken> token_cache_;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
 

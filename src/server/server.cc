@@ -48,6 +48,9 @@ struct Shared {
       r.gauge("eavdb_workers", "Threads of the database worker pool.").set(options.workers);
       r.gauge("eavdb_workers_busy", "Worker threads running a request now.").set(workers_busy.load());
       r.gauge("eavdb_workers_queued", "Requests waiting for a worker thread.").set(workers_queued.load());
+      r.counter("eavdb_http_requests_inline_total",
+                "Requests answered on the I/O thread without a worker (cached entity reads).")
+          .mirror(static_cast<double>(served_inline.load()));
       std::lock_guard lock(mu);
       r.gauge("eavdb_http_connections", "Open client connections.").set(static_cast<double>(connections.size()));
     });
@@ -59,21 +62,39 @@ struct Shared {
   std::atomic<int> in_flight{0};
   std::atomic<int> workers_busy{0};
   std::atomic<int> workers_queued{0};
+  std::atomic<uint64_t> served_inline{0};
   std::atomic<bool> stopping{false};
   std::mutex mu;
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;
 
-  void record(const std::string& route, std::string_view method, unsigned status, double seconds) {
+  /// The series of the last request a connection recorded: a keep-alive connection mostly repeats
+  /// one route, method and status, so the registry (a mutex and map lookups) is asked only when
+  /// they change. Series are never removed from the registry, so the pointers stay valid.
+  struct SeriesMemo {
+    std::string route, method;
+    unsigned status = 0;
+    monitor::Counter* requests = nullptr;
+    monitor::Histogram* duration = nullptr;
+  };
+
+  void record(const std::string& route, std::string_view method, unsigned status, double seconds,
+              SeriesMemo* memo = nullptr) {
     static constexpr std::string_view kMethods[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"};
     const bool known = std::find(std::begin(kMethods), std::end(kMethods), method) != std::end(kMethods);
-    metrics
-        .counter("eavdb_http_requests_total", "HTTP requests by route, method and status.",
-                 {{"method", known ? std::string(method) : "OTHER"}, {"route", route}, {"status", std::to_string(status)}})
-        .inc();
-    metrics
-        .histogram("eavdb_http_request_duration_seconds", "HTTP request latency (head received to response ready).",
-                   monitor::default_latency_buckets(), {{"route", route}})
-        .observe(seconds);
+    const std::string_view label = known ? method : std::string_view("OTHER");
+    if (memo && memo->requests && memo->status == status && memo->route == route && memo->method == label) {
+      memo->requests->inc();
+      memo->duration->observe(seconds);
+      return;
+    }
+    auto& requests = metrics.counter("eavdb_http_requests_total", "HTTP requests by route, method and status.",
+                                     {{"method", std::string(label)}, {"route", route}, {"status", std::to_string(status)}});
+    auto& duration = metrics.histogram("eavdb_http_request_duration_seconds",
+                                       "HTTP request latency (head received to response ready).",
+                                       monitor::default_latency_buckets(), {{"route", route}});
+    requests.inc();
+    duration.observe(seconds);
+    if (memo) *memo = SeriesMemo{route, std::string(label), status, &requests, &duration};
   }
 };
 
@@ -382,6 +403,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return reply_and_close(http::status::bad_request, "bad_request", fmt::format("malformed HTTP request body: {}", ec.message()));
     }
     auto req = std::make_shared<Request>(parser_->release());
+    // A request that cannot block (a cached entity read) is answered here: the hop to a worker
+    // and back (two queue handoffs, two thread wake-ups) costs more than the request itself.
+    if (!shared_.options.no_inline_reads) {
+      std::string route;
+      if (auto res = shared_.api.handle_cached(*req, route)) {
+        shared_.served_inline.fetch_add(1, std::memory_order_relaxed);
+        return write(*req, route, std::move(*res));
+      }
+    }
     shared_.workers_queued.fetch_add(1);
     net::post(shared_.workers, [self = shared_from_this(), req] {
       self->shared_.workers_queued.fetch_sub(1);
@@ -401,7 +431,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     res.set(http::field::server, "eavdb");
     res.prepare_payload();
     shared_.record(route, std::string_view(req.method_string().data(), req.method_string().size()), res.result_int(),
-                   std::chrono::duration<double>(Clock::now() - started_).count());
+                   std::chrono::duration<double>(Clock::now() - started_).count(), &series_);
     auto sp = std::make_shared<Response>(std::move(res));
     stream_.expires_after(kWriteTimeout);
     http::async_write(stream_, *sp, [self = shared_from_this(), sp](beast::error_code ec, std::size_t) {
@@ -467,6 +497,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::array<char, 8192> scratch_{};
   bool busy_ = false;
   Clock::time_point started_;
+  Shared::SeriesMemo series_;  ///< used on the connection's strand only
 };
 
 bool is_loopback(const net::ip::address& a) { return a.is_loopback(); }

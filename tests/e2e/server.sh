@@ -2,8 +2,9 @@
 # End-to-end tests of `eavdb serve` over real sockets with curl: every endpoint, every error
 # status (400 401 403 404 405 409 412 413 429 431 503, 304), tenant isolation on every route,
 # EXPLAIN, the query time limit (503 query_timeout), tenant-scoped metrics, the dashboard,
-# revoked tokens, oversized and malformed bodies, a slow client, and SIGTERM during a bulk
-# request (the request completes, the server exits 0, nothing is half-written).
+# revoked tokens, oversized and malformed bodies, a slow client, SIGTERM during a bulk request
+# (the request completes, the server exits 0, nothing is half-written), and cached GETs answered
+# on the I/O thread (same answers, newest version after a PATCH or another process's commit).
 # Servers listen on 127.0.0.1 with port 0 (a free port, read from the start-up line).
 # Usage: server.sh EAVDB [DATA_DIR]
 set -uo pipefail
@@ -148,6 +149,35 @@ expect_eq "$(header ETag)" '"2"' "PATCH ETag"
 expect_eq "$(req "$WRITER" PATCH /v1/entities/movie/1 -d '{"genre":null}')" 200 "PATCH null removes"
 expect_eq "$(jq -r 'has("genre")' "$TMP/body")" false "value removed"
 expect_eq "$(req "$READER" PATCH /v1/entities/movie/1 -d '{"year":1}')" 403 "read token cannot PATCH"
+
+# --- cached GETs answered on the I/O thread ------------------------------------------------------
+expect_eq "$(req "$WRITER" POST /v1/entities/movie -d '{"title":"Fast","year":1990}')" 201 "create for cached GETs"
+FAST=$(jq -r .id "$TMP/body")
+inline_count() { curl -s "$U/metrics" | awk '/^eavdb_http_requests_inline_total /{print $2}'; }
+year_of_fast() { req "$READER" GET /v1/entities/movie/$FAST >/dev/null; jq -r '"\(.version) \(.year)"' "$TMP/body"; }
+req "$READER" GET /v1/entities/movie/$FAST >/dev/null  # the worker fills the entity cache and knows the token
+V1=$(header ETag) B1=$(body)
+n0=$(inline_count)
+expect_eq "$(req "$READER" GET /v1/entities/movie/$FAST)" 200 "cached GET"
+expect_eq "$(header ETag)" "$V1" "cached GET ETag"
+expect_eq "$(body)" "$B1" "cached GET body"
+expect_eq "$(req "$READER" GET /v1/entities/movie/$FAST -H "If-None-Match: $V1")" 304 "cached GET 304"
+expect_eq "$(req "$OTHER" GET /v1/entities/movie/$FAST)" 404 "cached entity invisible to another tenant"
+n1=$(inline_count)
+[ "${n1:-0}" -ge $((${n0:-0} + 2)) ] 2>/dev/null && ok || bad "cached GETs answered on the I/O thread ($n0 -> $n1)"
+# The newest version right after a PATCH through another connection (every curl is a new one).
+for y in 1991 1992 1993; do
+  req "$WRITER" PATCH /v1/entities/movie/$FAST -d "{\"year\":$y}" >/dev/null
+  want=$(jq -r '"\(.version) \(.year)"' "$TMP/body")
+  expect_eq "$(year_of_fast)" "$want" "GET right after PATCH year=$y"
+  expect_eq "$(year_of_fast)" "$want" "cached GET after PATCH year=$y"
+done
+n2=$(inline_count)
+[ "${n2:-0}" -ge $((${n1:-0} + 3)) ] 2>/dev/null && ok || bad "fast path live between PATCHes ($n1 -> $n2)"
+expect_eq "$(curl -s "$U/metrics" | grep -c 'eavdb_http_requests_total{method="GET",route="/v1/entities/{type}/{id}",status="304"}')" 1 \
+  "cached 304 counted in the request metrics"
+expect_eq "$(req "$WRITER" DELETE /v1/entities/movie/$FAST)" 204 "delete the cached entity"
+expect_eq "$(req "$READER" GET /v1/entities/movie/$FAST)" 404 "deleted cached entity is gone"
 expect_eq "$(req "$WRITER" PUT /v1/entities/movie/1 -H 'If-Match: "3"' -d '{"title":"Aliens","year":1986}')" 200 "PUT"
 expect_eq "$(jq -c '[.version,.title,.year,has("price"),has("sku")]' "$TMP/body")" '[4,"Aliens",1986,false,false]' "PUT replaces"
 expect_eq "$(req "$WRITER" PUT /v1/entities/movie/1 -d '{"year":1986}')" 409 "PUT without required attribute"
@@ -265,9 +295,12 @@ expect_eq "$(jq -r .title "$TMP/body")" M6 "acme entity unchanged"
 
 # --- revoked token -----------------------------------------------------------------------------
 expect_eq "$(req "$DOOMED" GET /v1/types)" 200 "token works before revocation"
+expect_eq "$(req "$DOOMED" GET /v1/entities/movie/$M6)" 200 "token works before revocation (entity)"
+expect_eq "$(req "$DOOMED" GET /v1/entities/movie/$M6)" 200 "token works before revocation (cached entity)"
 DOOMED_ID=$(e token list --format csv | tail -1 | cut -d, -f1)
 e token revoke "$DOOMED_ID" >/dev/null; expect_eq $? 0 "revoke"
 expect_eq "$(req "$DOOMED" GET /v1/types)" 401 "revoked token refused"
+expect_eq "$(req "$DOOMED" GET /v1/entities/movie/$M6)" 401 "revoked token refused on a cached entity"
 e token revoke "$DOOMED_ID" >/dev/null 2>&1; expect_eq $? 1 "revoke twice"
 
 # --- oversized and malformed requests ----------------------------------------------------------
@@ -465,6 +498,31 @@ U="http://127.0.0.1:$PORT_open"
 expect_eq "$(req "" GET /v1/types)" 200 "--no-auth serves without a token"
 expect_eq "$(req "" POST /v1/types -d '{"code":"note","attributes":[{"code":"t","type":"text"}]}')" 201 "--no-auth is admin of tenant default"
 expect_eq "$(req "$ADMIN" GET /v1/types/movie)" 404 "--no-auth is tenant default, not acme"
+# A commit by another process on the same file is visible to the very next (cached) GET.
+expect_eq "$(req "" POST /v1/entities/note -d '{"t":"first"}')" 201 "--no-auth create"
+NOTE=$(jq -r .id "$TMP/body")
+req "" GET /v1/entities/note/$NOTE >/dev/null; req "" GET /v1/entities/note/$NOTE >/dev/null
+expect_eq "$(jq -r .t "$TMP/body")" first "cached note"
+n0=$(inline_count)
+for t in second third; do
+  e put note "$NOTE" "t=$t" >/dev/null; expect_eq $? 0 "another process writes t=$t"
+  expect_eq "$(req "" GET /v1/entities/note/$NOTE)" 200 "GET after another process's commit"
+  expect_eq "$(jq -r .t "$TMP/body")" "$t" "GET sees another process's commit (t=$t)"
+  req "" GET /v1/entities/note/$NOTE >/dev/null
+  expect_eq "$(jq -r .t "$TMP/body")" "$t" "cached GET sees another process's commit (t=$t)"
+done
+n1=$(inline_count)
+[ "${n1:-0}" -ge $((${n0:-0} + 2)) ] 2>/dev/null && ok || bad "fast path live between foreign commits ($n0 -> $n1)"
+B_INLINE=$(body)
+start_server noinline --no-auth --no-inline-reads
+U2=$U U="http://127.0.0.1:$PORT_noinline"
+req "" GET /v1/entities/note/$NOTE >/dev/null; req "" GET /v1/entities/note/$NOTE >/dev/null
+expect_eq "$(body)" "$B_INLINE" "--no-inline-reads answers the same body"
+expect_eq "$(inline_count)" 0 "--no-inline-reads answers nothing on the I/O thread"
+kill -TERM "$PID_noinline"; wait "$PID_noinline"; expect_eq $? 0 "--no-inline-reads server exits 0"
+U=$U2
+expect_eq "$(req "" DELETE /v1/entities/note/$NOTE)" 204 "--no-auth delete"
+expect_eq "$(req "" GET /v1/entities/note/$NOTE)" 404 "deleted note is gone"
 kill -INT "$PID_open"; wait "$PID_open"; expect_eq $? 0 "server exits 0 on SIGINT"
 
 # --- eavdb stats: the library's figures without a server ------------------------------------------

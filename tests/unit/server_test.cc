@@ -1,6 +1,7 @@
 // Unit tests of the server's pure pieces: routing and targets, token hashing and the token table,
 // the rate limiter, the metrics registry's Prometheus exposition, the compiled-in dashboard
-// assets, and the library's query deadline (QueryOptions::deadline) the server's time limit uses.
+// assets, the library's query deadline (QueryOptions::deadline) the server's time limit uses, and
+// the I/O-thread fast path (Database::load_cached, Api::handle_cached) against the worker path.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "eavdb/database.h"
 #include "eavdb/error.h"
 #include "eavdb/session.h"
+#include "server/api.h"
 #include "server/assets.h"
 #include "server/bulk_stream.h"
 #include "monitor/metrics.h"
@@ -364,6 +366,248 @@ TEST(QueryDeadline, InterruptsTheQueryAndLeavesTheConnectionUsable) {
   db->query(sql, {}, fine);
   EXPECT_EQ(plan, "cached");  // L4 answered the repeat
   db.reset();
+  std::filesystem::remove_all(dir);
+}
+
+// ---- the I/O-thread fast path ---------------------------------------------------------------------
+
+std::filesystem::path fresh_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+void define_movie(Database& db) {
+  EntityTypeDef t;
+  t.code = t.label = "movie";
+  AttributeDef title;
+  title.code = title.label = "title";
+  title.type = ValueType::kVarchar;
+  AttributeDef year;
+  year.code = year.label = "year";
+  year.type = ValueType::kInt;
+  t.attributes = {title, year};
+  db.define_type(t);
+}
+
+int64_t create_movie(Database& db, const std::string& title, int64_t year) {
+  Session s = db.session();
+  Entity& e = s.create("movie");
+  e.set("title", title);
+  e.set("year", year);
+  s.flush();
+  return e.id();
+}
+
+void set_year(Database& db, int64_t id, int64_t year) {
+  Session s = db.session();
+  Entity* e = s.find("movie", id);
+  ASSERT_NE(e, nullptr);
+  e->set("year", year);
+  s.flush();
+}
+
+TEST(LoadCached, AnswersOnlyFromACoherentCache) {
+  const auto dir = fresh_dir("eavdb_load_cached");
+  const std::string path = (dir / "c.db").string();
+  auto db = Database::open(path);
+  define_movie(*db);
+  const int64_t id = create_movie(*db, "Alien", 1979);
+
+  EXPECT_FALSE(db->load_cached("movie", id + 100));  // never loaded
+  EXPECT_FALSE(db->load_cached("nosuchtype", id));   // unknown type: no catalog reload
+  EXPECT_FALSE(db->load_cached("movie", id));        // not in L2 yet
+  ASSERT_TRUE(db->load("movie", {id})[0]);           // fills L2 and applies the log
+  auto hit = db->load_cached("movie", id);
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->record.version, 1);
+  EXPECT_EQ(hit->type->code, "movie");
+  db->load("movie", {id + 100});                     // a cached "no such entity" is not a hit
+  EXPECT_FALSE(db->load_cached("movie", id + 100));
+
+  // A commit of this process: its answer is never the old version.
+  set_year(*db, id, 1980);
+  if (auto h = db->load_cached("movie", id)) {
+    EXPECT_EQ(h->record.version, 2);
+  }
+  ASSERT_EQ(db->load("movie", {id})[0]->version, 2);
+  hit = db->load_cached("movie", id);
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->record.version, 2);
+
+  // A commit through another Database on the same file (its own connections and caches, as
+  // another process would have): this one's L2 still holds version 2, so the only correct
+  // cache-only answer is none until load() has read the invalidation log.
+  {
+    auto other = Database::open(path);
+    set_year(*other, id, 1981);
+  }
+  EXPECT_FALSE(db->load_cached("movie", id));
+  ASSERT_EQ(db->load("movie", {id})[0]->version, 3);
+  hit = db->load_cached("movie", id);
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->record.version, 3);
+  const int64_t year_attr = hit->type->find("year")->id;
+  bool saw_year = false;
+  for (const auto& [attr, value] : hit->record.values)
+    if (attr == year_attr) {
+      saw_year = true;
+      EXPECT_EQ(std::get<int64_t>(value), 1981);
+    }
+  EXPECT_TRUE(saw_year);
+
+  Options off;
+  off.cache.enabled = false;
+  auto uncached = Database::open(path, off);
+  uncached->load("movie", {id});
+  EXPECT_FALSE(uncached->load_cached("movie", id));  // no cache: always "ask load()"
+  db.reset();
+  uncached.reset();
+  std::filesystem::remove_all(dir);
+}
+
+Request get_request(const std::string& target, const std::string& token = "") {
+  Request req{http::verb::get, target, 11};
+  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+  req.keep_alive(true);
+  return req;
+}
+
+TEST(ApiFastPath, AnswersLikeTheWorkerPathAndSeesEveryCommit) {
+  const auto dir = fresh_dir("eavdb_api_fast");
+  const std::string path = (dir / "a.db").string();
+  Database::open(path);  // creates and migrates the file
+  std::string token, doomed;
+  int64_t doomed_id = 0;
+  {
+    TokenStore store(path);
+    token = store.create("acme", Role::kRead).second;
+    auto [info, t] = store.create("acme", Role::kRead);
+    doomed = t;
+    doomed_id = info.id;
+  }
+  int64_t id = 0;
+  {
+    Options o;
+    o.tenant = "acme";
+    auto db = Database::open(path, o);
+    define_movie(*db);
+    id = create_movie(*db, "Alien", 1979);
+  }
+  ServerOptions so;
+  so.db_url = path;
+  so.rate_limit = 0.001;  // no refill during the test: the bucket counts requests exactly
+  so.rate_burst = 1000;
+  monitor::Registry metrics;
+  Api api(so, metrics);
+  const std::string target = "/v1/entities/movie/" + std::to_string(id);
+  std::string route;
+
+  // Unknown token, unopened tenant, nothing cached: the fast path declines.
+  EXPECT_FALSE(api.handle_cached(get_request(target, token), route));
+  const Response slow = api.handle(get_request(target, token), route);
+  ASSERT_EQ(slow.result_int(), 200u) << slow.body();
+  auto fast = api.handle_cached(get_request(target, token), route);
+  ASSERT_TRUE(fast);
+  EXPECT_EQ(route, "/v1/entities/{type}/{id}");
+  EXPECT_EQ(fast->result_int(), 200u);
+  EXPECT_EQ(fast->body(), slow.body());
+  EXPECT_EQ(fast->at(http::field::etag), slow.at(http::field::etag));
+  EXPECT_EQ(fast->at(http::field::content_type), slow.at(http::field::content_type));
+
+  // ETag / If-None-Match as on the worker path.
+  auto conditional = get_request(target, token);
+  conditional.set(http::field::if_none_match, "\"1\"");
+  fast = api.handle_cached(conditional, route);
+  ASSERT_TRUE(fast);
+  EXPECT_EQ(fast->result_int(), 304u);
+  EXPECT_EQ(fast->at(http::field::etag), "\"1\"");
+  conditional.set(http::field::if_none_match, "xyz");
+  EXPECT_FALSE(api.handle_cached(conditional, route));  // the worker's 400
+  EXPECT_EQ(api.handle(conditional, route).result_int(), 400u);
+
+  // Other methods, routes, tenants and tokens are the worker's.
+  auto patch = get_request(target, token);
+  patch.method(http::verb::patch);
+  EXPECT_FALSE(api.handle_cached(patch, route));
+  EXPECT_FALSE(api.handle_cached(get_request("/v1/types", token), route));
+  EXPECT_FALSE(api.handle_cached(get_request(target), route));
+  EXPECT_FALSE(api.handle_cached(get_request(target, token + "0"), route));
+
+  // A commit by another process on the same file: the fast path never answers the old version.
+  {
+    Options o;
+    o.tenant = "acme";
+    auto writer = Database::open(path, o);
+    set_year(*writer, id, 1980);
+  }
+  fast = api.handle_cached(get_request(target, token), route);
+  if (fast) {
+    EXPECT_NE(fast->at(http::field::etag), "\"1\"");
+  }
+  ASSERT_EQ(api.handle(get_request(target, token), route).at(http::field::etag), "\"2\"");
+  fast = api.handle_cached(get_request(target, token), route);
+  ASSERT_TRUE(fast);  // the worker re-read the token and the log: the fast path is back
+  EXPECT_EQ(fast->at(http::field::etag), "\"2\"");
+  EXPECT_NE(fast->body().find("\"year\":1980"), std::string::npos) << fast->body();
+
+  // A token revoked by another connection stops working on the fast path at once.
+  ASSERT_EQ(api.handle(get_request(target, doomed), route).result_int(), 200u);
+  ASSERT_TRUE(api.handle_cached(get_request(target, doomed), route));
+  {
+    TokenStore other(path);
+    ASSERT_TRUE(other.revoke(doomed_id));
+  }
+  fast = api.handle_cached(get_request(target, doomed), route);
+  EXPECT_FALSE(fast && fast->result_int() == 200u);
+  EXPECT_EQ(api.handle(get_request(target, doomed), route).result_int(), 401u);
+  EXPECT_FALSE(api.handle_cached(get_request(target, doomed), route));
+
+  // Metrics: both paths count the tenant's requests in the same series.
+  const std::string text = metrics.expose_only("tenant", "acme");
+  EXPECT_NE(text.find("eavdb_tenant_requests_total{route=\"/v1/entities/{type}/{id}\",status=\"304\",tenant=\"acme\"} 1"),
+            std::string::npos)
+      << text;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ApiFastPath, SharesTheRateLimitWithTheWorkerPath) {
+  const auto dir = fresh_dir("eavdb_api_limit");
+  const std::string path = (dir / "l.db").string();
+  Database::open(path);
+  std::string token;
+  {
+    TokenStore store(path);
+    token = store.create("default", Role::kRead).second;
+  }
+  int64_t id = 0;
+  {
+    auto db = Database::open(path);
+    define_movie(*db);
+    id = create_movie(*db, "Heat", 1995);
+  }
+  ServerOptions so;
+  so.db_url = path;
+  so.rate_limit = 0.001;  // ~no refill: exactly `burst` requests pass
+  so.rate_burst = 3;
+  monitor::Registry metrics;
+  Api api(so, metrics);
+  const std::string target = "/v1/entities/movie/" + std::to_string(id);
+  std::string route;
+  EXPECT_EQ(api.handle(get_request(target, token), route).result_int(), 200u);  // 1
+  auto fast = api.handle_cached(get_request(target, token), route);            // 2
+  ASSERT_TRUE(fast);
+  EXPECT_EQ(fast->result_int(), 200u);
+  fast = api.handle_cached(get_request(target, token), route);  // 3
+  ASSERT_TRUE(fast);
+  EXPECT_EQ(fast->result_int(), 200u);
+  fast = api.handle_cached(get_request(target, token), route);  // 4: refused here
+  ASSERT_TRUE(fast);
+  EXPECT_EQ(fast->result_int(), 429u);
+  EXPECT_FALSE(fast->at(http::field::retry_after).empty());
+  EXPECT_NE(fast->body().find("\"code\":\"rate_limited\""), std::string::npos);
+  EXPECT_EQ(api.handle(get_request(target, token), route).result_int(), 429u);  // and there
   std::filesystem::remove_all(dir);
 }
 
