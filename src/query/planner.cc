@@ -139,7 +139,9 @@ class Estimator {
       case K::kIn:
       case K::kBetween: return !p.negated;
       case K::kLike: return !p.negated && !like_prefix(p).empty();
-      case K::kIsNull: return p.negated;
+      // A flat column's index holds its NULLs too (IS NULL is an equality lookup there); the
+      // value tables have no rows for missing values.
+      case K::kIsNull: return p.negated || flat_;
       default: return false;
     }
   }
@@ -333,12 +335,13 @@ namespace {
 
 // True when SQLite can serve leaf `p` from its column's (column, id) index, so the flat plan
 // may pin that index with INDEXED BY (SQLite fails the statement otherwise): comparisons other
-// than <>, IN and BETWEEN. LIKE and IS NOT NULL stay with SQLite's own choice.
+// than <>, IN, BETWEEN and IS NULL. LIKE and IS NOT NULL stay with SQLite's own choice.
 bool flat_index_pinnable(const BoundPred& p) {
   switch (p.kind) {
     case K::kCompare: return p.op != CompareOp::kNe && !std::holds_alternative<std::monostate>(p.values[0]);
     case K::kIn:
     case K::kBetween: return !p.negated;
+    case K::kIsNull: return !p.negated;  // an equality lookup of NULL in the (column, id) index
     default: return false;
   }
 }
