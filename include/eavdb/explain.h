@@ -14,7 +14,7 @@ namespace eavdb {
 
 /// Which plan a query may use.
 enum class PlanKind {
-  kAuto,  ///< the cost-based choice: the flat table when it covers the query, else the best EAV plan
+  kAuto,  ///< the cost-based choice: the cheaper of the best flat-table plan (when the table covers the query) and the best EAV plan
   kEav,   ///< always an EAV plan (typed value tables), even when a flat table exists
   kFlat,  ///< always the flat table; Error(kInvalidArgument) when the type has none or it lacks a column
 };
