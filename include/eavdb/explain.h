@@ -14,7 +14,7 @@ namespace eavdb {
 
 /// Which plan a query may use.
 enum class PlanKind {
-  kAuto,  ///< the cost-based choice: the flat table when it covers the query, else the best EAV plan
+  kAuto,  ///< the cost-based choice: the cheaper of the best flat-table plan (when the table covers the query) and the best EAV plan
   kEav,   ///< always an EAV plan (typed value tables), even when a flat table exists
   kFlat,  ///< always the flat table; Error(kInvalidArgument) when the type has none or it lacks a column
 };
@@ -62,6 +62,10 @@ struct ExplainResult {
   std::string plan;           ///< "flat", "eav" (value-index, union or type-scan driven)
   double estimated_cost = 0;  ///< the cost model's units (one index step = 1)
   bool plan_cache_hit = false;  ///< the choice came from the plan cache
+  /// The best plan of the other family the planner costed and rejected ("flat" or "eav"), and its
+  /// estimated cost in the same units; empty / 0 when only one family was possible.
+  std::string rejected_plan;
+  double rejected_cost = 0;
   PlanNode root;
   std::string sql;            ///< the backend SQL; every literal is a '?' parameter
   std::vector<std::string> backend_plan;  ///< SQLite's EXPLAIN QUERY PLAN, indented by depth
@@ -73,7 +77,8 @@ struct ExplainResult {
 /// Renders a plan as an indented tree, one node per line
 /// (`Limit 20  (est. 20 rows; actual 20 rows, 0.41 ms)`), then the SQL and SQLite's plan.
 std::string explain_text(const ExplainResult& e);
-/// Renders a plan as one JSON object: {"plan", "estimated_cost", "plan_cache_hit", "sql",
+/// Renders a plan as one JSON object: {"plan", "estimated_cost", "rejected_plan"?,
+/// "rejected_cost"? (only when a plan was rejected), "plan_cache_hit", "sql",
 /// "backend_plan": [...], "analyzed", "rows", "execution_ms", "root": {"op", "detail",
 /// "estimated_rows", "actual_rows"?, "actual_ms"?, "children": [...]}}.
 std::string explain_json(const ExplainResult& e);

@@ -819,6 +819,8 @@ ExplainResult Database::explain(std::string_view sql, const std::vector<Value>& 
   ExplainResult r;
   r.plan = p.choice.source == query::Layout::Source::kFlat ? "flat" : "eav";
   r.estimated_cost = p.choice.estimated_cost;
+  r.rejected_plan = p.choice.rejected_plan;
+  r.rejected_cost = p.choice.rejected_cost;
   r.plan_cache_hit = p.cache_hit;
   r.root = to_public(*p.tree);
   r.sql = p.compiled.sql;

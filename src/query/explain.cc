@@ -52,7 +52,10 @@ void node_json(Writer& w, const PlanNode& n) {
 }  // namespace
 
 std::string explain_text(const ExplainResult& e) {
-  std::string out = fmt::format("plan: {} (estimated cost {:.0f}{})\n", e.plan, e.estimated_cost,
+  std::string out = fmt::format("plan: {} (estimated cost {:.0f}{}{})\n", e.plan, e.estimated_cost,
+                                e.rejected_plan.empty() ? ""
+                                                        : fmt::format("; rejected {}: estimated cost {:.0f}",
+                                                                      e.rejected_plan, e.rejected_cost),
                                 e.plan_cache_hit ? ", from the plan cache" : "");
   node_text(e.root, 0, out);
   if (e.analyzed) out += fmt::format("rows: {}, execution: {:.3f} ms\n", e.rows, e.execution_ms);
@@ -70,6 +73,12 @@ std::string explain_json(const ExplainResult& e) {
   str(w, e.plan);
   w.Key("estimated_cost");
   w.Double(e.estimated_cost);
+  if (!e.rejected_plan.empty()) {
+    w.Key("rejected_plan");
+    str(w, e.rejected_plan);
+    w.Key("rejected_cost");
+    w.Double(e.rejected_cost);
+  }
   w.Key("plan_cache_hit");
   w.Bool(e.plan_cache_hit);
   w.Key("sql");

@@ -139,7 +139,9 @@ class Estimator {
       case K::kIn:
       case K::kBetween: return !p.negated;
       case K::kLike: return !p.negated && !like_prefix(p).empty();
-      case K::kIsNull: return p.negated;
+      // A flat column's index holds its NULLs too (IS NULL is an equality lookup there); the
+      // value tables have no rows for missing values.
+      case K::kIsNull: return p.negated || flat_;
       default: return false;
     }
   }
@@ -329,44 +331,89 @@ bool flat_covers(const BoundQuery& q, const flat::FlatTable& flat) {
   return flat.type_id == q.type->id;
 }
 
-PlanChoice choose_plan(const BoundQuery& q, const PlanContext& ctx) {
-  const bool flat_ok = ctx.flat && flat_covers(q, *ctx.flat);
-  if (ctx.mode == PlanMode::kForceFlat && !flat_ok)
-    throw Error(ErrorCode::kInvalidArgument,
-                ctx.flat ? fmt::format("the flat table of '{}' does not cover every column of the query "
-                                       "(run eavdb flat rebuild {})", q.type->code, q.type->code)
-                         : fmt::format("type '{}' has no flat table (run eavdb flat enable {})", q.type->code,
-                                       q.type->code));
-  Estimator est(q, ctx.stats, &ctx);
+namespace {
+
+// True when SQLite can serve leaf `p` from its column's (column, id) index, so the flat plan
+// may pin that index with INDEXED BY (SQLite fails the statement otherwise): comparisons other
+// than <>, IN, BETWEEN and IS NULL. LIKE and IS NOT NULL stay with SQLite's own choice.
+bool flat_index_pinnable(const BoundPred& p) {
+  switch (p.kind) {
+    case K::kCompare: return p.op != CompareOp::kNe && !std::holds_alternative<std::monostate>(p.values[0]);
+    case K::kIn:
+    case K::kBetween: return !p.negated;
+    case K::kIsNull: return !p.negated;  // an equality lookup of NULL in the (column, id) index
+    default: return false;
+  }
+}
+
+// Sorting (or grouping) `rows` rows by the query's first key: decimal keys compare through the
+// eavdb_decimal collation (a callback per comparison), kDecimalSort times dearer.
+double order_cost(const BoundQuery& q, double rows) {
+  if (!needs_order(q)) return 0;
+  bool decimal = false;
+  if (!q.order_by.empty()) decimal = q.order_by.front().value.type == ValueType::kDecimal;
+  else if (!q.group_by.empty()) decimal = q.group_by.front().type == ValueType::kDecimal;
+  return sort_cost(rows) * (decimal ? kDecimalSort : 1.0);
+}
+
+// The cheapest flat-table plan of `q` (the flat table covers it).
+PlanChoice best_flat_plan(const BoundQuery& q, const PlanContext& ctx, const Estimator& est) {
   const double n = est.entities();
   const double out_rows = q.where ? est.pred_rows(*q.where) : n;
-  if (flat_ok && ctx.mode != PlanMode::kForceEav) {
+  const double sort = order_cost(q, out_rows);
+  const double weight = flat_row_weight(ctx.flat->attribute_ids.size());
+  const double fetch = kFlatRowFetch * weight;
+  // A full scan in rowid order (NOT INDEXED): sequential pages, every row.
+  PlanChoice best;
+  best.source = Source::kFlat;
+  best.flat_considered = true;
+  best.estimated_cost = n * kFlatScanRow * weight + sort;
+  // One filter column's index (INDEXED BY), or a union of index lookups over an OR's branches:
+  // index steps plus a random fetch of each wide row.
+  if (q.where) {
+    Estimator flat_est(q, ctx.stats, &ctx, true);
+    std::vector<int> path;
+    if (auto a = best_access(flat_est, *q.where, path)) {
+      PlanChoice c = best;
+      c.leaf_paths = a->paths;
+      c.estimated_cost = a->rows * (1 + fetch) + (a->paths.size() > 1 ? a->rows * kUnionDedup : 0) + sort;
+      if (c.estimated_cost < best.estimated_cost) best = std::move(c);
+    }
+  }
+  // Top-N: the sort key's index in key order, stopping after LIMIT + OFFSET matches (a nullable
+  // key through the null split, as for the EAV plan).
+  int j = top_n_join(q);
+  bool split = false;
+  if (j < 0 && ctx.allow_null_split && (j = top_n_split_join(q)) >= 0) split = true;
+  if (j >= 0 && ctx.flat->indexed(q.joins[static_cast<std::size_t>(j)].attribute->id)) {
+    const double needed = static_cast<double>(*q.limit + q.offset.value_or(0));
+    const double share = std::max(out_rows / n, 1e-9);
+    const double key_rows = est.non_null({BoundColumn::System::kNone, j, q.joins[static_cast<std::size_t>(j)].attribute->type, {}});
+    const double rows = std::min(key_rows, kTopNRisk * needed / share);
     PlanChoice c;
     c.source = Source::kFlat;
-    const double sort = needs_order(q) ? sort_cost(out_rows) : 0;
-    c.estimated_cost = n * kFlatScanRow + sort;
-    // SQLite uses one index per flat-table scan (it picks the column index itself: costed as
-    // index steps plus a row fetch each); an OR over several columns is cheaper as a union of
-    // index lookups when the branches are selective.
-    if (q.where) {
-      Estimator flat_est(q, ctx.stats, &ctx, true);
-      std::vector<int> path;
-      if (auto a = best_access(flat_est, *q.where, path); a && a->paths.size() > 1 && a->rows < 0.25 * n) {
-        c.leaf_paths = a->paths;
-        c.estimated_cost = a->rows * (1.5 + kLookup) + sort;
-      } else if (a && a->paths.size() == 1) {
-        c.estimated_cost = std::min(n * kFlatScanRow, a->rows * (1 + kFlatRowFetch)) + sort;
-      }
-    }
-    return c;
+    c.flat_considered = true;
+    c.driver_join = j;
+    c.null_split = split;
+    c.estimated_cost = rows * (1 + fetch);
+    if (split && out_rows * key_rows / n < needed) c.estimated_cost += best.estimated_cost;  // the tail runs
+    if (c.estimated_cost < best.estimated_cost) best = std::move(c);
   }
+  return best;
+}
+
+// The cheapest EAV plan of `q`: the type's entity list, one value index, a union of value
+// indexes, or an index-order top-N scan.
+PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Estimator& est) {
+  const double n = est.entities();
+  const double out_rows = q.where ? est.pred_rows(*q.where) : n;
   const std::vector<double> sel = join_selectivity(q, est);
   // Every EAV plan fetches the columns of the left joins (outputs, sort keys) by primary key for
   // each row it returns: the same for all EAV plans, but part of what a flat table saves.
   double left_joins = 0;
   for (const BoundJoin& j : q.joins) left_joins += j.inner ? 0 : 1;
   const double fetch_per_row = left_joins * kLookup;
-  const double sort = (needs_order(q) ? sort_cost(out_rows) : 0) + out_rows * fetch_per_row;
+  const double sort = order_cost(q, out_rows) + out_rows * fetch_per_row;
 
   // The type's entity list, then every inner join, most selective first.
   PlanChoice best;
@@ -395,7 +442,7 @@ PlanChoice choose_plan(const BoundQuery& q, const PlanContext& ctx) {
         rows *= std::min(1.0, sel[static_cast<std::size_t>(skip)] / own);
       } else {
         c.source = Source::kUnion;
-        cost += a->rows * 0.5;  // de-duplication of the union
+        cost += a->rows * kUnionDedup;
       }
       c.inner_order = inner_joins_by_selectivity(q, sel, skip);
       cost += chain_cost(rows, c.inner_order, sel) + sort;
@@ -441,6 +488,32 @@ PlanChoice choose_plan(const BoundQuery& q, const PlanContext& ctx) {
   return best;
 }
 
+}  // namespace
+
+PlanChoice choose_plan(const BoundQuery& q, const PlanContext& ctx) {
+  const bool flat_ok = ctx.flat && flat_covers(q, *ctx.flat);
+  if (ctx.mode == PlanMode::kForceFlat && !flat_ok)
+    throw Error(ErrorCode::kInvalidArgument,
+                ctx.flat ? fmt::format("the flat table of '{}' does not cover every column of the query "
+                                       "(run eavdb flat rebuild {})", q.type->code, q.type->code)
+                         : fmt::format("type '{}' has no flat table (run eavdb flat enable {})", q.type->code,
+                                       q.type->code));
+  Estimator est(q, ctx.stats, &ctx);
+  // Both families are costed whenever both are possible, so EXPLAIN can show the rejected one.
+  PlanChoice eav = best_eav_plan(q, ctx, est);
+  eav.flat_considered = flat_ok;
+  if (!flat_ok) return eav;
+  PlanChoice flat = best_flat_plan(q, ctx, est);
+  const bool take_flat = ctx.mode == PlanMode::kForceFlat ||
+                         (ctx.mode == PlanMode::kAuto && flat.estimated_cost <= eav.estimated_cost);
+  PlanChoice& chosen = take_flat ? flat : eav;
+  const PlanChoice& other = take_flat ? eav : flat;
+  chosen.rejected_plan = take_flat ? "eav" : "flat";
+  chosen.rejected_cost = other.estimated_cost;
+  return std::move(chosen);
+}
+
+
 BoundQuery split_null_tail(BoundQuery& q, int key_join) {
   BoundQuery tail;
   tail.type = q.type;
@@ -467,7 +540,14 @@ bool choice_fits(const BoundQuery& q, const PlanChoice& c, const PlanContext& ct
   const Estimator eav_est(q, ctx.stats, &ctx), flat_est(q, ctx.stats, &ctx, true);
   if (c.source == Source::kFlat) {
     if (!flat_ok || ctx.mode == PlanMode::kForceEav) return false;
-    if (c.leaf_paths.empty()) return true;
+    if (c.leaf_paths.empty()) {
+      if (c.driver_join < 0) return !c.null_split;  // full scan
+      if (static_cast<std::size_t>(c.driver_join) >= q.joins.size() ||
+          !ctx.flat->indexed(q.joins[static_cast<std::size_t>(c.driver_join)].attribute->id))
+        return false;
+      return c.null_split ? ctx.allow_null_split && top_n_split_join(q) == c.driver_join
+                          : top_n_join(q) == c.driver_join;
+    }
     if (!q.where) return false;
     for (const auto& p : c.leaf_paths) {
       const BoundPred* leaf = resolve(q.where.get(), p);
@@ -476,7 +556,7 @@ bool choice_fits(const BoundQuery& q, const PlanChoice& c, const PlanContext& ct
     std::vector<int> prefix;
     return covered(*q.where, prefix, c.leaf_paths);
   }
-  if (ctx.mode == PlanMode::kForceFlat || (ctx.mode == PlanMode::kAuto && flat_ok)) return false;
+  if (ctx.mode == PlanMode::kForceFlat || (ctx.mode == PlanMode::kAuto && c.flat_considered != flat_ok)) return false;
   if (c.source == Source::kLegacy) return false;
   // The join order must be exactly q's inner joins without the driver.
   std::vector<int> expected;
@@ -514,7 +594,20 @@ Layout make_layout(const BoundQuery& q, const PlanChoice& c, const PlanContext& 
   l.inner_order = c.inner_order;
   if (c.source == Source::kUnion || c.source == Source::kFlat)
     for (const auto& p : c.leaf_paths) l.union_leaves.push_back(resolve(q.where.get(), p));
-  if (c.source == Source::kFlat && ctx.flat) l.flat_table = ctx.flat->table;
+  if (c.source == Source::kFlat && ctx.flat) {
+    l.flat_table = ctx.flat->table;
+    l.driver_join = -1;
+    const BoundPred* leaf = c.leaf_paths.size() == 1 ? l.union_leaves[0] : nullptr;
+    if (c.leaf_paths.empty() && c.driver_join < 0) {
+      l.flat_access = Layout::FlatAccess::kScan;
+    } else if (c.leaf_paths.empty()) {  // top-N in the key index's order
+      l.flat_access = Layout::FlatAccess::kIndex;
+      l.flat_index = flat::index_name(ctx.flat->table, q.joins[static_cast<std::size_t>(c.driver_join)].attribute->code);
+    } else if (leaf && flat_index_pinnable(*leaf)) {
+      l.flat_access = Layout::FlatAccess::kIndex;
+      l.flat_index = flat::index_name(ctx.flat->table, q.joins[static_cast<std::size_t>(leaf->column.join)].attribute->code);
+    }
+  }
   return l;
 }
 
@@ -531,8 +624,22 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
   double rows = n;
   switch (c.source) {
     case Source::kFlat:
-      node = {"FlatScan", ctx.flat ? ctx.flat->table : "", n, {}};
-      if (!c.leaf_paths.empty()) {
+      node = {"FlatScan", ctx.flat ? ctx.flat->table + " (rowid order, NOT INDEXED)" : "", n, {}};
+      if (c.leaf_paths.empty() && c.driver_join >= 0) {
+        const double needed = static_cast<double>(q.limit.value_or(0) + q.offset.value_or(0));
+        const double share = std::max((q.where ? est.pred_rows(*q.where) : n) / n, 1e-9);
+        const std::string& code = q.joins[static_cast<std::size_t>(c.driver_join)].attribute->code;
+        node = {"IndexOrderScan", fmt::format("{} ascending via {} (INDEXED BY), stops at LIMIT", code,
+                                              flat::index_name(ctx.flat ? ctx.flat->table : "", code)),
+                std::min(est.non_null(q.order_by.front().value.column), needed / share), {}};
+      } else if (c.leaf_paths.size() == 1) {
+        const BoundPred* leaf = resolve(q.where.get(), c.leaf_paths[0]);
+        const double r = est.leaf_rows(*leaf);
+        const std::string& code = q.joins[static_cast<std::size_t>(leaf->column.join)].attribute->code;
+        PlanNodeInfo i{"IndexScan", fmt::format("{} via {}{}", describe(*leaf), flat::index_name(ctx.flat ? ctx.flat->table : "", code),
+                                                flat_index_pinnable(*leaf) ? " (INDEXED BY)" : ""), r, {}};
+        node = {"FlatLookup", fmt::format("{} by id", ctx.flat ? ctx.flat->table : ""), r, {std::move(i)}};
+      } else if (!c.leaf_paths.empty()) {
         PlanNodeInfo u{"IndexUnion", "UNION of flat-table index lookups (OR branches)", 0, {}};
         for (const auto& p : c.leaf_paths) {
           const BoundPred* leaf = resolve(q.where.get(), p);
@@ -623,7 +730,8 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
       keys += (keys.empty() ? "" : ", ") + (o.value.agg == Agg::kNone ? o.value.column.code : std::string("aggregate")) +
               (o.desc ? " DESC" : " ASC");
     keys += keys.empty() ? "id ASC" : ", id ASC";
-    const bool index_order = c.source == Source::kValueIndex && c.leaf_paths.empty();
+    const bool index_order = (c.source == Source::kValueIndex || (c.source == Source::kFlat && c.driver_join >= 0)) &&
+                             c.leaf_paths.empty();
     std::string how = index_order ? " (index order)" : "";
     if (c.null_split)
       how = fmt::format(" (index order over entities with {}; those without it follow only when fewer match)",

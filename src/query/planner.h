@@ -12,7 +12,18 @@
 // it and keeps the rows its conjuncts select (estimated); sorting R rows costs R·log2(R)·kSortStep;
 // a scan of the sort key's index in key order under LIMIT n stops after about n / selectivity
 // rows (costed kTopNRisk times higher: correlation between filter and key is not modelled).
-// A covering flat table is preferred in automatic mode (one row holds every column).
+//
+// Flat plans are costed in the same units and compete with the EAV plans (the cheaper wins in
+// automatic mode): a full scan costs kFlatScanRow per row (NOT INDEXED: rowid order); one filter
+// column's index (INDEXED BY) or a union of them costs an index step plus kFlatRowFetch per
+// matching row; a top-N scan of the sort key's flat index in key order is costed like the EAV
+// one (kTopNRisk). The chosen flat access is pinned in the SQL: without sqlite_stat1 SQLite's own
+// guess walked whole column indexes with a random row fetch each (GROUP BY category: a scan of
+// the category index, 200k random fetches of wide rows, 5.6 s against 0.4 s for a scan + sort).
+//
+// Calibration (CALIBRATION below): constants are relative to one EAV index step and were fitted
+// on EXPLAIN ANALYZE medians of the planner benchmark's queries (bench/planner.sh) on the
+// 50,000-entity catalog (42 attributes, flat rows ~730 bytes) and on zipcodes, warm page cache.
 //
 // Pure functions over their inputs; thread-safe.
 #pragma once
@@ -39,10 +50,39 @@ inline constexpr double kSortStep = 0.05;
 /// predicts before LIMIT matches are found: a filter correlated with the sort key (zip codes in
 /// California sorted by latitude) can make the real scan far longer, while sorting is bounded.
 inline constexpr double kTopNRisk = 10;
-/// A flat-table row read by a full scan (rows are wide but sequential).
-inline constexpr double kFlatScanRow = 0.5;
-/// Fetching a flat-table row by rowid after one of its column indexes matched it.
-inline constexpr double kFlatRowFetch = 1.0;
+// CALIBRATION. Units: one EAV index step = 1 (kLookup, kSortStep, kTopNRisk predate this).
+// The flat constants were fitted so that a unit costs about the same wall time in both families:
+// EXPLAIN ANALYZE (min of 3, `eavdb explain --analyze --plan eav|flat`) of catalog Q2/Q4/Q5/Q6/Q8
+// on a 50,000-entity catalog (`eavdb gen catalog -n 50000`, analyzed, flat enabled: 42 columns,
+// ~730 bytes per flat row). With the former constants (scan 0.5, fetch 1.0 per row, no width)
+// an EAV unit took 0.6-1.5 us and a flat unit 1.7-5 us: a flat scan row was ~2.6x and an
+// index step + flat row fetch ~2.9x (Q8) to 3.3x (Q5) too cheap. Zipcodes (7 columns, narrow
+// rows) showed no such gap in the warm benchmark (flat Q2 0.67 ms vs EAV 1.05 ms for about equal
+// old costs), so the penalty follows the row width. Those EXPLAIN ANALYZE runs start with a cold
+// SQLite page cache (one process per run) and asked for weight 1 + columns/16 (catalog 3.6); the
+// warm medians of `bench/planner.sh --small` (20,000-entity catalog) asked for less: with /16
+// catalog Q2 (price BETWEEN, 110 rows) went to EAV at 0.18 ms against 0.10 ms for the flat
+// index. The benchmark's regime wins: weight 1 + columns/32 gives 1.2 for zipcodes and 2.3 for
+// the catalog, i.e. scan 0.42 / 0.81 and index + fetch 2.3 / 3.5 per row, which keeps Q2/Q5/Q8
+// on the flat table at 20,000 entities while EAV plans win where they read far fewer rows.
+/// Flat-table costs grow with the row width, estimated from the column count: a row of a table
+/// with c attribute columns weighs flat_row_weight(c) = 1 + c / kFlatColumnsPerWeight.
+inline constexpr double kFlatColumnsPerWeight = 32;
+/// A flat-table row read by a full scan in rowid order, per unit of row weight (pages are
+/// sequential; every row is decoded).
+inline constexpr double kFlatScanRow = 0.35;
+/// Fetching a flat-table row by rowid after one of its column indexes matched it (a random
+/// access into the widest table of the type), per unit of row weight; its index step costs 1.
+inline constexpr double kFlatRowFetch = 1.1;
+/// The row weight of a flat table with `columns` attribute columns (see kFlatColumnsPerWeight).
+inline double flat_row_weight(std::size_t columns) {
+  return 1 + static_cast<double>(columns) / kFlatColumnsPerWeight;
+}
+/// De-duplicating one row of a union of index lookups.
+inline constexpr double kUnionDedup = 0.5;
+/// Sorting or grouping by a decimal key costs this many times a plain sort: decimals are
+/// canonical TEXT compared through the eavdb_decimal collation callback.
+inline constexpr double kDecimalSort = 3;
 
 /// One node of the plan tree, as EXPLAIN prints it.
 struct PlanNodeInfo {
@@ -63,6 +103,13 @@ struct PlanChoice {
   /// match, the entities without it (they sort last); see split_null_tail().
   bool null_split = false;
   double estimated_cost = 0;
+  /// True when the flat table was eligible (existed, fresh, covering) when this choice was made:
+  /// a cached EAV choice is re-planned once that changes.
+  bool flat_considered = false;
+  /// The best plan of the other family that was costed and rejected ("eav" or "flat"; empty when
+  /// only one family was possible) and its estimated cost, for EXPLAIN.
+  std::string rejected_plan;
+  double rejected_cost = 0;
 };
 
 /// Inputs the planner needs besides the query.

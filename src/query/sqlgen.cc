@@ -17,6 +17,7 @@ class SqlBuilder {
   /// Column SQL of attribute joins (default aN.value) and the alias of the system columns.
   std::vector<std::string> join_columns;
   std::string system_alias = "e";
+  std::vector<bool> inner_joins;  // per join: the WHERE makes its value non-null
   /// When set, every attribute column renders as this (a UNION branch reads one value table).
   std::string forced_column;
 
@@ -126,7 +127,13 @@ class SqlBuilder {
     // Aggregates lose the column collation; decimal TEXT must still order numerically.
     if (v.type == ValueType::kDecimal && v.agg != Agg::kNone) text(" COLLATE eavdb_decimal");
     text(desc ? " DESC" : " ASC");
-    text(nulls_first ? " NULLS FIRST" : " NULLS LAST");
+    // A key the WHERE makes non-null (an inner join) has no NULLs to place: SQLite's default
+    // order then lets a (key, id) index deliver the rows in order (NULLS LAST on an ASC key
+    // would force a sort).
+    const bool non_null = v.agg == Agg::kNone && v.column.system == BoundColumn::System::kNone &&
+                          v.column.join >= 0 && static_cast<std::size_t>(v.column.join) < inner_joins.size() &&
+                          inner_joins[static_cast<std::size_t>(v.column.join)];
+    if (!non_null) text(nulls_first ? " NULLS FIRST" : " NULLS LAST");
   }
 
   CompiledQuery finish() {
@@ -218,6 +225,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
   using Source = Layout::Source;
   SqlBuilder b;
   const bool flat = layout.source == Source::kFlat;
+  for (const BoundJoin& j : q.joins) b.inner_joins.push_back(j.inner);
   if (flat) {
     b.system_alias = "f";
     for (const BoundJoin& j : q.joins) b.join_columns.push_back(fmt::format("f.\"{}\"", j.attribute->code));
@@ -257,7 +265,14 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
     case Source::kFlat:
       b.text(" FROM ");
       b.text(layout.flat_table);
-      if (!layout.union_leaves.empty()) {
+      if (layout.flat_access == Layout::FlatAccess::kScan) {
+        b.text(" f NOT INDEXED WHERE 1");
+      } else if (layout.flat_access == Layout::FlatAccess::kIndex) {
+        // union_leaves then holds the one leaf the index serves (for driver_sql).
+        b.text(" f INDEXED BY ");
+        b.text(layout.flat_index);
+        b.text(" WHERE 1");
+      } else if (!layout.union_leaves.empty()) {
         // `id IN (lookups)`: SQLite probes the primary key from the IN list's sorted ephemeral
         // index, so rows come out in id order (no sort for the default order, no second
         // de-duplicating B-tree for the UNION).

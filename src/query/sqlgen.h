@@ -39,9 +39,16 @@ struct Layout {
   };
   Source source = Source::kLegacy;
   int driver_join = -1;                       ///< kValueIndex
-  std::vector<const BoundPred*> union_leaves;  ///< kUnion: indexable leaves of the WHERE
+  std::vector<const BoundPred*> union_leaves;  ///< kUnion (kFlat): indexable leaves of the WHERE; kFlat with kIndex on a filter: that one leaf
   std::vector<int> inner_order;               ///< inner joins after the driver, in join order
   std::string flat_table;                     ///< kFlat
+  /// kFlat: how SQLite must read the flat table (the planner's costed choice, pinned so SQLite's
+  /// statistics-free guess cannot override it): kAny lets SQLite pick; kScan reads it in rowid
+  /// order (NOT INDEXED); kIndex reads it through `flat_index` (INDEXED BY: a filter column's
+  /// index, or the sort key's index for a top-N scan in key order).
+  enum class FlatAccess { kAny, kScan, kIndex };
+  FlatAccess flat_access = FlatAccess::kAny;
+  std::string flat_index;  ///< kFlat with kIndex: the index name (flat::index_name)
 };
 
 /// Generates the SQLite statement for `q`; may reorder AND/OR operands (they commute) so the
