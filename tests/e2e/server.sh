@@ -245,8 +245,9 @@ expect_eq "$(req "$WRITER" POST '/v1/bulk/nope?op=insert' --data-binary '{"title
 expect_eq "$(code)" not_found "streamed bulk refusal is a problem response"
 expect_eq "$(req "$WRITER" POST '/v1/bulk/movie?op=insert&on_error=maybe' --data-binary '{"title":"S1"}')" 400 "streamed bulk with a bad option"
 expect_eq "$(req "" POST '/v1/bulk/movie?op=insert' --data-binary '{"title":"S1"}')" 401 "streamed bulk needs a token"
-# Transactions hold 5,000 records and are accounted for when the next one is submitted: after
-# 12,000 records the first one's rejection must reach the client while the body is still open.
+# Transactions hold 5,000 records and are accounted for when a later one is submitted (when the
+# committing thread has finished it): the first one's rejection must reach the client while the
+# body is still open. The body keeps flowing, 1,000 records a poll, until it does (bounded).
 # (A type without unique attributes: inserts are pipelined, see BatchProcessor.)
 expect_eq "$(req "$ADMIN" POST /v1/types -d '{"code":"feed","attributes":[{"code":"title","type":"varchar"}]}')" 201 "feed type"
 mkfifo "$TMP/bulkin"
@@ -255,16 +256,21 @@ stream_curl=$!
 exec 7>"$TMP/bulkin"
 { printf '{"title":"F1"}\nnot json\n'; seq 3 12000 | awk '{printf "{\"title\":\"F%d\"}\n", $1}'; } >&7
 early=""
+sent=12000
 for _ in $(seq 1 400); do  # 20 s, within the 30 s body timeout
   early=$(head -1 "$TMP/streamout" 2>/dev/null)
   [ -n "$early" ] && break
+  if [ $sent -lt 100000 ]; then
+    seq $((sent + 1)) $((sent + 1000)) | awk '{printf "{\"title\":\"F%d\"}\n", $1}' >&7
+    sent=$((sent + 1000))
+  fi
   sleep 0.05
 done
 expect_eq "$(printf '%s' "$early" | jq -c '[.record, .line]' 2>/dev/null)" '[2,2]' "rejection streamed while the body is still open"
 printf '{"title":"F-last"}\n' >&7
 exec 7>&-
 wait "$stream_curl"
-expect_eq "$(tail -1 "$TMP/streamout" | jq -c '.summary | [.processed, .inserted, .rejected]')" '[12001,12000,1]' "streamed bulk summary after the body ended"
+expect_eq "$(tail -1 "$TMP/streamout" | jq -c '.summary | [.processed, .inserted, .rejected]')" "[$((sent + 1)),$sent,1]" "streamed bulk summary after the body ended"
 # a body larger than --max-body-bytes (4 MB here) streams through in bounded memory
 seq 1 50000 | awk '{printf "{\"title\":\"Big %080d\",\"year\":1990}\n", $1}' > "$TMP/big.ndjson"
 [ "$(stat -c %s "$TMP/big.ndjson")" -gt 4000000 ] && ok || bad "big bulk body is over the body limit"
