@@ -12,10 +12,7 @@ REDIS_PID=""
 cleanup() { [ -n "$REDIS_PID" ] && kill -9 "$REDIS_PID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 DB="$TMP/cache.db"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-expect_eq() { [ "$1" == "$2" ] && ok || bad "$3: expected '$2', got '$1'"; }
+. "$(dirname "$0")/lib/check.sh"
 e() { "$EAVDB" --db "$DB" "$@"; }
 stat_of() {  # stat_of JSON LEVEL FIELD
   echo "$1" | jq -r --arg l "$2" --arg f "$3" '.[] | select(.level | startswith($l)) | .[$f]'

@@ -8,10 +8,7 @@ DATA=${2:-}
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 DB="$TMP/e2e.db"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-expect_eq() { [ "$1" == "$2" ] && ok || bad "$3: expected '$2', got '$1'"; }
+. "$(dirname "$0")/lib/check.sh"
 e() { "$EAVDB" --db "$DB" "$@"; }
 
 # --- import of real data ---------------------------------------------------------------------

@@ -13,10 +13,7 @@ fi
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 DB="$TMP/planner.db"
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-expect_eq() { [ "$1" == "$2" ] && ok || bad "$3: expected '$2', got '$1'"; }
+. "$(dirname "$0")/lib/check.sh"
 e() { "$EAVDB" --db "$DB" "$@"; }
 
 e import "$DATA/zipcodes.csv" --type zipcode --quiet >/dev/null; expect_eq $? 0 "import"

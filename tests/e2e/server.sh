@@ -11,10 +11,7 @@ set -uo pipefail
 EAVDB=$1
 TMP=$(mktemp -d)
 trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$TMP"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-expect_eq() { [ "$1" == "$2" ] && ok || bad "$3: expected '$2', got '$1'"; }
+. "$(dirname "$0")/lib/check.sh"
 DB="$TMP/s.db"
 e() { "$EAVDB" --db "$DB" "$@"; }
 
