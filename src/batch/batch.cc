@@ -579,14 +579,33 @@ BatchResult BatchProcessor::remove_where(const std::string& where, const std::ve
 
 LoadResult BatchProcessor::load(const std::vector<int64_t>& ids) {
   LoadResult out;
-  out.entities.reserve(ids.size());
+  const size_t n = ids.size();
+  out.entities.resize(n);
+  if (n == 0) return out;
+  // The distinct ids ascending, loaded in chunks of chunk_size: each chunk is one contiguous id
+  // range, so the chunks walk every B-tree once from left to right (random ids chunked in
+  // request order would each seek all over the file), and the backend skips its own sort.
+  // Results are moved into their request slots; a repeated id gets a copy.
+  std::vector<uint32_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint32_t>(i);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return ids[a] < ids[b] || (ids[a] == ids[b] && a < b); });
+  std::vector<uint32_t> first;  // request position of each distinct id, by ascending id
+  first.reserve(n);
+  for (size_t i = 0; i < n; ++i)
+    if (i == 0 || ids[order[i]] != ids[order[i - 1]]) first.push_back(order[i]);
   const size_t chunk = static_cast<size_t>(options_.chunk_size);
-  for (size_t begin = 0; begin < ids.size(); begin += chunk) {
-    std::vector<int64_t> part(ids.begin() + static_cast<std::ptrdiff_t>(begin),
-                              ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), begin + chunk)));
-    for (auto& rec : db_->backend().load(db_->tenant_id(), type_.id, part)) out.entities.push_back(std::move(rec));
+  std::vector<int64_t> part;
+  part.reserve(std::min(chunk, first.size()));
+  for (size_t begin = 0; begin < first.size(); begin += chunk) {
+    const size_t end = std::min(first.size(), begin + chunk);
+    part.clear();
+    for (size_t k = begin; k < end; ++k) part.push_back(ids[first[k]]);
+    auto recs = db_->backend().load(db_->tenant_id(), type_.id, part);
+    for (size_t k = begin; k < end; ++k) out.entities[first[k]] = std::move(recs[k - begin]);
   }
-  for (size_t i = 0; i < ids.size(); ++i)
+  for (size_t i = 1; i < n; ++i)
+    if (ids[order[i]] == ids[order[i - 1]]) out.entities[order[i]] = out.entities[order[i - 1]];
+  for (size_t i = 0; i < n; ++i)
     if (!out.entities[i]) out.missing.push_back(ids[i]);
   return out;
 }

@@ -925,46 +925,158 @@ std::vector<Backend::Change> SqliteBackend::changes_since(int64_t after, int64_t
   return out;
 }
 
+namespace {
+
+// Decodes value column `col` of a value-table row of type `t` straight from SQLite's buffers
+// (no temporary std::string for decimal text).
+Value load_column(sqlite3_stmt* st, int col, ValueType t) {
+  switch (t) {
+    case ValueType::kInt: return sqlite3_column_int64(st, col);
+    case ValueType::kDatetime: return DateTime{sqlite3_column_int64(st, col)};
+    case ValueType::kDecimal: {
+      if (sqlite3_column_type(st, col) == SQLITE_INTEGER) return Decimal::from_int(sqlite3_column_int64(st, col));
+      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+      return Decimal::parse(std::string_view(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(st, col))));
+    }
+    case ValueType::kVarchar:
+    case ValueType::kText: {
+      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+      return std::string(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(st, col)));
+    }
+  }
+  return std::monostate{};
+}
+
+}  // namespace
+
 std::vector<std::optional<EntityRecord>> SqliteBackend::load(int64_t tenant_id, int64_t type_id,
                                                              const std::vector<int64_t>& ids) {
   std::vector<std::optional<EntityRecord>> out(ids.size());
   if (ids.empty()) return out;
-  const std::string json = id_array(ids);
-  std::unordered_map<int64_t, EntityRecord> found;
+  // The distinct ids in ascending order, so every statement walks its B-tree forwards (json_each
+  // yields them in array order, and CROSS JOIN keeps it the outer loop: no IN-list temp index to
+  // build and sort per statement). `slot[k]` is where unique id k goes in `out`; later duplicates
+  // get copies at the end. A request that is already ascending and distinct (BatchProcessor
+  // sends that) skips the sort.
+  const size_t n = ids.size();
+  std::vector<int64_t> uniq;
+  std::vector<uint32_t> slot;
+  std::vector<uint32_t> order;  // positions of `ids` by (id, position); empty when ids ascend strictly
+  if (std::adjacent_find(ids.begin(), ids.end(), std::greater_equal<int64_t>()) == ids.end()) {
+    uniq = ids;
+    slot.resize(n);
+    for (size_t i = 0; i < n; ++i) slot[i] = static_cast<uint32_t>(i);
+  } else {
+    order.resize(n);
+    for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint32_t>(i);
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return ids[a] < ids[b] || (ids[a] == ids[b] && a < b); });
+    uniq.reserve(n);
+    slot.reserve(n);
+    for (uint32_t pos : order) {
+      if (!uniq.empty() && uniq.back() == ids[pos]) continue;
+      uniq.push_back(ids[pos]);
+      slot.push_back(pos);
+    }
+  }
+  std::string json;
+  json.reserve(uniq.size() * 8 + 2);
+  json += '[';
+  for (size_t i = 0; i < uniq.size(); ++i) {
+    if (i) json += ',';
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, uniq[i]);
+    json.append(buf, end);
+  }
+  json += ']';
+
+  // A value row read before it is moved into its record: the records' vectors are then
+  // allocated once at their exact size.
+  struct Staged {
+    uint32_t k;  // index into uniq
+    int64_t attribute_id;
+    Value value;
+  };
+  std::vector<Staged> staged;
+  std::vector<uint32_t> counts(uniq.size(), 0);
+  std::vector<bool> found(uniq.size(), false);
   auto reader = lease_reader();
-  // One read transaction so the entity rows and the value rows are one snapshot.
+  // One read transaction so the catalog, entity and value rows are one snapshot. Statements per
+  // call: the attribute types, the entities, and one per value table the type has attributes
+  // of (at most 7, whatever ids.size()).
   reader->exec("BEGIN");
   try {
+    bool uses[std::size(kAllTypes)] = {};
+    int64_t attributes = 0;
     {
+      Statement st = reader->prepare("SELECT value_type, count(*) FROM eav_attribute WHERE type_id = ? GROUP BY value_type");
+      st.bind(1, type_id);
+      while (st.step()) {
+        const std::string name = st.column_text(0);
+        for (size_t t = 0; t < std::size(kAllTypes); ++t)
+          if (value_type_name(kAllTypes[t]) == name) uses[t] = true;
+        attributes += st.column_int(1);
+      }
+    }
+    {
+      // eav_entity by its rowid (the (type_id, id) index would cost a second seek per id);
+      // type and tenant are checked on the row.
       Statement st = reader->prepare(
-          "SELECT id, version, created_at, updated_at FROM eav_entity"
-          " WHERE id IN (SELECT value FROM json_each(?)) AND type_id = ? AND tenant_id = ?");
+          "SELECT e.id, e.version, e.created_at, e.updated_at FROM json_each(?) AS j"
+          " CROSS JOIN eav_entity AS e ON e.id = j.value WHERE +e.type_id = ? AND +e.tenant_id = ?");
       st.bind(1, std::string_view(json));
       st.bind(2, type_id);
       st.bind(3, tenant_id);
+      size_t k = 0;
       while (st.step()) {
-        EntityRecord r;
-        r.id = st.column_int(0);
+        const int64_t id = st.column_int(0);
+        while (k < uniq.size() && uniq[k] < id) ++k;
+        if (k == uniq.size() || uniq[k] != id) throw Error(ErrorCode::kStorage, fmt::format("load: unexpected entity row {}", id));
+        found[k] = true;
+        EntityRecord& r = out[slot[k]].emplace();
+        r.id = id;
         r.type_id = type_id;
         r.version = st.column_int(1);
         r.created_at = st.column_int(2);
         r.updated_at = st.column_int(3);
-        found.emplace(r.id, std::move(r));
       }
     }
-    load_values(*reader, json, found);
+    staged.reserve(static_cast<size_t>(std::min<int64_t>(attributes, 8)) * uniq.size());
+    for (size_t t = 0; t < std::size(kAllTypes); ++t) {
+      if (!uses[t]) continue;
+      const ValueType vt = kAllTypes[t];
+      Statement st = reader->prepare(fmt::format(
+          "SELECT v.entity_id, v.attribute_id, v.value FROM json_each(?) AS j CROSS JOIN {} AS v ON v.entity_id = j.value",
+          value_table(vt)));
+      st.bind(1, std::string_view(json));
+      sqlite3_stmt* raw = st.raw();
+      size_t k = 0;
+      while (st.step()) {
+        const int64_t id = sqlite3_column_int64(raw, 0);
+        while (k < uniq.size() && uniq[k] < id) ++k;
+        if (k == uniq.size() || uniq[k] != id) throw Error(ErrorCode::kStorage, fmt::format("load: unexpected value row {}", id));
+        if (!found[k]) continue;  // an entity of another type or tenant
+        ++counts[k];
+        staged.push_back({static_cast<uint32_t>(k), sqlite3_column_int64(raw, 1), load_column(raw, 2, vt)});
+      }
+    }
     reader->exec("COMMIT");
   } catch (...) {
     sqlite3_exec(reader->raw(), "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
   }
-  for (size_t i = 0; i < ids.size(); ++i) {
-    auto it = found.find(ids[i]);
-    if (it == found.end()) continue;
-    auto& vals = it->second.values;
-    std::sort(vals.begin(), vals.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-    out[i] = it->second;
+  for (size_t k = 0; k < uniq.size(); ++k)
+    if (counts[k]) out[slot[k]]->values.reserve(counts[k]);
+  for (Staged& s : staged) out[slot[s.k]]->values.emplace_back(s.attribute_id, std::move(s.value));
+  for (size_t k = 0; k < uniq.size(); ++k) {
+    if (!found[k]) continue;
+    auto& vals = out[slot[k]]->values;
+    // Rows of one table ascend by attribute id; several tables interleave.
+    auto by_attribute = [](const auto& a, const auto& b) { return a.first < b.first; };
+    if (!std::is_sorted(vals.begin(), vals.end(), by_attribute)) std::sort(vals.begin(), vals.end(), by_attribute);
   }
+  // Later occurrences of a repeated id: copies of the first.
+  for (size_t i = 1; i < order.size(); ++i)
+    if (ids[order[i]] == ids[order[i - 1]] && out[order[i - 1]]) out[order[i]] = out[order[i - 1]];
   return out;
 }
 
