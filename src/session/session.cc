@@ -1,5 +1,7 @@
 #include "eavdb/session.h"
 
+#include <unordered_set>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -97,11 +99,13 @@ Entity* Session::find(std::string_view type, int64_t id) {
 std::vector<Entity*> Session::find_many(std::string_view type, const std::vector<int64_t>& ids) {
   const EntityTypeDef& def = type_def(type);
   std::vector<Entity*> out(ids.size(), nullptr);
+  // The ids not in the identity map, each once (a repeated id is loaded once and shared).
   std::vector<int64_t> to_load;
+  std::unordered_set<int64_t> asked;
   for (size_t i = 0; i < ids.size(); ++i) {
     auto it = identity_map_.find({def.id, ids[i]});
     if (it == identity_map_.end()) {
-      to_load.push_back(ids[i]);
+      if (asked.insert(ids[i]).second) to_load.push_back(ids[i]);
       ++l1_.misses;
     } else {
       ++l1_.hits;
@@ -109,17 +113,25 @@ std::vector<Entity*> Session::find_many(std::string_view type, const std::vector
     }
   }
   if (to_load.empty()) return out;
-  for (auto& rec : db_->load(type, to_load)) {
+  auto records = db_->load(type, to_load);
+  // Attribute codes by id, looked up once per value by binary search (the type's attributes are
+  // not necessarily in id order).
+  std::vector<std::pair<int64_t, const AttributeDef*>> by_id;
+  by_id.reserve(def.attributes.size());
+  for (const AttributeDef& a : def.attributes) by_id.emplace_back(a.id, &a);
+  std::sort(by_id.begin(), by_id.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  identity_map_.reserve(identity_map_.size() + records.size());
+  for (auto& rec : records) {
     if (!rec) continue;
-    auto key = std::make_pair(def.id, rec->id);
-    if (identity_map_.count(key)) continue;  // the same id asked twice
     auto e = std::make_unique<Entity>();
     e->type_ = &def;
     e->id_ = rec->id;
     e->version_ = rec->version;
-    for (auto& [attr_id, value] : rec->values)
-      if (const AttributeDef* a = def.find_by_id(attr_id)) e->values_.emplace(a->code, std::move(value));
-    identity_map_.emplace(std::move(key), std::move(e));
+    for (auto& [attr_id, value] : rec->values) {
+      auto a = std::lower_bound(by_id.begin(), by_id.end(), attr_id, [](const auto& p, int64_t id) { return p.first < id; });
+      if (a != by_id.end() && a->first == attr_id) e->values_.emplace(a->second->code, std::move(value));
+    }
+    identity_map_.emplace(std::make_pair(def.id, rec->id), std::move(e));  // to_load holds no mapped id
   }
   for (size_t i = 0; i < ids.size(); ++i) {
     if (out[i]) continue;
