@@ -12,6 +12,7 @@
 
 #include "eavdb/batch.h"
 #include "eavdb/database.h"
+#include "eavdb/explain.h"
 #include "eavdb/session.h"
 #include "storage/backend.h"
 #include "test_util.h"
@@ -316,8 +317,104 @@ TEST_F(BatchLoadTest, FixedNumberOfStatementsPerChunk) {
   EXPECT_GT(two, 0);
   EXPECT_EQ(many, two) << "75 ids in one chunk";
   EXPECT_EQ(statements_for(all, 10), 8 * two) << "75 ids in 8 chunks of 10";
-  // begin, attribute types, entities, the five value tables the type uses, commit.
-  EXPECT_LE(two, 9);
+  // begin, attributes, flat registration, entities, the five value tables the type uses, commit.
+  EXPECT_EQ(two, 10);
+}
+
+// With a flat table kept in step on commit that covers every attribute, a load reads it alone
+// (fewer statements) and returns exactly what the EAV tables hold; a deferred (possibly stale)
+// flat table or one missing an attribute is not used.
+TEST_F(BatchLoadTest, FreshCoveringFlatTableGivesTheSameResult) {
+  using Init = void (*)();
+  ASSERT_EQ(sqlite3_auto_extension(reinterpret_cast<Init>(trace_new_connection)), SQLITE_OK);
+  struct Cancel {
+    ~Cancel() { sqlite3_cancel_auto_extension(reinterpret_cast<Init>(trace_new_connection)); }
+  } cancel;
+  Options opt;
+  opt.cache.enabled = false;
+  opt.flat_sync_worker = false;  // a deferred table stays stale until flat_sync()
+  auto traced = Database::open(dir.file("l.db"), opt);
+  std::vector<int64_t> ids = doc_ids;
+  std::mt19937 rng(3);
+  std::shuffle(ids.begin(), ids.end(), rng);
+  ids.push_back(ids[4]);
+  ids.push_back(999999);
+  ids.push_back(other_ids[0]);
+  auto load = [&](int64_t* statements) {
+    BatchProcessor bp(*traced, "doc");
+    const int64_t before = g_statements.load();
+    LoadResult r = bp.load(ids);
+    *statements = g_statements.load() - before;
+    return r;
+  };
+  int64_t eav_statements = 0, flat_statements = 0;
+  load(&eav_statements);  // opens the reader connection
+  const LoadResult eav = load(&eav_statements);
+  traced->flat_enable("doc");
+  const LoadResult flat = load(&flat_statements);
+  EXPECT_EQ(flat_statements, 5) << "begin, attributes, flat registration, the flat table, commit";
+  EXPECT_LT(flat_statements, eav_statements);
+  ASSERT_EQ(flat.entities.size(), ids.size());
+  EXPECT_EQ(flat.missing, eav.missing);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!expected.count(ids[i])) {
+      EXPECT_FALSE(flat.entities[i].has_value()) << i;
+      continue;
+    }
+    expect_entity(flat.entities[i], ids[i], "flat, position " + std::to_string(i));
+    EXPECT_EQ(flat.entities[i]->updated_at, eav.entities[i]->updated_at);
+    EXPECT_EQ(flat.entities[i]->created_at, eav.entities[i]->created_at);
+  }
+
+  // An update through the commit funnel keeps the on-commit table exact.
+  std::vector<BatchRecord> upd(1);
+  upd[0].id = doc_ids[7];
+  upd[0].values = {{"c_dec", Decimal::parse("19.99")}, {"b_var", std::monostate{}}};
+  RecordList src(upd);
+  ASSERT_EQ(BatchProcessor(*traced, "doc").update(src).updated, 1);
+  int64_t updated_statements = 0;
+  auto check_updated = [&](const std::string& where) {
+    LoadResult r = load(&updated_statements);
+    const auto pos = static_cast<size_t>(std::find(ids.begin(), ids.end(), doc_ids[7]) - ids.begin());
+    ASSERT_TRUE(r.entities[pos].has_value()) << where;
+    EXPECT_EQ(r.entities[pos]->version, 2) << where;
+    const int64_t c_dec = doc.find("c_dec")->id, b_var = doc.find("b_var")->id;
+    bool saw_dec = false;
+    for (const auto& [attr, v] : r.entities[pos]->values) {
+      EXPECT_NE(attr, b_var) << where << ": removed value still loaded";
+      if (attr == c_dec) saw_dec = to_string(v) == "19.99";
+    }
+    EXPECT_TRUE(saw_dec) << where;
+  };
+  check_updated("on-commit flat");
+  EXPECT_EQ(updated_statements, 5);
+
+  // Deferred: the update below is not in the flat table yet, so the load must not read it.
+  traced->flat_enable("doc", FlatSync::kDeferred);
+  upd[0].values = {{"c_dec", Decimal::parse("19.99")}, {"a_int", int64_t{-1}}};
+  RecordList src2(upd);
+  ASSERT_EQ(BatchProcessor(*traced, "doc").update(src2).updated, 1);
+  {
+    int64_t n = 0;
+    LoadResult r = load(&n);
+    EXPECT_EQ(n, eav_statements) << "a deferred flat table is not read";
+    const auto pos = static_cast<size_t>(std::find(ids.begin(), ids.end(), doc_ids[7]) - ids.begin());
+    ASSERT_TRUE(r.entities[pos].has_value());
+    EXPECT_EQ(r.entities[pos]->version, 3);
+    bool saw = false;
+    for (const auto& [attr, v] : r.entities[pos]->values)
+      if (attr == doc.find("a_int")->id) saw = std::get<int64_t>(v) == -1;
+    EXPECT_TRUE(saw);
+  }
+
+  // Back to on-commit, then an attribute the flat table has no column for: the EAV tables serve.
+  traced->flat_enable("doc", FlatSync::kOnCommit);
+  EntityTypeDef t = traced->require_type("doc");
+  t.attributes.push_back(testing::attr("new_one", ValueType::kInt));
+  traced->define_type(t);
+  int64_t n = 0;
+  load(&n);
+  EXPECT_EQ(n, eav_statements) << "a flat table without every attribute is not read";
 }
 
 TEST_F(BatchLoadTest, SessionFindManyUsesTheIdentityMap) {

@@ -1001,62 +1001,121 @@ std::vector<std::optional<EntityRecord>> SqliteBackend::load(int64_t tenant_id, 
   std::vector<bool> found(uniq.size(), false);
   auto reader = lease_reader();
   // One read transaction so the catalog, entity and value rows are one snapshot. Statements per
-  // call: the attribute types, the entities, and one per value table the type has attributes
-  // of (at most 7, whatever ids.size()).
+  // call, whatever ids.size(): BEGIN, the attributes, the flat-table registration, then either
+  // the flat table or the entities and one per value table the type has attributes of, COMMIT
+  // (at most 10).
   reader->exec("BEGIN");
   try {
     bool uses[std::size(kAllTypes)] = {};
-    int64_t attributes = 0;
+    struct Attr {
+      int64_t id;
+      std::string code;
+      ValueType type;
+    };
+    std::vector<Attr> attrs;  // ascending id
     {
-      Statement st = reader->prepare("SELECT value_type, count(*) FROM eav_attribute WHERE type_id = ? GROUP BY value_type");
+      Statement st = reader->prepare("SELECT id, code, value_type FROM eav_attribute WHERE type_id = ? ORDER BY id");
       st.bind(1, type_id);
       while (st.step()) {
-        const std::string name = st.column_text(0);
+        const std::string name = st.column_text(2);
         for (size_t t = 0; t < std::size(kAllTypes); ++t)
-          if (value_type_name(kAllTypes[t]) == name) uses[t] = true;
-        attributes += st.column_int(1);
+          if (value_type_name(kAllTypes[t]) == name) {
+            uses[t] = true;
+            attrs.push_back({st.column_int(0), st.column_text(1), kAllTypes[t]});
+          }
       }
     }
+    // A flat table kept in step on every commit (not deferred) that has a column for every
+    // attribute holds exactly what the EAV tables do (flat/flat.h), one row per entity: one seek
+    // per id instead of one in eav_entity and one per value table.
+    std::string flat_table;
     {
-      // eav_entity by its rowid (the (type_id, id) index would cost a second seek per id);
-      // type and tenant are checked on the row.
       Statement st = reader->prepare(
-          "SELECT e.id, e.version, e.created_at, e.updated_at FROM json_each(?) AS j"
-          " CROSS JOIN eav_entity AS e ON e.id = j.value WHERE +e.type_id = ? AND +e.tenant_id = ?");
-      st.bind(1, std::string_view(json));
-      st.bind(2, type_id);
-      st.bind(3, tenant_id);
-      size_t k = 0;
-      while (st.step()) {
-        const int64_t id = st.column_int(0);
-        while (k < uniq.size() && uniq[k] < id) ++k;
-        if (k == uniq.size() || uniq[k] != id) throw Error(ErrorCode::kStorage, fmt::format("load: unexpected entity row {}", id));
-        found[k] = true;
-        EntityRecord& r = out[slot[k]].emplace();
-        r.id = id;
-        r.type_id = type_id;
-        r.version = st.column_int(1);
-        r.created_at = st.column_int(2);
-        r.updated_at = st.column_int(3);
+          "SELECT f.table_name, f.attribute_ids, EXISTS(SELECT 1 FROM eav_meta WHERE key = 'flat_deferred:' || f.type_id)"
+          " FROM eav_flat_table AS f JOIN eav_entity_type AS t ON t.id = f.type_id WHERE f.type_id = ? AND t.tenant_id = ?");
+      st.bind(1, type_id);
+      st.bind(2, tenant_id);
+      if (st.step() && st.column_int(2) == 0 && !attrs.empty()) {
+        const std::vector<int64_t> covered = flat::decode_ids(st.column_text(1));
+        if (covered.size() == attrs.size() &&
+            std::equal(covered.begin(), covered.end(), attrs.begin(), [](int64_t id, const Attr& a) { return id == a.id; }))
+          flat_table = st.column_text(0);
       }
     }
-    staged.reserve(static_cast<size_t>(std::min<int64_t>(attributes, 8)) * uniq.size());
-    for (size_t t = 0; t < std::size(kAllTypes); ++t) {
-      if (!uses[t]) continue;
-      const ValueType vt = kAllTypes[t];
-      Statement st = reader->prepare(fmt::format(
-          "SELECT v.entity_id, v.attribute_id, v.value FROM json_each(?) AS j CROSS JOIN {} AS v ON v.entity_id = j.value",
-          value_table(vt)));
+    if (!flat_table.empty()) {
+      std::string sql = "SELECT f.id, f.version, f.created_at, f.updated_at";
+      for (const Attr& at : attrs) {
+        AttributeDef def;
+        def.code = at.code;
+        sql += ", f." + flat::column_name(def);
+      }
+      sql += fmt::format(" FROM json_each(?) AS j CROSS JOIN {} AS f ON f.id = j.value", flat_table);
+      Statement st = reader->prepare_query(sql);
       st.bind(1, std::string_view(json));
       sqlite3_stmt* raw = st.raw();
       size_t k = 0;
       while (st.step()) {
         const int64_t id = sqlite3_column_int64(raw, 0);
         while (k < uniq.size() && uniq[k] < id) ++k;
-        if (k == uniq.size() || uniq[k] != id) throw Error(ErrorCode::kStorage, fmt::format("load: unexpected value row {}", id));
-        if (!found[k]) continue;  // an entity of another type or tenant
-        ++counts[k];
-        staged.push_back({static_cast<uint32_t>(k), sqlite3_column_int64(raw, 1), load_column(raw, 2, vt)});
+        if (k == uniq.size() || uniq[k] != id) throw Error(ErrorCode::kStorage, fmt::format("load: unexpected flat row {}", id));
+        found[k] = true;
+        EntityRecord& r = out[slot[k]].emplace();
+        r.id = id;
+        r.type_id = type_id;
+        r.version = sqlite3_column_int64(raw, 1);
+        r.created_at = sqlite3_column_int64(raw, 2);
+        r.updated_at = sqlite3_column_int64(raw, 3);
+        size_t present = 0;
+        for (size_t c = 0; c < attrs.size(); ++c) present += sqlite3_column_type(raw, static_cast<int>(c + 4)) != SQLITE_NULL;
+        r.values.reserve(present);
+        for (size_t c = 0; c < attrs.size(); ++c) {
+          const int col = static_cast<int>(c + 4);
+          if (sqlite3_column_type(raw, col) != SQLITE_NULL) r.values.emplace_back(attrs[c].id, load_column(raw, col, attrs[c].type));
+        }
+      }
+    } else {
+      const int64_t attributes = static_cast<int64_t>(attrs.size());
+      {
+        // eav_entity by its rowid (the (type_id, id) index would cost a second seek per id);
+        // type and tenant are checked on the row.
+        Statement st = reader->prepare(
+            "SELECT e.id, e.version, e.created_at, e.updated_at FROM json_each(?) AS j"
+            " CROSS JOIN eav_entity AS e ON e.id = j.value WHERE +e.type_id = ? AND +e.tenant_id = ?");
+        st.bind(1, std::string_view(json));
+        st.bind(2, type_id);
+        st.bind(3, tenant_id);
+        size_t k = 0;
+        while (st.step()) {
+          const int64_t id = st.column_int(0);
+          while (k < uniq.size() && uniq[k] < id) ++k;
+          if (k == uniq.size() || uniq[k] != id) throw Error(ErrorCode::kStorage, fmt::format("load: unexpected entity row {}", id));
+          found[k] = true;
+          EntityRecord& r = out[slot[k]].emplace();
+          r.id = id;
+          r.type_id = type_id;
+          r.version = st.column_int(1);
+          r.created_at = st.column_int(2);
+          r.updated_at = st.column_int(3);
+        }
+      }
+      staged.reserve(static_cast<size_t>(std::min<int64_t>(attributes, 8)) * uniq.size());
+      for (size_t t = 0; t < std::size(kAllTypes); ++t) {
+        if (!uses[t]) continue;
+        const ValueType vt = kAllTypes[t];
+        Statement st = reader->prepare(fmt::format(
+            "SELECT v.entity_id, v.attribute_id, v.value FROM json_each(?) AS j CROSS JOIN {} AS v ON v.entity_id = j.value",
+            value_table(vt)));
+        st.bind(1, std::string_view(json));
+        sqlite3_stmt* raw = st.raw();
+        size_t k = 0;
+        while (st.step()) {
+          const int64_t id = sqlite3_column_int64(raw, 0);
+          while (k < uniq.size() && uniq[k] < id) ++k;
+          if (k == uniq.size() || uniq[k] != id) throw Error(ErrorCode::kStorage, fmt::format("load: unexpected value row {}", id));
+          if (!found[k]) continue;  // an entity of another type or tenant
+          ++counts[k];
+          staged.push_back({static_cast<uint32_t>(k), sqlite3_column_int64(raw, 1), load_column(raw, 2, vt)});
+        }
       }
     }
     reader->exec("COMMIT");
