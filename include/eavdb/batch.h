@@ -170,7 +170,13 @@ class BatchProcessor {
   BatchResult remove(IdSource& ids);
   /// Deletes every entity matching a WHERE clause of the query language (DESIGN.md §2).
   BatchResult remove_where(const std::string& where, const std::vector<Value>& params = {});
-  /// Loads many entities with a fixed number of statements per chunk.
+  /// Loads many entities of this type, bypassing the caches: the distinct ids are sorted and read
+  /// in chunks of chunk_size consecutive ids, each chunk one read snapshot with a fixed number of
+  /// statements (at most 10; a flat table kept in step on commit that covers every attribute is
+  /// read alone). Results are index-aligned with `ids` (a repeated id gets a copy of its record,
+  /// values ordered by attribute id); ids that do not exist, were deleted or belong to another
+  /// type or tenant are std::nullopt there and listed in `missing` in request order (once per
+  /// occurrence). Throws Error(kStorage) when the store cannot be read.
   LoadResult load(const std::vector<int64_t>& ids);
 
  private:

@@ -82,8 +82,10 @@ class Backend {
   /// Log rows with seq > `after`, ascending, at most `limit`.
   virtual std::vector<Change> changes_since(int64_t after, int64_t limit) = 0;
 
-  /// Loads entities of type `type_id` (tenant `tenant_id`) by id; index-aligned with `ids`,
-  /// nullopt where missing. Uses a fixed number of statements regardless of ids.size().
+  /// Loads entities of type `type_id` (tenant `tenant_id`) by id in one read snapshot;
+  /// index-aligned with `ids` (any order, repeats allowed: each gets the record), nullopt where
+  /// missing; values ordered by attribute id. Uses a fixed number of statements regardless of
+  /// ids.size() (SQLite: at most 10); ids that ascend strictly skip the internal sort.
   virtual std::vector<std::optional<EntityRecord>> load(int64_t tenant_id, int64_t type_id,
                                                         const std::vector<int64_t>& ids) = 0;
 
