@@ -586,9 +586,13 @@ LoadResult BatchProcessor::load(const std::vector<int64_t>& ids) {
   // range, so the chunks walk every B-tree once from left to right (random ids chunked in
   // request order would each seek all over the file), and the backend skips its own sort.
   // Results are moved into their request slots; a repeated id gets a copy.
+  if (n > UINT32_MAX) throw Error(ErrorCode::kInvalidArgument, fmt::format("load: {} ids in one request (at most {})", n, UINT32_MAX));
+  std::vector<std::pair<int64_t, uint32_t>> sorted(n);  // (id, request position), by id then position
+  for (size_t i = 0; i < n; ++i) sorted[i] = {ids[i], static_cast<uint32_t>(i)};
+  std::sort(sorted.begin(), sorted.end());
   std::vector<uint32_t> order(n);
-  for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint32_t>(i);
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return ids[a] < ids[b] || (ids[a] == ids[b] && a < b); });
+  for (size_t i = 0; i < n; ++i) order[i] = sorted[i].second;
+  sorted = {};
   std::vector<uint32_t> first;  // request position of each distinct id, by ascending id
   first.reserve(n);
   for (size_t i = 0; i < n; ++i)

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <bit>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <chrono>
 #include <map>
@@ -967,9 +968,12 @@ std::vector<std::optional<EntityRecord>> SqliteBackend::load(int64_t tenant_id, 
     slot.resize(n);
     for (size_t i = 0; i < n; ++i) slot[i] = static_cast<uint32_t>(i);
   } else {
+    if (n > UINT32_MAX) throw Error(ErrorCode::kInvalidArgument, fmt::format("load: {} ids in one call", n));
+    std::vector<std::pair<int64_t, uint32_t>> sorted(n);  // (id, position), by id then position
+    for (size_t i = 0; i < n; ++i) sorted[i] = {ids[i], static_cast<uint32_t>(i)};
+    std::sort(sorted.begin(), sorted.end());
     order.resize(n);
-    for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint32_t>(i);
-    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return ids[a] < ids[b] || (ids[a] == ids[b] && a < b); });
+    for (size_t i = 0; i < n; ++i) order[i] = sorted[i].second;
     uniq.reserve(n);
     slot.reserve(n);
     for (uint32_t pos : order) {
