@@ -299,6 +299,7 @@ TEST_F(BatchLoadTest, FixedNumberOfStatementsPerChunk) {
   } cancel;
   Options opt;
   opt.cache.enabled = false;
+  opt.flat_sync_worker = false;  // nothing but the loads runs statements on traced connections
   auto traced = Database::open(dir.file("l.db"), opt);
   auto statements_for = [&](const std::vector<int64_t>& ids, int64_t chunk) {
     BatchOptions o;
