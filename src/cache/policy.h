@@ -71,14 +71,37 @@ struct PolicyStats {
   uint64_t metadata_bytes = 0;///< bytes the policy holds for bookkeeping (slots + sketch)
 };
 
+/// The owner's record of the key hash and weight of each live entry, for a policy that should
+/// not keep copies of its own (12 bytes per entry less). The policy calls it, under the same
+/// serialisation as the policy itself, for live handles only; the owner must answer with what
+/// it passed to insert()/update_weight() for that handle:
+///  - record the handle insert() returns before the next call into the policy (during insert()
+///    the policy does not ask about the new entry);
+///  - keep an entry's record until the remove() call, or the call reporting it evicted, returns;
+///  - change a record's weight only after update_weight() for it returns.
+class EntrySource {
+ public:
+  /// Key hash the live entry `handle` was inserted with.
+  virtual uint64_t key_hash(Handle handle) const noexcept = 0;
+  /// Current weight of the live entry `handle` (as passed to insert or update_weight).
+  virtual uint64_t weight(Handle handle) const noexcept = 0;
+
+ protected:
+  ~EntrySource() = default;
+};
+
 /// An admission/eviction policy over weighted entries. See the file comment.
 class Policy {
  public:
   /// A policy bounded by `max_weight` (sum of weights) and `max_entries` (count); both ≥ 1.
   /// `max_entries` also sizes the frequency sketch (aging every 64 × max_entries), the ghost and
   /// the climber's sample periods (max_entries accesses).
+  /// With `source` (borrowed; must outlive the policy) key hashes and weights are read from the
+  /// owner instead of being copied into the policy (see EntrySource); without, the policy keeps
+  /// them (12 bytes per entry more).
   /// Throws Error(kInvalidArgument) for 0 or for max_entries > 2^30 − 2.
-  static std::unique_ptr<Policy> create(PolicyKind kind, uint64_t max_weight, uint64_t max_entries);
+  static std::unique_ptr<Policy> create(PolicyKind kind, uint64_t max_weight, uint64_t max_entries,
+                                        const EntrySource* source = nullptr);
   virtual ~Policy() = default;
 
   /// Records a lookup of a key that is not cached (feeds the frequency sketch and the hill
