@@ -9,6 +9,7 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "cache/frequency_sketch.h"
@@ -36,8 +37,10 @@ class TableSource final : public EntrySource {
 // reports, so tests can check that both sides agree after every operation.
 class Owner {
  public:
-  Owner(PolicyKind kind, uint64_t max_weight, uint64_t max_entries)
-      : policy_(Policy::create(kind, max_weight, max_entries)),
+  // With `borrowed` the policy reads key hashes and weights from the owner (an EntrySource kept
+  // in step with the owner's map) instead of keeping copies.
+  Owner(PolicyKind kind, uint64_t max_weight, uint64_t max_entries, bool borrowed = false)
+      : policy_(Policy::create(kind, max_weight, max_entries, borrowed ? &source_ : nullptr)),
         max_weight_(max_weight),
         max_entries_(max_entries) {}
 
@@ -75,6 +78,7 @@ class Owner {
     if (h != kNoHandle) {
       entries_[k] = Entry{h, weight};
       weight_ += weight;
+      source_.set(h, k, weight);
     }
     check();
     return h;
@@ -86,12 +90,14 @@ class Owner {
     policy_->update_weight(entry.handle, weight, last_evicted_);
     weight_ = weight_ - entry.weight + weight;
     entry.weight = weight;
+    source_.set(entry.handle, k, weight);  // after update_weight, as EntrySource requires
     for (const Evicted& e : last_evicted_) drop(e);
     check();
   }
 
   void remove(uint64_t k) {
     policy_->remove(entries_.at(k).handle);
+    source_.erase(entries_.at(k).handle);
     weight_ -= entries_.at(k).weight;
     entries_.erase(k);
     check();
@@ -127,9 +133,11 @@ class Owner {
     ASSERT_NE(it, entries_.end()) << "evicted an unknown key " << e.key_hash;
     ASSERT_EQ(it->second.handle, e.handle);
     weight_ -= it->second.weight;
+    source_.erase(e.handle);
     entries_.erase(it);
   }
 
+  TableSource source_;  // declared before policy_, which borrows it
   std::unique_ptr<Policy> policy_;
   uint64_t max_weight_;
   uint64_t max_entries_;
@@ -137,6 +145,11 @@ class Owner {
   uint64_t weight_ = 0;  // sum of entries_' weights
   std::vector<Evicted> last_evicted_;
 };
+
+// "wtinylfu" / "lru", and whether the owner supplies hashes and weights, for SCOPED_TRACE.
+std::string fmt_mode(PolicyKind kind, bool borrowed) {
+  return std::string(policy_name(kind)) + (borrowed ? " (EntrySource)" : " (own copies)");
+}
 
 // Zipf(alpha) ranks in [0, n) by inverse CDF (binary search over the cumulative weights).
 class Zipf {
@@ -308,9 +321,9 @@ TEST(CachePolicyWTinyLfu, ProtectedOverflowDemotesLeastRecent) {
 // ---- weights and bounds ----------------------------------------------------------------------
 
 TEST(CachePolicyWeights, BoundsHoldAfterEveryOperation) {
-  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
-    SCOPED_TRACE(policy_name(kind));
-    Owner o(kind, 1000, 40);
+  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) for (bool borrowed : {false, true}) {
+    SCOPED_TRACE(fmt_mode(kind, borrowed));
+    Owner o(kind, 1000, 40, borrowed);
     std::mt19937_64 rng(42);
     for (int step = 0; step < 20'000; ++step) {
       const uint64_t k = key(rng() % 200);
@@ -332,9 +345,9 @@ TEST(CachePolicyWeights, BoundsHoldAfterEveryOperation) {
 }
 
 TEST(CachePolicyWeights, OversizedEntryIsDroppedAtOnce) {
-  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
-    SCOPED_TRACE(policy_name(kind));
-    Owner o(kind, 100, 10);
+  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) for (bool borrowed : {false, true}) {
+    SCOPED_TRACE(fmt_mode(kind, borrowed));
+    Owner o(kind, 100, 10, borrowed);
     o.put(key(1), 60);
     const Handle h = o.put(key(2), 101);
     EXPECT_EQ(h, kNoHandle);
@@ -359,9 +372,9 @@ TEST(CachePolicyWeights, OversizedEntryIsDroppedAtOnce) {
 }
 
 TEST(CachePolicyWeights, MaxEntriesBoundsCount) {
-  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
-    SCOPED_TRACE(policy_name(kind));
-    Owner o(kind, uint64_t{1} << 40, 50);
+  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) for (bool borrowed : {false, true}) {
+    SCOPED_TRACE(fmt_mode(kind, borrowed));
+    Owner o(kind, uint64_t{1} << 40, 50, borrowed);
     for (uint64_t i = 0; i < 1000; ++i) {
       o.access(key(i % 300), 1000 + i);
       if (HasFatalFailure()) return;
@@ -371,9 +384,9 @@ TEST(CachePolicyWeights, MaxEntriesBoundsCount) {
 }
 
 TEST(CachePolicyWeights, UpdateWeightEvictsOthersAndKeepsAccounting) {
-  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
-    SCOPED_TRACE(policy_name(kind));
-    Owner o(kind, 100, 100);
+  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) for (bool borrowed : {false, true}) {
+    SCOPED_TRACE(fmt_mode(kind, borrowed));
+    Owner o(kind, 100, 100, borrowed);
     for (uint64_t i = 0; i < 10; ++i) o.access(key(i), 10);  // full by weight
     o.update(key(9), 5);
     EXPECT_EQ(o.policy().stats().weight, 95u);
