@@ -1,14 +1,21 @@
 // Admission/eviction policies over a slab of slots: W-TinyLFU (Caffeine's design) and LRU.
 //
-// Layout. Every entry is a 20-byte Slot in one std::vector (the slab); a Handle is its index.
+// Layout. Every entry is an 8-byte Slot in one std::vector (the slab); a Handle is its index.
 // Slots are threaded on doubly linked lists by 32-bit indices: prev, and next whose top two bits
 // hold the queue the slot is on (free, window, probation, protected; LRU uses "window" as its
 // only list). Freed slots go on a free list (singly linked through next, queue tag kFree), so a
 // stale handle to a freed slot is recognised and ignored; a stale handle to a recycled slot
-// names another live entry, which at worst gets a spurious recency/frequency bump. Per entry the
-// policy's own bookkeeping is 8 bytes of links + tag, plus the key hash (8) and weight (4) that
-// stand for the key and its accounting, plus the sketch's 8 bytes (frequency_sketch.h) and the
-// climber's ghost (2-4 bytes).
+// names another live entry, which at worst gets a spurious recency/frequency bump. The key hash
+// and weight of a slot come from the owner's EntrySource (policy.h) when it gave one, else from
+// two parallel arrays of the slab (8 + 4 bytes per slot); during insert() and update_weight() the
+// slab holds the new entry's hash and weight itself (the "pending" slot), as the owner records
+// them only when the call returns. W-TinyLFU's budget for links + sketch + ghost is 16 bytes per
+// entry of capacity: from 4,096 entries up the sketch gets 7 bytes (56 bits: 14 counters) and the
+// ghost follows one key in 4 (0.5 bytes); below, the ghost follows every key (2 bytes: a small
+// cache's short periods gave a sampled ghost too little evidence — the 200-entry loop trace fell
+// from 89% to 68%) and the sketch gets what is left (6 bytes at 500 entries). The sketch's size
+// matters at the Zipf targets' edge: Zipf 0.99 at 1% / 10% gave 63.49 / 79.03% with 4 bytes,
+// 63.95 / 79.36% with 7 and 64.02 / 79.45% with 8 (bench/cache_sim.cc).
 //
 // W-TinyLFU follows Caffeine's BoundedLocalCache (evictEntries, admit, climb) generalised to two
 // simultaneous bounds, weight and entry count: every region (window, protected, total) has a
@@ -32,7 +39,9 @@
 //    frequency ≥ 6 wins with probability 1/128, so an attacker cannot pin a victim by inflating
 //    its frequency through hash collisions (Caffeine's hash-flooding defence). When candidates
 //    run out the window's LRU entries become candidates; when victims run out the protected,
-//    then the window queues supply them.
+//    then the window queues supply them. When the probation victims run into the candidates
+//    (probation holds only candidates, always so at a few dozen entries, where its 3% rounds to
+//    nothing), candidates duel with protected LRU entries; Caffeine drops them unheard there.
 //  - A hit in the window or protected moves the entry to its queue's MRU end; a hit in probation
 //    promotes it to the protected MRU; protected overflow demotes protected LRU entries to the
 //    probation MRU.
@@ -41,12 +50,13 @@
 //    on a recency-biased trace (bench/cache_sim.cc "sliding") the window must grow from 1% to
 //    most of the cache, and with 6.25% steps every 10 cache turnovers W-TinyLFU stayed 41 points
 //    below LRU at 10% cache size. Here the *direction* comes from regret, measured with a ghost
-//    (a direct-mapped table of 16-bit fingerprints of recently dropped keys, about one per entry:
-//    2-4 bytes per entry): per period (one capacity's worth of accesses) the share of rejected
+//    (a direct-mapped table of 16-bit fingerprints of recently dropped keys, one slot per entry,
+//    following every key below 4,096 entries and one key in 4 above): per period (one capacity's worth of accesses) the share of rejected
 //    admission candidates that were requested again while remembered is compared with the share
 //    of evicted main victims that were (counts halved each period rather than reset, so a ghost
-//    hit is set against drops of the periods it came from); when candidates come back 3 times
-//    as often, the admission filter is throwing away what is about to be used, and the window
+//    hit is set against drops of the periods it came from); when candidates come back 2 times
+//    as often (3 before: at 500 entries the sliding trace sat at 2.3x for five periods while the
+//    hit ratio fell from 75% to 3%), the admission filter is throwing away what is about to be used, and the window
 //    grows; when victims come back 1.1 times as often it shrinks (not below 1%, the Zipf
 //    optimum); either needs the two shares at least 1 point apart. (With a 10% margin both ways
 //    and per-period counts the ratios were noise on Zipf and the window wandered up to a third
@@ -59,7 +69,12 @@
 //    asks for more is not blamed on the move: a cold cache loses hit ratio as it fills up, and
 //    undoing the first move there left the sliding trace 4.4 points below LRU at 10% (0.7 now). Growing
 //    the window takes capacity from protected (demoting its overflow) and refills the window from
-//    the probation/protected LRU ends; shrinking it moves window LRU entries to probation.
+//    the probation/protected LRU ends, placed at the window's LRU end (they are older than
+//    everything in it; at its MRU end, as Caffeine places them, they pushed the newest entries
+//    out as candidates that lost their duels: sliding trace at 10%, -0.71 -> -0.52 points vs LRU);
+//    shrinking it moves window LRU entries to probation. A period is max(max_entries, 512)
+//    accesses, and a regret rate counts only with 4 drops behind it (a 20-entry cache's periods
+//    of 20 accesses had a handful of drops, and one remembered victim coming back read as 100%).
 #include "cache/policy.h"
 
 #include <fmt/format.h>
@@ -405,7 +420,7 @@ constexpr int64_t kInitialProtectedPpm = 960'000;  // probation keeps 3% (see th
 constexpr int64_t kMinWindowPpm = 10'000;          // the window never shrinks below 1% (Zipf's optimum)
 constexpr double kStepPpm = 0.0625 * kPpm;         // first step (Caffeine's HILL_CLIMBER_STEP_PERCENT)
 constexpr double kMaxStepPpm = 0.5 * kPpm;         // steps double while the direction holds, up to this
-constexpr double kGrowMargin = 2.0;                // rejected regret must be 3x the victims' to grow
+constexpr double kGrowMargin = 2.0;                // rejected regret must be 2x the victims' to grow
 constexpr double kShrinkMargin = 1.1;              // victim regret must be 1.1x the rejected to shrink
 constexpr double kGhostMinGap = 0.01;              // and the regret rates must differ by 1 point
 constexpr uint64_t kMaxSketchBits = 56;            // 7 bytes per entry at most (the rest is headroom)
