@@ -13,13 +13,16 @@
 //                 only as good as its hill climber makes the window); one trace per cache size.
 // Cache sizes: 0.1%, 1% and 10% of --keys entries (every entry weighs 1).
 // Policies: W-TinyLFU and LRU as the L2 cache drives them (record_hit on a hit; record_miss then
-// insert on a miss), and OPT: Bélády's algorithm with bypass — on a miss the key is cached only if
+// insert on a miss), reading key hashes and weights from the simulator (an EntrySource), and OPT: Bélády's algorithm with bypass — on a miss the key is cached only if
 // its next use comes before the farthest next use in the cache, which it then evicts (next uses
 // precomputed by one backward pass; a lazy max-heap finds the farthest).
 // Hit ratio = hits / accesses, counting every access from a cold start (compulsory misses
 // included) unless --warmup N excludes the first N accesses of each trace.
 //
-// Output: a table on stdout; --json FILE also writes the figures as JSON. --small runs a tiny
+// Output: a table on stdout (the "B/entry" column: W-TinyLFU's metadata_bytes per entry of
+// capacity); --timeline adds, per row, W-TinyLFU minus LRU in points for each 1/40 of the trace
+// (where a policy loses: cold start, a shift, a climber step); --json FILE also writes the
+// figures as JSON. --small runs a tiny
 // configuration (CI). Exit status: 0 success, 1 internal inconsistency, 2 usage error.
 #include <fmt/format.h>
 #include <rapidjson/ostreamwrapper.h>
@@ -144,6 +147,22 @@ struct Run {
   double seconds = 0;
   uint64_t window_max = 0;  // W-TinyLFU's window at the end
   uint64_t metadata_bytes = 0;
+  std::vector<uint64_t> segment_hits;  // hits per 1/kSegments of the trace (--timeline)
+};
+
+constexpr size_t kSegments = 40;  // --timeline resolution
+
+// The simulator's record of its entries for the policy (EntrySource): key by handle, and the key's
+// hash; every entry weighs 1.
+class SimEntries final : public eavdb::cache::EntrySource {
+ public:
+  explicit SimEntries(const std::vector<uint64_t>& hashes) : hashes_(hashes) {}
+  uint64_t key_hash(Handle handle) const noexcept override { return hashes_[key_of[handle]]; }
+  uint64_t weight(Handle) const noexcept override { return 1; }
+  std::vector<uint32_t> key_of;  // by handle
+
+ private:
+  const std::vector<uint64_t>& hashes_;
 };
 
 // Replays `trace` against a policy of `capacity` entries, checking the policy's reports against
@@ -151,16 +170,21 @@ struct Run {
 Run run_policy(PolicyKind kind, const Trace& trace, const std::vector<uint64_t>& hashes, uint64_t capacity,
                uint64_t warmup) {
   const auto start = Clock::now();
-  auto policy = Policy::create(kind, capacity, capacity);
+  SimEntries entries(hashes);
+  std::vector<uint32_t>& key_of = entries.key_of;
+  auto policy = Policy::create(kind, capacity, capacity, &entries);
   std::vector<Handle> handle_of(trace.key_space, kNoHandle);
-  std::vector<uint32_t> key_of;  // by handle
   std::vector<Evicted> evicted;
   uint64_t hits = 0;
+  Run r;
+  r.segment_hits.assign(kSegments, 0);
+  const size_t segment = std::max<size_t>(1, (trace.keys.size() + kSegments - 1) / kSegments);
   for (size_t t = 0; t < trace.keys.size(); ++t) {
     const uint32_t k = trace.keys[t];
     if (handle_of[k] != kNoHandle) {
       policy->record_hit(handle_of[k]);
       if (t >= warmup) ++hits;
+      ++r.segment_hits[t / segment];
       continue;
     }
     policy->record_miss(hashes[k]);
@@ -187,7 +211,6 @@ Run run_policy(PolicyKind kind, const Trace& trace, const std::vector<uint64_t>&
   }
   const eavdb::cache::PolicyStats stats = policy->stats();
   if (stats.entries > capacity) throw std::logic_error("policy over its bound");
-  Run r;
   r.hit_ratio = static_cast<double>(hits) / static_cast<double>(trace.keys.size() - warmup);
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.window_max = stats.window_max;
@@ -305,6 +328,7 @@ int main(int argc, char** argv) {
   uint64_t seed = 42;
   uint64_t warmup = 0;
   bool small = false;
+  bool timeline = false;
   std::string json_path;
   std::vector<std::string> only;
   app.add_option("--keys", keys, "distinct keys of the Zipf traces")->check(CLI::Range(1000u, 100'000'000u));
@@ -313,6 +337,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "trace generator seed");
   app.add_option("--warmup", warmup, "leading accesses of each trace left out of the hit ratio");
   app.add_flag("--small", small, "tiny configuration for CI (20,000 keys, 200,000 accesses)");
+  app.add_flag("--timeline", timeline,
+               "after each row, W-TinyLFU minus LRU hit ratio (points) per 1/40 of the trace");
   app.add_option("--json", json_path, "also write the results to this JSON file");
   app.add_option("--trace", only,
                  "run only these traces (zipf-0.6, zipf-0.8, zipf-0.99, zipf-1.2, "
@@ -344,8 +370,8 @@ int main(int argc, char** argv) {
     std::vector<Row> rows;
     fmt::print("keys {}, accesses {}, seed {}, hit ratios over {} accesses per trace\n\n", keys, accesses,
                seed, warmup == 0 ? "all" : fmt::format("all but the first {}", warmup));
-    fmt::print("{:<16} {:>6} {:>8} {:>8} {:>10} {:>8} {:>8} {:>8}\n", "trace", "cache", "entries", "OPT",
-               "W-TinyLFU", "LRU", "W-LRU", "window");
+    fmt::print("{:<16} {:>6} {:>8} {:>8} {:>10} {:>8} {:>8} {:>8} {:>8}\n", "trace", "cache", "entries", "OPT",
+               "W-TinyLFU", "LRU", "W-LRU", "window", "B/entry");
     auto run_row = [&](const Trace& trace, double percent, uint64_t entries) {
       std::vector<uint64_t> hashes(trace.key_space);
       for (uint32_t k = 0; k < trace.key_space; ++k) hashes[k] = XXH3_64bits_withSeed(&k, sizeof k, seed);
@@ -355,9 +381,20 @@ int main(int argc, char** argv) {
               run_opt(trace, entries, warmup),
               run_policy(PolicyKind::kWTinyLfu, trace, hashes, entries, warmup),
               run_policy(PolicyKind::kLru, trace, hashes, entries, warmup)};
-      fmt::print("{:<16} {:>5}% {:>8} {:>7.2f}% {:>9.2f}% {:>7.2f}% {:>+7.2f} {:>8}\n", row.trace, percent,
+      fmt::print("{:<16} {:>5}% {:>8} {:>7.2f}% {:>9.2f}% {:>7.2f}% {:>+7.2f} {:>8} {:>8.2f}\n", row.trace, percent,
                  entries, 100 * row.opt.hit_ratio, 100 * row.wtinylfu.hit_ratio, 100 * row.lru.hit_ratio,
-                 100 * (row.wtinylfu.hit_ratio - row.lru.hit_ratio), row.wtinylfu.window_max);
+                 100 * (row.wtinylfu.hit_ratio - row.lru.hit_ratio), row.wtinylfu.window_max,
+                 static_cast<double>(row.wtinylfu.metadata_bytes) / static_cast<double>(entries));
+      if (timeline) {
+        const double segment = std::ceil(static_cast<double>(trace.keys.size()) / kSegments);
+        std::string line = "  W-LRU per 1/40:";
+        for (size_t i = 0; i < kSegments; ++i) {
+          const double diff = static_cast<double>(row.wtinylfu.segment_hits[i]) -
+                              static_cast<double>(row.lru.segment_hits[i]);
+          line += fmt::format(" {:+.1f}", 100 * diff / segment);
+        }
+        fmt::print("{}\n", line);
+      }
       std::fflush(stdout);
       rows.push_back(std::move(row));
     };

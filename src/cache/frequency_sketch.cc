@@ -48,9 +48,11 @@ void locate(uint64_t key_hash, uint64_t blocks, CounterRef (&out)[4]) noexcept {
 
 }  // namespace
 
-FrequencySketch::FrequencySketch(uint64_t capacity, uint32_t sample_factor) {
+FrequencySketch::FrequencySketch(uint64_t capacity, uint32_t sample_factor, uint32_t bits_per_entry) {
   capacity = std::clamp<uint64_t>(capacity, 1, kMaxCapacity);
-  blocks_ = (capacity + kWordsPerBlock - 1) / kWordsPerBlock;
+  bits_per_entry = std::clamp<uint32_t>(bits_per_entry, 16, 64);
+  const uint64_t words = (capacity * bits_per_entry + 63) / 64;
+  blocks_ = (words + kWordsPerBlock - 1) / kWordsPerBlock;
   table_.assign(blocks_ * kWordsPerBlock, 0);
   sample_size_ = std::max<uint64_t>(1, sample_factor) * capacity;
 }

@@ -17,9 +17,10 @@
 //    follows a moving window of recent history instead of all of it. The increment count then
 //    drops to half of what survives (Caffeine's reset: the odd counters each lose 1/2, counted as a
 //    quarter of a key because a key owns four counters).
-// Sizing: one 64-bit word (16 counters, 8 bytes) per cached entry, rounded up to a whole block —
-// what Caffeine's bit_ceil sizing gives at a power of two, without its up-to-2x rounding, so the
-// policy stays within its metadata budget (policy.h).
+// Sizing: by default one 64-bit word (16 counters, 8 bytes) per cached entry, rounded up to a
+// whole block — what Caffeine's bit_ceil sizing gives at a power of two, without its up-to-2x
+// rounding; the owner may ask for fewer bits per entry (W-TinyLFU uses 32, policy.cc says why),
+// so the policy stays within its metadata budget (policy.h).
 // The sample size is sample_factor × capacity increments: 10 in the paper and Caffeine (the
 // default); W-TinyLFU uses a longer history (policy.cc says why).
 //
@@ -36,8 +37,11 @@ namespace eavdb::cache {
 class FrequencySketch {
  public:
   /// A sketch for a cache of `capacity` entries (≥ 1; larger than 2^30 is clamped to 2^30) that
-  /// halves its counters every `sample_factor` × capacity increments (a factor of 0 counts as 1).
-  explicit FrequencySketch(uint64_t capacity, uint32_t sample_factor = 10);
+  /// halves its counters every `sample_factor` × capacity increments (a factor of 0 counts as 1),
+  /// with `bits_per_entry` bits of counters per entry of capacity (clamped to [16, 64]; 64 is one
+  /// word, Caffeine's sizing; 32 is half of that: 8 counters per entry), rounded up to a whole
+  /// 64-byte block.
+  explicit FrequencySketch(uint64_t capacity, uint32_t sample_factor = 10, uint32_t bits_per_entry = 64);
 
   /// Estimated number of times `key_hash` was incremented since it was last aged, in [0, 15].
   uint32_t frequency(uint64_t key_hash) const noexcept;

@@ -25,9 +25,11 @@
 // record_miss(h) on a lookup miss and insert(h, ...) when it then stores the value. An entry
 // inserted without a recorded miss competes with the frequency its key already has.
 //
-// Memory: per entry a 20-byte slot (8 bytes of links + queue tag, 12 of key hash and weight),
-// 8 bytes of sketch (one 64-bit word per entry) and, for W-TinyLFU, 2-4 bytes of
-// ghost (bit_ceil(max_entries) 16-bit fingerprints); stats().metadata_bytes counts them all.
+// Memory: per entry 8 bytes of links and queue tag; the key hash (8) and weight (4) either with the
+// owner (an EntrySource passed to create()) or in the policy's own arrays; for W-TinyLFU a count-min
+// sketch and a ghost of dropped-key fingerprints sized so that links + sketch + ghost stay within
+// 16 bytes per entry of capacity (7 + 0.5 bytes from 4,096 entries up; below, a 2-byte ghost and a
+// smaller sketch). stats().metadata_bytes counts everything the policy allocates.
 //
 // Thread-safety: none. The L2 shared cache (shared_cache.h) calls a policy under its shard's
 // policy lock; the simulator uses it from one thread.
@@ -68,7 +70,27 @@ struct PolicyStats {
   uint64_t weight = 0;        ///< sum of live weights
   uint64_t evictions = 0;     ///< entries dropped to make room (not explicit removals)
   uint64_t window_max = 0;    ///< current window capacity (weight units); 0 for LRU
-  uint64_t metadata_bytes = 0;///< bytes the policy holds for bookkeeping (slots + sketch)
+  uint64_t metadata_bytes = 0;///< bytes the policy allocates (links, own key hashes and weights if
+                              ///< no EntrySource, sketch, ghost)
+};
+
+/// The owner's record of the key hash and weight of each live entry, for a policy that should
+/// not keep copies of its own (12 bytes per entry less). The policy calls it, under the same
+/// serialisation as the policy itself, for live handles only; the owner must answer with what
+/// it passed to insert()/update_weight() for that handle:
+///  - record the handle insert() returns before the next call into the policy (during insert()
+///    the policy does not ask about the new entry);
+///  - keep an entry's record until the remove() call, or the call reporting it evicted, returns;
+///  - change a record's weight only after update_weight() for it returns.
+class EntrySource {
+ public:
+  /// Key hash the live entry `handle` was inserted with.
+  virtual uint64_t key_hash(Handle handle) const noexcept = 0;
+  /// Current weight of the live entry `handle` (as passed to insert or update_weight).
+  virtual uint64_t weight(Handle handle) const noexcept = 0;
+
+ protected:
+  ~EntrySource() = default;
 };
 
 /// An admission/eviction policy over weighted entries. See the file comment.
@@ -77,8 +99,12 @@ class Policy {
   /// A policy bounded by `max_weight` (sum of weights) and `max_entries` (count); both ≥ 1.
   /// `max_entries` also sizes the frequency sketch (aging every 64 × max_entries), the ghost and
   /// the climber's sample periods (max_entries accesses).
+  /// With `source` (borrowed; must outlive the policy) key hashes and weights are read from the
+  /// owner instead of being copied into the policy (see EntrySource); without, the policy keeps
+  /// them (12 bytes per entry more).
   /// Throws Error(kInvalidArgument) for 0 or for max_entries > 2^30 − 2.
-  static std::unique_ptr<Policy> create(PolicyKind kind, uint64_t max_weight, uint64_t max_entries);
+  static std::unique_ptr<Policy> create(PolicyKind kind, uint64_t max_weight, uint64_t max_entries,
+                                        const EntrySource* source = nullptr);
   virtual ~Policy() = default;
 
   /// Records a lookup of a key that is not cached (feeds the frequency sketch and the hill
