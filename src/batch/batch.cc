@@ -32,7 +32,7 @@ class FileRecordSource final : public RecordSource {
       : reader_(std::move(reader)), type_(type) {}
 
   bool next(BatchRecord& out) override {
-    io::Record rec;
+    io::Record& rec = rec_;  // reused: its field vector keeps its capacity across records
     if (!reader_->next(rec)) return false;
     out = BatchRecord{};
     out.line = rec.line;
@@ -52,8 +52,7 @@ class FileRecordSource final : public RecordSource {
         }
         continue;
       }
-      const AttributeDef* a = type_ ? type_->find(name) : nullptr;
-      if (type_ && !a) a = type_->find(normalize_code(name));
+      const AttributeDef* a = attribute(name);
       if (!a) {
         out.values.emplace_back(std::move(name), raw_value(field));
         continue;
@@ -86,8 +85,23 @@ class FileRecordSource final : public RecordSource {
       default: return std::move(f.text);
     }
   }
+  // The attribute a source name stands for (by code, else by its normalised code), looked up
+  // once per distinct name: EntityTypeDef::find is a linear scan and normalize_code allocates.
+  const AttributeDef* attribute(const std::string& name) {
+    if (!type_) return nullptr;
+    auto it = by_name_.find(name);
+    if (it != by_name_.end()) return it->second;
+    const AttributeDef* a = type_->find(name);
+    if (!a) a = type_->find(normalize_code(name));
+    if (by_name_.size() < kMaxNames) by_name_.emplace(name, a);  // bounded: names come from the input
+    return a;
+  }
+  static constexpr size_t kMaxNames = 4096;
+
   std::unique_ptr<io::RecordReader> reader_;
   const EntityTypeDef* type_;
+  io::Record rec_;
+  std::unordered_map<std::string, const AttributeDef*> by_name_;
 };
 
 class StreamIdSource final : public IdSource {

@@ -1,5 +1,6 @@
 // BatchProcessor: every operation, every rejection path, savepoint isolation, abort policy,
 // progress, bounded memory.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <sqlite3.h>
@@ -358,6 +359,44 @@ TEST_F(BatchTest, FileSourcesConvertAndReportLines) {
   EXPECT_EQ(id_src->next(), 1);
   EXPECT_EQ(id_src->next(), 2);
   EXPECT_THROW(id_src->next(), Error);
+}
+
+// The import source resolves each distinct field name once (also spellings that normalise to
+// an attribute code, and unknown names, which stay rejected every time), and value text is bound
+// to the multi-row statements without a copy: every stored string and decimal must read back
+// exactly, across full 256-row statements and their remainders.
+TEST_F(BatchTest, FileSourceNamesAndTextValuesSurviveManyChunks) {
+  std::string text;
+  const int n = 700;
+  for (int i = 0; i < n; ++i) {
+    text += fmt::format("{{\"{}\":\"S{:04}\",\"Qty\":{},\"price\":{}.{:02},\"note\":\"{}\"{}}}\n",
+                        i % 2 ? "SKU" : "sku", i, i, i, i % 100, std::string(static_cast<size_t>(i % 40 + 1), 'n'),
+                        i % 100 == 7 ? ",\"colour\":1" : "");
+  }
+  const std::string path = dir.write("many.ndjson", text);
+  const EntityTypeDef def = db->require_type("item");
+  auto src = open_record_source(path, "", &def);
+  BatchOptions o;
+  o.chunk_size = 300;
+  o.transaction_size = 600;
+  BatchResult r = BatchProcessor(*db, "item", o).insert(*src);
+  EXPECT_EQ(r.inserted, n - 7);
+  ASSERT_EQ(r.failed, 7);
+  for (const BatchError& e : r.errors) {
+    EXPECT_EQ(e.field, "colour");
+    EXPECT_NE(e.reason.find("has no attribute 'colour'"), std::string::npos) << e.reason;
+  }
+  auto rows = db->query("SELECT sku, qty, price, note FROM item ORDER BY qty").rows;
+  ASSERT_EQ(rows.size(), static_cast<size_t>(n - 7));
+  size_t k = 0;
+  for (int i = 0; i < n; ++i) {
+    if (i % 100 == 7) continue;
+    const auto& row = rows[k++];
+    EXPECT_EQ(std::get<std::string>(row[0]), fmt::format("S{:04}", i));
+    EXPECT_EQ(std::get<int64_t>(row[1]), i);
+    EXPECT_EQ(std::get<Decimal>(row[2]).str(), fmt::format("{}.{:02}", i, i % 100));
+    EXPECT_EQ(std::get<std::string>(row[3]), std::string(static_cast<size_t>(i % 40 + 1), 'n'));
+  }
 }
 
 long peak_rss_kib() {

@@ -103,6 +103,30 @@ TEST(IoInfer, ColumnsInFirstSeenOrderMergedByCode) {
   EXPECT_EQ(cols[2].non_null, 0);
 }
 
+// Each distinct source name is resolved to its column once and remembered: repeated names (and
+// names without a usable code) must keep landing in the same column over many records.
+TEST(IoInfer, RepeatedNamesAcrossRecordsKeepTheirColumn) {
+  TypeInferrer inf;
+  for (int i = 0; i < 100; ++i) {
+    Record r;
+    r.fields = {{"US Gross", num(std::to_string(i))}, {"$$", str("skipped")}};
+    if (i % 2) r.fields.emplace_back("us_gross", num("7"));  // same code, other spelling
+    if (i == 99) r.fields.emplace_back("Late", str("x"));
+    inf.observe(r);
+  }
+  Record last;
+  last.fields = {{"US Gross", num("1.5")}, {"$$", num("1")}};
+  inf.observe(last);
+  const auto cols = inf.columns();
+  ASSERT_EQ(cols.size(), 2u);
+  EXPECT_EQ(cols[0].code, "us_gross");
+  EXPECT_EQ(cols[0].label, "US Gross");
+  EXPECT_EQ(cols[0].non_null, 100 + 50 + 1);
+  EXPECT_EQ(cols[0].type, ValueType::kDecimal);  // 1.5 in the last record widens it
+  EXPECT_EQ(cols[1].code, "late");
+  EXPECT_EQ(cols[1].non_null, 1);
+}
+
 TEST(IoConvert, FollowsTheImportRules) {
   EXPECT_TRUE(is_null(convert(null(), ValueType::kInt)));
   EXPECT_EQ(std::get<int64_t>(convert(num("-5"), ValueType::kInt)), -5);

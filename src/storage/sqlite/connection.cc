@@ -23,6 +23,9 @@ void check(sqlite3* db, int rc, std::string_view what) {
 namespace {
 
 int decimal_collation(void*, int la, const void* a, int lb, const void* b) {
+  // Equal bytes are equal numbers: index builds compare many equal values (few distinct
+  // decimals per attribute), and this skips parsing both sides for them.
+  if (la == lb && std::memcmp(a, b, static_cast<size_t>(la)) == 0) return 0;
   return compare_decimal_text(std::string_view(static_cast<const char*>(a), la),
                               std::string_view(static_cast<const char*>(b), lb));
 }
@@ -113,6 +116,16 @@ void Statement::bind_value(int i, const Value& v) {
         else bind(i, std::string_view(x));
       },
       v);
+}
+
+void Statement::bind_value_nocopy(int i, const Value& v) {
+  auto text = [&](std::string_view t) {
+    check(sqlite3_db_handle(stmt_), sqlite3_bind_text64(stmt_, i, t.data(), t.size(), SQLITE_STATIC, SQLITE_UTF8),
+          "bind");
+  };
+  if (const auto* d = std::get_if<Decimal>(&v)) return text(d->str());
+  if (const auto* s = std::get_if<std::string>(&v)) return text(*s);
+  bind_value(i, v);
 }
 
 void Statement::bind_param(int i, const query::SqlParam& p) {

@@ -42,6 +42,10 @@ class Statement {
   void bind_null(int i);
   /// Binds a typed value in its storage form (decimal as canonical TEXT, datetime as µs).
   void bind_value(int i, const Value& v);
+  /// Like bind_value, but text is bound without a copy (SQLITE_STATIC): `v` must stay alive and
+  /// unchanged until the statement has run and this Statement is destroyed (which unbinds it).
+  /// For the bulk write path, whose values live in the ChangeSet for the whole commit.
+  void bind_value_nocopy(int i, const Value& v);
   /// Binds a compiled-query parameter.
   void bind_param(int i, const query::SqlParam& p);
 

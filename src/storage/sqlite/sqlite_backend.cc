@@ -628,7 +628,7 @@ bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size
                 std::string(suffix), "(?,?,?)", 3, r.size(), [&](Statement& st, int p, size_t i) {
                   st.bind(p, r[i].entity_id);
                   st.bind(p + 1, r[i].attribute_id);
-                  st.bind_value(p + 2, *r[i].value);
+                  st.bind_value_nocopy(p + 2, *r[i].value);  // the ChangeSet outlives the statement
                 });
       ctx.out.value_rows_written += static_cast<int64_t>(r.size());
       r.clear();
