@@ -7,6 +7,7 @@
 
 #include "eavdb/error.h"
 #include "io/io.h"
+#include "test_util.h"
 
 namespace eavdb::io {
 namespace {
@@ -170,7 +171,9 @@ TEST(IoConvert, Rejections) {
 class IoInferVega : public ::testing::Test {
  protected:
   static std::string data(const std::string& name) {
-    const std::string path = "/tmp/vega/package/data/" + name;
+    const std::string dir = eavdb::testing::data_dir();
+    if (dir.empty()) return "";
+    const std::string path = dir + "/" + name;
     return std::filesystem::exists(path) ? path : "";
   }
   static std::map<std::string, InferredColumn> infer_file(const std::string& path, Format f, int64_t& records) {
