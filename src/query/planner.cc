@@ -283,6 +283,33 @@ int top_n_split_join(const BoundQuery& q) {
   return static_cast<int>(j);
 }
 
+// Marks every join `p` reads.
+void mark_joins(const BoundPred& p, std::vector<bool>& used) {
+  if (p.column.system == BoundColumn::System::kNone && p.column.join >= 0 &&
+      static_cast<std::size_t>(p.column.join) < used.size())
+    used[static_cast<std::size_t>(p.column.join)] = true;
+  for (const auto& c : p.children) mark_joins(*c, used);
+}
+
+// The late joins of a sorted page (Layout::late_joins): for a query with ORDER BY and LIMIT that
+// is not an aggregate or SELECT *, the left joins only its output list reads (not the WHERE,
+// not a sort key). Empty when there are none or the query does not qualify.
+std::vector<bool> late_joins(const BoundQuery& q) {
+  if (q.aggregate || q.star || !q.limit || q.order_by.empty()) return {};
+  std::vector<bool> used(q.joins.size(), false);
+  if (q.where) mark_joins(*q.where, used);
+  for (const BoundOrder& o : q.order_by) {
+    if (o.value.agg != Agg::kNone) return {};
+    const BoundColumn& c = o.value.column;
+    if (c.system == BoundColumn::System::kNone && c.join >= 0) used[static_cast<std::size_t>(c.join)] = true;
+  }
+  std::vector<bool> late(q.joins.size(), false);
+  bool any = false;
+  for (std::size_t k = 0; k < q.joins.size(); ++k)
+    if (!q.joins[k].inner && !used[k]) late[k] = any = true;
+  return any ? late : std::vector<bool>{};
+}
+
 // The join of the single GROUP BY key when it is an attribute whose flat column index can
 // deliver the groups in order (not text: text columns have no flat index), else -1.
 int group_order_join(const BoundQuery& q) {
@@ -440,7 +467,11 @@ PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Esti
   double left_joins = 0;
   for (const BoundJoin& j : q.joins) left_joins += j.inner ? 0 : 1;
   const double fetch_per_row = left_joins * kLookup;
-  const double sort = order_cost(q, out_rows) + out_rows * fetch_per_row;
+  // A sorted page fetches its late joins (output-only columns) for the page's rows alone.
+  double late = 0;
+  for (bool l : late_joins(q)) late += l ? 1 : 0;
+  const double page = q.limit ? std::min(out_rows, static_cast<double>(*q.limit + q.offset.value_or(0))) : out_rows;
+  const double sort = order_cost(q, out_rows) + out_rows * (left_joins - late) * kLookup + page * late * kLookup;
 
   // The type's entity list, then every inner join, most selective first.
   PlanChoice best;
@@ -619,6 +650,11 @@ Layout make_layout(const BoundQuery& q, const PlanChoice& c, const PlanContext& 
   l.source = c.source;
   l.driver_join = c.driver_join;
   l.inner_order = c.inner_order;
+  // A sorted page of an EAV plan that sorts (not an index-order top-N scan, which stops at LIMIT
+  // by itself) fetches its output-only columns for the page's rows alone.
+  const bool sorts = c.source == Source::kEntityScan || c.source == Source::kUnion ||
+                     (c.source == Source::kValueIndex && !c.leaf_paths.empty());
+  if (sorts && !c.null_split) l.late_joins = late_joins(q);
   if (c.source == Source::kUnion || c.source == Source::kFlat)
     for (const auto& p : c.leaf_paths) l.union_leaves.push_back(resolve(q.where.get(), p));
   if (c.source == Source::kFlat && ctx.flat) {
