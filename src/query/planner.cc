@@ -774,7 +774,19 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
       rows = std::min(rows, est.pred_rows(*q.where));
       node = {"Filter", describe(*q.where), rows, {std::move(node)}};
     }
-    if (!fetched.empty()) node = {"Fetch", fetched + " (left joins by primary key)", rows, {std::move(node)}};
+    // Late fetch (make_layout): the output-only columns are read for the LIMIT page alone.
+    const bool sorts = c.source == Source::kEntityScan || c.source == Source::kUnion ||
+                       (c.source == Source::kValueIndex && !c.leaf_paths.empty());
+    std::string late;
+    if (sorts && !c.null_split) {
+      const std::vector<bool> lj = late_joins(q);
+      for (std::size_t k = 0; k < lj.size(); ++k)
+        if (lj[k]) late += (late.empty() ? "" : ", ") + q.joins[k].attribute->code;
+    }
+    if (!fetched.empty())
+      node = {"Fetch", fetched + " (left joins by primary key" +
+                           (late.empty() ? std::string(")") : "; " + late + " only for the rows of the LIMIT page)"),
+              rows, {std::move(node)}};
   }
   if (q.aggregate) {
     std::string keys;

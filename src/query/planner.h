@@ -17,7 +17,10 @@
 // automatic mode): a full scan costs kFlatScanRow per row (NOT INDEXED: rowid order); one filter
 // column's index (INDEXED BY) or a union of them costs an index step plus kFlatRowFetch per
 // matching row; a top-N scan of the sort key's flat index in key order is costed like the EAV
-// one (kTopNRisk). The chosen flat access is pinned in the SQL: without sqlite_stat1 SQLite's own
+// one (kTopNRisk); a GROUP BY on one indexed column may walk that column's index in key order
+// (no GROUP BY sorter), costed with the cache-residency model (kFlatRowFetchResident). A sorted
+// page of an EAV plan finds its ids first and fetches output-only columns for those rows alone
+// (Layout::late_joins). The chosen flat access is pinned in the SQL: without sqlite_stat1 SQLite's own
 // guess walked whole column indexes with a random row fetch each (GROUP BY category: a scan of
 // the category index, 200k random fetches of wide rows, 5.6 s against 0.4 s for a scan + sort).
 //

@@ -319,7 +319,15 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
         // The outer statement of a late fetch: the page's ids by primary key, every join as a
         // primary-key lookup (the page holds at most LIMIT ids).
         b.text(" FROM eav_entity e");
+        std::vector<bool> read(q.joins.size(), false);  // joins the outputs or sort keys read
+        auto mark = [&](const BoundValue& v) {
+          if (v.column.system == BoundColumn::System::kNone && v.column.join >= 0)
+            read[static_cast<std::size_t>(v.column.join)] = true;
+        };
+        for (const BoundValue& v : q.outputs) mark(v);
+        for (const BoundOrder& o : q.order_by) mark(o.value);
         for (std::size_t k = 0; k < q.joins.size(); ++k) {
+          if (!read[k]) continue;
           b.text(join_sql(q.joins[k], k, "LEFT JOIN"));
           attribute_ref(b, *q.joins[k].attribute);
         }
