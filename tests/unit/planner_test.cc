@@ -10,7 +10,9 @@
 
 #include "eavdb/database.h"
 #include "eavdb/session.h"
+#include "query/parser.h"
 #include "query/plan_cache.h"
+#include "query/planner.h"
 #include "query/statistics.h"
 #include "storage/backend.h"
 #include "test_util.h"
@@ -91,6 +93,68 @@ TEST(Statistics, EquiDepthHistogramAndEstimates) {
 
 // item: code (varchar, distinct), grp (varchar, 10 values), n (int 0..count-1), price (decimal),
 // note (text), opt (int, on every third entity).
+// ---- plan choice on crafted statistics ------------------------------------------------------
+
+// A zipcodes-like type (6 attributes, flat table with an index on every non-text column) and
+// statistics for `entities` rows: which flat access path a GROUP BY gets, and why.
+TEST(PlanChoice, GroupByWalksTheKeyIndexOnlyWhenTheFlatTableFitsThePageCache) {
+  EntityTypeDef t;
+  t.id = 1;
+  t.code = "zipcode";
+  int64_t next = 1;
+  for (auto [code, type] : std::vector<std::pair<std::string, ValueType>>{{"zip_code", ValueType::kVarchar},
+                                                                          {"latitude", ValueType::kDecimal},
+                                                                          {"longitude", ValueType::kDecimal},
+                                                                          {"city", ValueType::kVarchar},
+                                                                          {"state", ValueType::kVarchar},
+                                                                          {"note", ValueType::kText}}) {
+    AttributeDef a = attribute(code, type);
+    a.id = next++;
+    t.attributes.push_back(a);
+  }
+  query::Catalog catalog{[&](std::string_view code) -> const EntityTypeDef* { return code == t.code ? &t : nullptr; },
+                         [&] { return std::vector<std::string>{t.code}; }};
+  flat::FlatTable flat;
+  flat.type_id = 1;
+  flat.table = "eav_flat_zipcode_1";
+  for (const auto& a : t.attributes) {
+    flat.attribute_ids.push_back(a.id);
+    if (a.type != ValueType::kText) flat.indexed_ids.push_back(a.id);
+  }
+  auto stats_for = [&](int64_t entities) {
+    query::TypeStats s;
+    s.type_id = 1;
+    s.entity_count = entities;
+    for (const auto& a : t.attributes) {
+      query::AttributeStats as;
+      as.attribute_id = a.id;
+      as.non_null = entities;
+      as.distinct = a.code == "state" ? 59 : static_cast<double>(entities);
+      s.attributes[a.id] = as;
+    }
+    return s;
+  };
+  auto choose = [&](const std::string& sql, int64_t entities, double cache_bytes) {
+    query::BoundQuery q = query::bind(query::parse(sql), {}, catalog);
+    const query::TypeStats s = stats_for(entities);
+    query::PlanContext ctx{&s, &flat, query::PlanMode::kAuto};
+    ctx.page_cache_bytes = cache_bytes;
+    query::PlanChoice c = query::choose_plan(q, ctx);
+    EXPECT_EQ(c.source, query::Layout::Source::kFlat) << sql;
+    return c.driver_join >= 0 ? q.joins[static_cast<std::size_t>(c.driver_join)].attribute->code : std::string("scan");
+  };
+  const std::string group = "SELECT state, COUNT(*), AVG(latitude) FROM zipcode GROUP BY state";
+  // 42,049 rows x ~118 estimated bytes = 5 MB: resident in the default 32 MiB cache.
+  EXPECT_EQ(choose(group, 42049, query::kDefaultPageCacheBytes), "state");
+  // The same table with a 1 MiB cache, or 1,000,000 rows (118 MB): random fetches are page reads.
+  EXPECT_EQ(choose(group, 42049, 1024.0 * 1024), "scan");
+  EXPECT_EQ(choose(group, 1000000, query::kDefaultPageCacheBytes), "scan");
+  // A text key has no flat index; two keys are not ordered by one index.
+  EXPECT_EQ(choose("SELECT note, COUNT(*) FROM zipcode GROUP BY note", 42049, query::kDefaultPageCacheBytes), "scan");
+  EXPECT_EQ(choose("SELECT state, city, COUNT(*) FROM zipcode GROUP BY state, city", 42049, query::kDefaultPageCacheBytes),
+            "scan");
+}
+
 class PlannerDb : public ::testing::Test {
  protected:
   void SetUp() override { open(true); }
