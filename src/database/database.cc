@@ -344,6 +344,7 @@ struct Database::Impl {
                                  : kind == PlanKind::kFlat ? query::PlanMode::kForceFlat
                                                            : query::PlanMode::kAuto;
     query::PlanContext ctx{type_stats.get(), flat.get(), mode};
+    ctx.page_cache_bytes = 1024.0 * options.page_cache_kib;
     p.text_indexes = text_indexes_now();
     ctx.text_indexes = p.text_indexes.get();
     std::string key = query::shape_key(sql, params);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "eavdb/error.h"
 
@@ -25,6 +26,11 @@ class SqlBuilder {
   void param(SqlParam p) {
     sql_ += '?';
     params_.push_back(std::move(p));
+  }
+  /// Appends a whole generated statement (a subquery) with its parameters.
+  void statement(const CompiledQuery& c) {
+    sql_ += c.sql;
+    params_.insert(params_.end(), c.params.begin(), c.params.end());
   }
 
   void column(const BoundColumn& c) {
@@ -223,6 +229,25 @@ CompiledQuery generate(BoundQuery q) { return generate(std::move(q), Layout{}); 
 
 CompiledQuery generate(BoundQuery q, const Layout& layout) {
   using Source = Layout::Source;
+  // Late fetch: the ids of the page first (every join but the late ones, the query's WHERE,
+  // ORDER BY, LIMIT and OFFSET), then the whole rows for those ids, re-sorted.
+  std::optional<CompiledQuery> page;
+  if (!layout.late_joins.empty() && layout.source != Source::kFlat && layout.source != Source::kLegacy) {
+    BoundQuery inner;
+    inner.type = q.type;
+    inner.joins = q.joins;
+    inner.where = std::move(q.where);
+    inner.order_by = q.order_by;
+    inner.limit = q.limit;
+    inner.offset = q.offset;
+    inner.outputs.push_back({Agg::kNone, {BoundColumn::System::kId, -1, ValueType::kInt, "id"}, ValueType::kInt});
+    Layout il = layout;
+    il.late_joins.clear();
+    il.omit_joins = layout.late_joins;
+    page = generate(std::move(inner), il);
+    q.limit.reset();
+    q.offset.reset();
+  }
   SqlBuilder b;
   const bool flat = layout.source == Source::kFlat;
   for (const BoundJoin& j : q.joins) b.inner_joins.push_back(j.inner);
@@ -288,6 +313,29 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
     case Source::kValueIndex:
     case Source::kUnion: {
       std::vector<bool> placed(q.joins.size(), false);
+      for (std::size_t k = 0; k < layout.omit_joins.size() && k < placed.size(); ++k)
+        placed[k] = placed[k] || layout.omit_joins[k];  // late joins: fetched by the outer statement
+      if (page) {
+        // The outer statement of a late fetch: the page's ids by primary key, every join as a
+        // primary-key lookup (the page holds at most LIMIT ids).
+        b.text(" FROM eav_entity e");
+        std::vector<bool> read(q.joins.size(), false);  // joins the outputs or sort keys read
+        auto mark = [&](const BoundValue& v) {
+          if (v.column.system == BoundColumn::System::kNone && v.column.join >= 0)
+            read[static_cast<std::size_t>(v.column.join)] = true;
+        };
+        for (const BoundValue& v : q.outputs) mark(v);
+        for (const BoundOrder& o : q.order_by) mark(o.value);
+        for (std::size_t k = 0; k < q.joins.size(); ++k) {
+          if (!read[k]) continue;
+          b.text(join_sql(q.joins[k], k, "LEFT JOIN"));
+          attribute_ref(b, *q.joins[k].attribute);
+        }
+        b.text(" WHERE e.id IN (");
+        b.statement(*page);
+        b.text(")");
+        break;
+      }
       if (layout.source == Source::kEntityScan) {
         b.text(" FROM eav_entity e");
       } else if (layout.source == Source::kValueIndex) {

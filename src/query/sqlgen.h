@@ -49,6 +49,13 @@ struct Layout {
   enum class FlatAccess { kAny, kScan, kIndex };
   FlatAccess flat_access = FlatAccess::kAny;
   std::string flat_index;  ///< kFlat with kIndex: the index name (flat::index_name)
+  /// EAV sources with ORDER BY + LIMIT (late fetch, "top-N pushdown"): the joins flagged here are
+  /// read by the output list only. The statement then finds the page of ids first, without
+  /// them (`e.id IN (SELECT <driver id> ... ORDER BY ... LIMIT ? OFFSET ?)`), and fetches them
+  /// for those rows alone (LIMIT rows instead of every match), re-sorting that page. Empty: off.
+  std::vector<bool> late_joins;
+  /// Internal to generate(): joins left out of the page statement of a late fetch.
+  std::vector<bool> omit_joins;
 };
 
 /// Generates the SQLite statement for `q`; may reorder AND/OR operands (they commute) so the

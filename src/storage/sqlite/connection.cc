@@ -30,26 +30,119 @@ int decimal_collation(void*, int la, const void* a, int lb, const void* b) {
                               std::string_view(static_cast<const char*>(b), lb));
 }
 
-// Aggregate state for eavdb_decimal_sum / eavdb_decimal_avg, held in SQLite's aggregate context.
+// Aggregate state for eavdb_decimal_sum / eavdb_decimal_avg, held in SQLite's aggregate context
+// (zero-initialised by SQLite). Values are summed exactly in a 128-bit integer at the largest
+// scale seen so far (`fast`), which costs a few ns per row; a value the fast path cannot take
+// (more than 18 digits, a scale above 18, exponent or '+' notation, or a sum reaching 10^36)
+// moves the sum to Decimal arithmetic (`sum`, string digits, ~150 ns per row with its
+// allocations), which parses and validates every later value as before. Both give the same
+// exact sum with the same scale (the largest input scale), so results never depend on the path:
+// GROUP BY state, AVG(latitude) over zipcodes' 42,049 rows spent ~7 ms in Decimal::parse and
+// operator+ (half the query) before the fast path.
+__extension__ typedef __int128 Int128;            // GCC/Clang extension (quiet under -Wpedantic)
+__extension__ typedef unsigned __int128 UInt128;
+
 struct DecimalAgg {
-  Decimal* sum;  // heap-allocated on first non-NULL input
+  Decimal* sum;   // heap-allocated once the slow path takes over
   int64_t count;
+  Int128 fast;  // the exact sum * 10^scale while sum == nullptr
+  int scale;
 };
 
+constexpr int kFastMaxScale = 18;
+constexpr int kFastMaxDigits = 18;
+
+Int128 pow10_128(int n) {
+  Int128 p = 1;
+  while (n-- > 0) p *= 10;
+  return p;
+}
+
+// The fast sum as canonical decimal text (`scale` fractional digits, trailing zeros kept).
+std::string fast_text(Int128 v, int scale) {
+  const bool neg = v < 0;
+  UInt128 m = neg ? static_cast<UInt128>(-(v + 1)) + 1 : static_cast<UInt128>(v);
+  std::string digits;
+  do {
+    digits.push_back(static_cast<char>('0' + static_cast<int>(m % 10)));
+    m /= 10;
+  } while (m != 0);
+  while (digits.size() <= static_cast<std::size_t>(scale)) digits.push_back('0');
+  std::reverse(digits.begin(), digits.end());
+  std::string out = neg && v != 0 ? "-" : "";
+  out.append(digits, 0, digits.size() - static_cast<std::size_t>(scale));
+  if (scale > 0) out.append(".").append(digits, digits.size() - static_cast<std::size_t>(scale));
+  return out;
+}
+
+// Adds m * 10^-scale to the fast sum; false when the sum would reach 10^36.
+bool fast_add_scaled(DecimalAgg& agg, int64_t m, int scale) {
+  static const Int128 kLimit = pow10_128(36);
+  Int128 acc = agg.fast;
+  int s = agg.scale;
+  if (scale > s) {
+    const Int128 f = pow10_128(scale - s);
+    if (acc >= kLimit / f || acc <= -kLimit / f) return false;  // rescaled |acc| stays < 10^36
+    acc *= f;
+    s = scale;
+  }
+  const Int128 add = static_cast<Int128>(m) * pow10_128(s - scale);
+  acc += add;
+  if (acc >= kLimit || acc <= -kLimit) return false;
+  agg.fast = acc;
+  agg.scale = s;
+  return true;
+}
+
+// Adds plain decimal text ([-]digits[.digits]) to the fast sum; false when it cannot (see
+// DecimalAgg), leaving the sum unchanged.
+bool fast_add(DecimalAgg& agg, std::string_view t) {
+  bool neg = false;
+  if (!t.empty() && t[0] == '-') {
+    neg = true;
+    t.remove_prefix(1);
+  }
+  int64_t m = 0;
+  int digits = 0, frac = -1;
+  for (char c : t) {
+    if (c == '.' && frac < 0) {
+      frac = 0;
+      continue;
+    }
+    if (c < '0' || c > '9') return false;
+    if (m == 0 && c == '0' && frac < 0) continue;  // leading zeros
+    if (++digits > kFastMaxDigits) return false;
+    m = m * 10 + (c - '0');
+    if (frac >= 0) ++frac;
+  }
+  if (t.empty() || t == "." || t.back() == '.' || t.front() == '.') return false;  // Decimal::parse decides
+  frac = std::max(frac, 0);
+  if (frac > kFastMaxScale) return false;
+  return fast_add_scaled(agg, neg ? -m : m, frac);
+}
+
+
 void decimal_step(sqlite3_context* ctx, int, sqlite3_value** argv) {
-  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+  const int type = sqlite3_value_type(argv[0]);
+  if (type == SQLITE_NULL) return;
   auto* agg = static_cast<DecimalAgg*>(sqlite3_aggregate_context(ctx, sizeof(DecimalAgg)));
   if (!agg) return sqlite3_result_error_nomem(ctx);
   try {
-    Decimal v;
-    if (sqlite3_value_type(argv[0]) == SQLITE_INTEGER) {
-      v = Decimal::from_int(sqlite3_value_int64(argv[0]));
-    } else {
-      auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
-      v = Decimal::parse(std::string_view(text, sqlite3_value_bytes(argv[0])));
+    std::string_view text;
+    if (type != SQLITE_INTEGER) {
+      auto* p = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+      if (!p) return sqlite3_result_error_nomem(ctx);
+      text = std::string_view(p, static_cast<std::size_t>(sqlite3_value_bytes(argv[0])));
     }
-    if (!agg->sum) agg->sum = new Decimal(v);
-    else *agg->sum = *agg->sum + v;
+    if (!agg->sum) {
+      if (type == SQLITE_INTEGER ? fast_add_scaled(*agg, sqlite3_value_int64(argv[0]), 0) : fast_add(*agg, text)) {
+        ++agg->count;
+        return;
+      }
+      agg->sum = new Decimal(Decimal::parse(fast_text(agg->fast, agg->scale)));  // the slow path takes over
+    }
+    const Decimal v = type == SQLITE_INTEGER ? Decimal::from_int(sqlite3_value_int64(argv[0])) : Decimal::parse(text);
+    *agg->sum = *agg->sum + v;
     ++agg->count;
   } catch (const std::exception& e) {
     sqlite3_result_error(ctx, e.what(), -1);
@@ -59,9 +152,13 @@ void decimal_step(sqlite3_context* ctx, int, sqlite3_value** argv) {
 template <bool kAverage>
 void decimal_final(sqlite3_context* ctx) {
   auto* agg = static_cast<DecimalAgg*>(sqlite3_aggregate_context(ctx, 0));
-  if (!agg || !agg->sum) return sqlite3_result_null(ctx);
+  if (!agg || agg->count == 0) {
+    if (agg) delete agg->sum;
+    return sqlite3_result_null(ctx);
+  }
   try {
-    Decimal out = kAverage ? Decimal::divide(*agg->sum, agg->count) : *agg->sum;
+    const Decimal sum = agg->sum ? *agg->sum : Decimal::parse(fast_text(agg->fast, agg->scale));
+    const Decimal out = kAverage ? Decimal::divide(sum, agg->count) : sum;
     sqlite3_result_text(ctx, out.str().c_str(), static_cast<int>(out.str().size()), SQLITE_TRANSIENT);
   } catch (const std::exception& e) {
     sqlite3_result_error(ctx, e.what(), -1);
