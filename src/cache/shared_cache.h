@@ -408,6 +408,16 @@ class SharedCache {
     return std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(ttl) * (1.0 - j + 2.0 * j * uniform01())));
   }
 
+  // XFetch on an unexpired entry with expiry: t − Δ·β·ln(U) ≥ T. U = (k + 1)·2^-53 ≥ 2^-53, so
+  // −ln(U) ≤ 53·ln 2 < 36.8: while more than Δ·β·36.8 is left the entry cannot be selected, and
+  // the hit skips the random draw and the logarithm (the usual case: TTLs are long against loads).
+  bool due_for_refresh(const Entry& n, int64_t now) const {
+    if (options_.xfetch_beta <= 0 || n.load_ns <= 0) return false;
+    const double scale = static_cast<double>(n.load_ns) * options_.xfetch_beta;
+    if (static_cast<double>(n.expires_ns - now) > scale * 36.8) return false;
+    return static_cast<double>(now) - scale * std::log(uniform01()) >= static_cast<double>(n.expires_ns);
+  }
+
   // Under the shard's shared lock: calls on_hit(entry) when `key` is present, unexpired and not
   // due for an early refresh, then records the hit. Records nothing otherwise.
   template <class OnHit>
@@ -422,10 +432,7 @@ class SharedCache {
       if (n->expires_ns) {
         const int64_t now = now_ns();
         if (now >= n->expires_ns) return false;
-        if (options_.xfetch_beta > 0 && n->load_ns > 0 &&
-            static_cast<double>(now) - static_cast<double>(n->load_ns) * options_.xfetch_beta * std::log(uniform01()) >=
-                static_cast<double>(n->expires_ns))
-          return false;  // the slow path refreshes it
+        if (due_for_refresh(*n, now)) return false;  // the slow path refreshes it
       }
       on_hit(*n);
       handle = n->handle1 - 1;
@@ -449,9 +456,7 @@ class SharedCache {
         } else {
           out = n.value;
           handle = n.handle1 - 1;
-          if (n.expires_ns && options_.xfetch_beta > 0 && n.load_ns > 0)
-            refresh = static_cast<double>(now) - static_cast<double>(n.load_ns) * options_.xfetch_beta *
-                                                     std::log(uniform01()) >= static_cast<double>(n.expires_ns);
+          if (n.expires_ns) refresh = due_for_refresh(n, now);
         }
       }
     }
