@@ -41,6 +41,7 @@
 #include <mutex>
 #include <random>
 #include <shared_mutex>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -161,6 +162,51 @@ class HandleTable {
   std::vector<E> slots_;
   std::vector<uint32_t> pos_;  ///< slot of each handle, kFree when none
   size_t size_ = 0;
+};
+
+/// The shard map's reader-writer lock (Lockable and SharedLockable, for std::unique_lock and
+/// std::shared_lock). A reader pays one atomic add to enter and one to leave, inline, where
+/// std::shared_mutex costs two calls into pthreads (about 4% of a cached find's profile).
+/// A writer sets the writer bit, which turns arriving readers away, then waits for the readers
+/// inside to leave. Writers here are short (fills, invalidations, expiries), so waiting spins and
+/// then yields instead of sleeping. Writer-preferring; not recursive. Thread-safe.
+class ShardLock {
+ public:
+  void lock_shared() noexcept {
+    for (unsigned spins = 0;;) {
+      if (!(state_.fetch_add(kReader, std::memory_order_acquire) & kWriter)) return;
+      state_.fetch_sub(kReader, std::memory_order_relaxed);  // a writer has it or wants it
+      while (state_.load(std::memory_order_relaxed) & kWriter) backoff(spins);
+    }
+  }
+  void unlock_shared() noexcept { state_.fetch_sub(kReader, std::memory_order_release); }
+  void lock() noexcept {
+    unsigned spins = 0;
+    uint32_t s = state_.load(std::memory_order_relaxed);
+    for (;;) {
+      if (!(s & kWriter)) {
+        if (state_.compare_exchange_weak(s, s | kWriter, std::memory_order_acquire, std::memory_order_relaxed)) break;
+      } else {
+        backoff(spins);
+        s = state_.load(std::memory_order_relaxed);
+      }
+    }
+    while (state_.load(std::memory_order_acquire) != kWriter) backoff(spins);  // readers inside leave
+  }
+  void unlock() noexcept { state_.fetch_and(~kWriter, std::memory_order_release); }
+
+ private:
+  static constexpr uint32_t kWriter = 1, kReader = 2;
+  static void backoff(unsigned& spins) noexcept {
+    if (++spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+  }
+  std::atomic<uint32_t> state_{0};
 };
 
 /// A sharded, concurrent, bounded cache from K to immutable V. Hash must be a stateless functor
@@ -377,7 +423,7 @@ class SharedCache {
         stale_fills{0}, early_refreshes{0}, loads{0}, load_ns{0};
   };
   struct alignas(64) Shard {
-    mutable std::shared_mutex map_mu;
+    mutable ShardLock map_mu;
     HandleTable<K, Entry> table;  ///< entries by policy handle (guarded by both locks for writes)
     uint64_t bytes = 0;
     mutable std::mutex policy_mu;
