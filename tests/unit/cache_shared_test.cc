@@ -312,8 +312,11 @@ TEST(CacheShared, ShardLockExcludesWritersFromReadersAndEachOther) {
           std::this_thread::yield();
           ++b;
         } else {
+          // A reader holds the lock across a yield: a writer let in meanwhile shows as a change.
           std::shared_lock r(lock);
-          if (a != b) torn = true;
+          const uint64_t seen = a;
+          std::this_thread::yield();
+          if (b != seen) torn = true;
         }
       }
     });
