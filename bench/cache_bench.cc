@@ -1,7 +1,7 @@
 // Cache micro- and end-to-end benchmarks (Google Benchmark), with their baselines in the same
 // binary and the ratios printed at the end:
 //   L1 hit (Session::find in the identity map), L2 hit with 1 and 2 threads against a
-//   std::unordered_map under one mutex, L2 miss + fill, cached vs uncached find and L4 hit vs
+//   std::unordered_map under one mutex (both as a shared_ptr copy and as an in-place read), L2 miss + fill, cached vs uncached find and L4 hit vs
 //   query execution on the synthetic catalog, Zipf-distributed finds on movies.json with caches
 //   on and off, and (when EAVDB_BENCH_REDIS=redis://127.0.0.1:PORT is set) an L3 Redis hit beside
 //   a raw hiredis GET.
@@ -179,6 +179,34 @@ void BM_Baseline_MutexMap(benchmark::State& state) {
 }
 BENCHMARK(BM_Baseline_MutexMap)->Threads(1)->Threads(2)->UseRealTime();
 
+// The hit as the find path takes it: the value is read in place under the shard's read lock
+// (L2::read_if_present), no shared_ptr copied. The baseline does the same under its mutex.
+void BM_L2_HitRead(benchmark::State& state) {
+  size_t i = static_cast<size_t>(state.thread_index()) * 7919;
+  const auto& keys = *l2_keys;
+  for (auto _ : state) {
+    size_t n = 0;
+    l2->read_if_present(keys[i++ & (keys.size() - 1)], [&](const std::string& v) { n = v.size(); });
+    benchmark::DoNotOptimize(n);
+  }
+}
+BENCHMARK(BM_L2_HitRead)->Threads(1)->Threads(2)->UseRealTime();
+
+void BM_Baseline_MutexMapRead(benchmark::State& state) {
+  size_t i = static_cast<size_t>(state.thread_index()) * 7919;
+  const auto& keys = *l2_keys;
+  for (auto _ : state) {
+    size_t n = 0;
+    {
+      std::lock_guard lock(baseline_mu);
+      auto it = baseline->find(keys[i++ & (keys.size() - 1)]);
+      if (it != baseline->end()) n = it->second->size();
+    }
+    benchmark::DoNotOptimize(n);
+  }
+}
+BENCHMARK(BM_Baseline_MutexMapRead)->Threads(1)->Threads(2)->UseRealTime();
+
 void BM_L2_MissFill(benchmark::State& state) {
   cache::SharedCacheOptions o;
   o.max_bytes = 64ull << 20;
@@ -303,6 +331,9 @@ void print_ratios(const RatioReporter& rep) {
   fmt::print("{:<44} {:>10.1f} ns   (target <= 100 ns)\n", "L2 hit, 1 thread", get("BM_L2_Hit/real_time/threads:1"));
   line("L2 hit vs mutex+unordered_map, 1 thread", "BM_L2_Hit/real_time/threads:1", "BM_Baseline_MutexMap/real_time/threads:1", "~1x");
   line("L2 hit vs mutex+unordered_map, 2 threads", "BM_L2_Hit/real_time/threads:2", "BM_Baseline_MutexMap/real_time/threads:2", "> 1x");
+  fmt::print("{:<44} {:>10.1f} ns   (target <= 100 ns)\n", "L2 hit read in place, 1 thread", get("BM_L2_HitRead/real_time/threads:1"));
+  line("L2 read in place vs mutex+map, 1 thread", "BM_L2_HitRead/real_time/threads:1", "BM_Baseline_MutexMapRead/real_time/threads:1", "~1x");
+  line("L2 read in place vs mutex+map, 2 threads", "BM_L2_HitRead/real_time/threads:2", "BM_Baseline_MutexMapRead/real_time/threads:2", "> 1x");
   line("cached find vs uncached find (catalog)", "BM_Find_Cached", "BM_Find_Uncached", ">= 50x");
   line("cached find vs uncached (movies, Zipf)", "BM_MoviesZipfFind_Cached", "BM_MoviesZipfFind_Uncached", ">= 50x");
   line("L4 hit vs executing the query", "BM_Query_L4Hit", "BM_Query_Uncached", ">= 100x");

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 #include <unistd.h>
+// Inline xxHash: the L2 key hash runs on every find, and a call into the shared library costs
+// more than hashing 16 bytes.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <algorithm>
@@ -164,9 +167,9 @@ Caches::~Caches() { subscription_.reset(); }
 
 std::optional<EntityRecord> Caches::get_cached_entity(int64_t type_id, int64_t id) {
   if (!l2_usable()) return std::nullopt;
-  auto v = l2_.get_if_present(EntityKey{type_id, id});
-  if (!v || !v->record) return std::nullopt;
-  return *v->record;
+  std::optional<EntityRecord> out;
+  l2_.read_if_present(EntityKey{type_id, id}, [&](const CachedEntity& e) { out = e.record; });
+  return out;
 }
 
 std::vector<std::optional<EntityRecord>> Caches::get_entities(int64_t type_id, std::chrono::milliseconds ttl,
@@ -237,7 +240,11 @@ std::vector<std::optional<EntityRecord>> Caches::get_entities(int64_t type_id, s
   if (!use_l2) return load_below(ids);
 
   if (ids.size() == 1) {
-    // The common find: single-flight through L2.
+    // The common find. A hit copies the record under the shard's read lock (no reference count
+    // touched); anything else (miss, expired, due for early refresh) goes single-flight through
+    // get_or_load, which counts it.
+    if (l2_.read_if_present(EntityKey{type_id, ids[0]}, [&](const CachedEntity& e) { out[0] = e.record; }))
+      return out;
     auto v = l2_.get_or_load(EntityKey{type_id, ids[0]}, [&](const EntityKey&) {
       return loaded(std::move(load_below(ids)[0]));
     });

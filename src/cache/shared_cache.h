@@ -4,9 +4,9 @@
 //
 // Concurrency (after Caffeine's BoundedLocalCache):
 //  - the key space is split into shards by key hash; there is no global lock;
-//  - a read takes its shard's map lock in shared mode only (the map: HandleTable, an
-//    open-addressing index over entries stored by policy handle), and records the access in the shard's
-//    lossy read buffer (a ring of policy handles); the buffer is drained into the policy under the
+//  - a read takes its shard's map lock in shared mode only (the map: HandleTable, open
+//    addressing whose slots hold the entries, also addressed by policy handle), and records the
+//    access in the shard's lossy read buffer (a ring of policy handles); the buffer is drained into the policy under the
 //    shard's policy lock by whoever finds it free (try_lock), so reads never wait on the policy;
 //  - writes (fill, invalidate) take the policy lock, then the map lock exclusively.
 //
@@ -41,6 +41,7 @@
 #include <mutex>
 #include <random>
 #include <shared_mutex>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -72,94 +73,140 @@ struct Loaded {
   bool store = true;               ///< false: return the value but do not cache it (e.g. too large)
 };
 
-/// One shard's key -> entry map: the entries live in a vector indexed by their policy handle
-/// (slots the policy hands out and recycles, so the vector never outgrows the bounds), and an
-/// open-addressing index (linear probing, backward-shift deletion, at most half full) maps a key
-/// hash to a handle. An index word is (upper 32 bits of the hash) << 32 | (handle + 1), 0 when
-/// empty: a probe compares hash bits in the index before it touches an entry, so a hit costs one
-/// index line and the entry itself, with no allocation and no modulo. Not thread-safe: the shard's
-/// lock guards it.
+/// One shard's key -> entry map: open addressing (linear probing, backward-shift deletion, at
+/// most half full) whose slots hold the entries themselves, so a hit reads one slot (key, value
+/// pointer, expiry: one cache line for small keys) before the value, with no allocation and no
+/// modulo. Entries are also addressed by the policy handle they were stored under: pos_[handle]
+/// is the slot, kept current when a deletion shifts slots. E must have `K key`, `uint32_t tag`
+/// (the upper 32 bits of the key hash, which also choose the home slot) and `uint32_t handle1`
+/// (handle + 1; 0 marks an empty slot). Not thread-safe: the shard's lock guards it.
 template <class K, class E>
 class HandleTable {
  public:
-  HandleTable() { index_.assign(kMinCapacity, 0); }
+  HandleTable() { slots_.resize(kMinCapacity); }
 
-  /// The handle whose entry has `key` (hash `h`), or kNoHandle.
-  Handle find(const K& key, uint64_t h) const noexcept {
-    const uint64_t tag = h >> 32;
-    for (size_t i = home(h);; i = (i + 1) & mask()) {
-      const uint64_t w = index_[i];
-      if (w == 0) return kNoHandle;
-      if ((w >> 32) == tag) {
-        const Handle handle = static_cast<Handle>(static_cast<uint32_t>(w) - 1);
-        if (entries_[handle].key == key) return handle;
-      }
+  /// The entry with `key` (hash `h`), or nullptr.
+  const E* find(const K& key, uint64_t h) const noexcept {
+    const uint32_t tag = static_cast<uint32_t>(h >> 32);
+    for (size_t i = home(tag);; i = (i + 1) & mask()) {
+      const E& e = slots_[i];
+      if (e.handle1 == 0) return nullptr;
+      if (e.tag == tag && e.key == key) return &e;
     }
   }
+  /// The handle whose entry has `key` (hash `h`), or kNoHandle.
+  Handle find_handle(const K& key, uint64_t h) const noexcept {
+    const E* e = find(key, h);
+    return e ? e->handle1 - 1 : kNoHandle;
+  }
   /// The entry of a live handle.
-  E& at(Handle handle) noexcept { return entries_[handle]; }
-  const E& at(Handle handle) const noexcept { return entries_[handle]; }
-  /// True when `handle` holds an entry (e.hash is set, value non-null).
-  bool occupied(Handle handle) const noexcept { return handle < entries_.size() && entries_[handle].value; }
-  /// Stores `entry` (its key must be absent; entry.hash its hash) under `handle` (free).
+  E& at(Handle handle) noexcept { return slots_[pos_[handle]]; }
+  const E& at(Handle handle) const noexcept { return slots_[pos_[handle]]; }
+  /// True when `handle` holds an entry.
+  bool occupied(Handle handle) const noexcept { return handle < pos_.size() && pos_[handle] != kFree; }
+  /// Stores `entry` (its key must be absent; entry.tag set) under `handle` (free).
   void insert(Handle handle, E entry) {
-    if (entries_.size() <= handle) entries_.resize(static_cast<size_t>(handle) + 1);
-    if (2 * (size_ + 1) > index_.size()) rehash(2 * index_.size());
-    const uint64_t h = entry.hash;
-    entries_[handle] = std::move(entry);
-    size_t i = home(h);
-    while (index_[i] != 0) i = (i + 1) & mask();
-    index_[i] = word(h, handle);
+    if (2 * (size_ + 1) > slots_.size()) rehash(2 * slots_.size());
+    if (pos_.size() <= handle) pos_.resize(static_cast<size_t>(handle) + 1, kFree);
+    entry.handle1 = handle + 1;
+    size_t i = home(entry.tag);
+    while (slots_[i].handle1 != 0) i = (i + 1) & mask();
+    slots_[i] = std::move(entry);
+    pos_[handle] = static_cast<uint32_t>(i);
     ++size_;
   }
   /// Removes the entry under `handle` (occupied).
   void erase(Handle handle) noexcept {
-    const uint64_t h = entries_[handle].hash;
-    const uint64_t w = word(h, handle);
-    size_t i = home(h);
-    while (index_[i] != w) i = (i + 1) & mask();
-    // Backward shift: pull later words of the probe run into the hole when their home allows.
-    for (size_t j = (i + 1) & mask(); index_[j] != 0; j = (j + 1) & mask()) {
-      const size_t k = home(entries_[static_cast<uint32_t>(index_[j]) - 1].hash);
+    size_t i = pos_[handle];
+    pos_[handle] = kFree;
+    // Backward shift: pull later slots of the probe run into the hole when their home allows.
+    for (size_t j = (i + 1) & mask(); slots_[j].handle1 != 0; j = (j + 1) & mask()) {
+      const size_t k = home(slots_[j].tag);
       const bool movable = i <= j ? (k <= i || k > j) : (k <= i && k > j);
       if (movable) {
-        index_[i] = index_[j];
+        slots_[i] = std::move(slots_[j]);
+        pos_[slots_[i].handle1 - 1] = static_cast<uint32_t>(i);
         i = j;
       }
     }
-    index_[i] = 0;
-    entries_[handle] = E{};
+    slots_[i] = E{};
     --size_;
   }
   /// Removes everything (capacity kept).
   void clear() noexcept {
-    std::fill(index_.begin(), index_.end(), 0);
-    for (auto& e : entries_) e = E{};
+    for (auto& e : slots_) e = E{};
+    std::fill(pos_.begin(), pos_.end(), kFree);
     size_ = 0;
   }
   size_t size() const noexcept { return size_; }
 
  private:
   static constexpr size_t kMinCapacity = 16;
-  size_t mask() const noexcept { return index_.size() - 1; }
-  size_t home(uint64_t h) const noexcept {
-    return static_cast<size_t>(((h ^ (h >> 29)) * 0x9E3779B97F4A7C15ull) >> 20) & mask();
+  static constexpr uint32_t kFree = UINT32_MAX;
+  size_t mask() const noexcept { return slots_.size() - 1; }
+  size_t home(uint32_t tag) const noexcept {
+    return static_cast<size_t>((uint64_t{tag} * 0x9E3779B97F4A7C15ull) >> 32) & mask();
   }
-  static uint64_t word(uint64_t h, Handle handle) noexcept { return (h >> 32) << 32 | (uint64_t{handle} + 1); }
   void rehash(size_t capacity) {
-    std::vector<uint64_t> old = std::move(index_);
-    index_.assign(capacity, 0);
-    for (uint64_t w : old) {
-      if (w == 0) continue;
-      size_t i = home(entries_[static_cast<uint32_t>(w) - 1].hash);
-      while (index_[i] != 0) i = (i + 1) & mask();
-      index_[i] = w;
+    std::vector<E> old = std::move(slots_);
+    slots_ = std::vector<E>(capacity);
+    for (E& e : old) {
+      if (e.handle1 == 0) continue;
+      size_t i = home(e.tag);
+      while (slots_[i].handle1 != 0) i = (i + 1) & mask();
+      pos_[e.handle1 - 1] = static_cast<uint32_t>(i);
+      slots_[i] = std::move(e);
     }
   }
 
-  std::vector<uint64_t> index_;
-  std::vector<E> entries_;
+  std::vector<E> slots_;
+  std::vector<uint32_t> pos_;  ///< slot of each handle, kFree when none
   size_t size_ = 0;
+};
+
+/// The shard map's reader-writer lock (Lockable and SharedLockable, for std::unique_lock and
+/// std::shared_lock). A reader pays one atomic add to enter and one to leave, inline, where
+/// std::shared_mutex costs two calls into pthreads (about 4% of a cached find's profile).
+/// A writer sets the writer bit, which turns arriving readers away, then waits for the readers
+/// inside to leave. Writers here are short (fills, invalidations, expiries), so waiting spins and
+/// then yields instead of sleeping. Writer-preferring; not recursive. Thread-safe.
+class ShardLock {
+ public:
+  void lock_shared() noexcept {
+    for (unsigned spins = 0;;) {
+      if (!(state_.fetch_add(kReader, std::memory_order_acquire) & kWriter)) return;
+      state_.fetch_sub(kReader, std::memory_order_relaxed);  // a writer has it or wants it
+      while (state_.load(std::memory_order_relaxed) & kWriter) backoff(spins);
+    }
+  }
+  void unlock_shared() noexcept { state_.fetch_sub(kReader, std::memory_order_release); }
+  void lock() noexcept {
+    unsigned spins = 0;
+    uint32_t s = state_.load(std::memory_order_relaxed);
+    for (;;) {
+      if (!(s & kWriter)) {
+        if (state_.compare_exchange_weak(s, s | kWriter, std::memory_order_acquire, std::memory_order_relaxed)) break;
+      } else {
+        backoff(spins);
+        s = state_.load(std::memory_order_relaxed);
+      }
+    }
+    while (state_.load(std::memory_order_acquire) != kWriter) backoff(spins);  // readers inside leave
+  }
+  void unlock() noexcept { state_.fetch_and(~kWriter, std::memory_order_release); }
+
+ private:
+  static constexpr uint32_t kWriter = 1, kReader = 2;
+  static void backoff(unsigned& spins) noexcept {
+    if (++spins < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+  }
+  std::atomic<uint32_t> state_{0};
 };
 
 /// A sharded, concurrent, bounded cache from K to immutable V. Hash must be a stateless functor
@@ -199,28 +246,19 @@ class SharedCache {
   /// (counted as a hit, like get()); otherwise nullptr and nothing is recorded, so a caller that
   /// falls back to get_or_load() counts the access once. Never waits for a load.
   ValuePtr get_if_present(const K& key) {
-    const uint64_t h = hash_of(key);
-    Shard& s = shard_of(h);
     ValuePtr out;
-    Handle handle = kNoHandle;
-    {
-      std::shared_lock lock(s.map_mu);
-      const Handle found = s.table.find(key, h);
-      if (found == kNoHandle) return nullptr;
-      const Entry& n = s.table.at(found);
-      if (n.expires_ns) {
-        const int64_t now = now_ns();
-        if (now >= n.expires_ns) return nullptr;
-        if (options_.xfetch_beta > 0 && n.load_ns > 0 &&
-            static_cast<double>(now) - static_cast<double>(n.load_ns) * options_.xfetch_beta * std::log(uniform01()) >=
-                static_cast<double>(n.expires_ns))
-          return nullptr;  // the slow path refreshes it
-      }
-      out = n.value;
-      handle = found;
-    }
-    record_read(s, handle);  // counts the hit too (read_head)
+    if_present(key, [&](const Entry& n) { out = n.value; });
     return out;
+  }
+
+  /// Like get_if_present(), but hands the value to `read(const V&)` while the shard's map lock
+  /// is held in shared mode instead of sharing ownership: no reference count is touched, so a hit
+  /// costs no write to the value's memory (which other threads' hits on the same key would fight
+  /// over). `read` must be short and must not call back into this cache (writers of the shard
+  /// wait for it). Returns true on a hit (`read` was called), false otherwise (nothing recorded).
+  template <class Read>
+  bool read_if_present(const K& key, Read&& read) {
+    return if_present(key, [&](const Entry& n) { read(static_cast<const V&>(*n.value)); });
   }
 
   /// The epoch of key's invalidation stripe; read it before loading the value from its source.
@@ -247,7 +285,7 @@ class SharedCache {
     }
     const int64_t now = now_ns();
     const int64_t expires = ttl.count() > 0 ? now + jittered(ttl.count()) : 0;
-    const Handle existing = s.table.find(key, h);
+    const Handle existing = s.table.find_handle(key, h);
     Handle fresh = kNoHandle;
     if (existing != kNoHandle) {
       Entry& n = s.table.at(existing);
@@ -263,14 +301,14 @@ class SharedCache {
     // Victims first: the policy may have recycled a victim's handle for the new entry.
     bool stored = existing != kNoHandle || fresh != kNoHandle;
     for (const Evicted& e : evicted) {
-      if (!s.table.occupied(e.handle) || s.table.at(e.handle).hash != e.key_hash) continue;  // refused new entry
+      if (!s.table.occupied(e.handle) || hash_of(s.table.at(e.handle).key) != e.key_hash) continue;  // refused new entry
       if (e.handle == existing) stored = false;
       s.bytes -= s.table.at(e.handle).weight;
       s.table.erase(e.handle);
       s.stats.evictions.fetch_add(1, std::memory_order_relaxed);
     }
     if (fresh != kNoHandle) {
-      s.table.insert(fresh, Entry{key, std::move(value), h, weight, expires, load_time.count()});
+      s.table.insert(fresh, Entry{key, std::move(value), weight, expires, load_time.count(), static_cast<uint32_t>(h >> 32), 0});
       s.bytes += weight;
     }
     return stored;
@@ -358,13 +396,15 @@ class SharedCache {
   const SharedCacheOptions& options() const noexcept { return options_; }
 
  private:
-  struct Entry {
+  // One slot of the shard's table; 64 bytes (one cache line) for keys of up to 16 bytes.
+  struct alignas(64) Entry {
     K key{};
-    ValuePtr value;          ///< null: a free slot
-    uint64_t hash = 0;       ///< Hash{}(key)
+    ValuePtr value;
     uint64_t weight = 0;
     int64_t expires_ns = 0;  ///< steady-clock ns; 0: never
     int64_t load_ns = 0;     ///< how long the load took (XFetch Δ)
+    uint32_t tag = 0;        ///< upper 32 bits of Hash{}(key)
+    uint32_t handle1 = 0;    ///< policy handle + 1; 0: a free slot (see HandleTable)
   };
   struct Flight {
     std::mutex mu;
@@ -383,7 +423,7 @@ class SharedCache {
         stale_fills{0}, early_refreshes{0}, loads{0}, load_ns{0};
   };
   struct alignas(64) Shard {
-    mutable std::shared_mutex map_mu;
+    mutable ShardLock map_mu;
     HandleTable<K, Entry> table;  ///< entries by policy handle (guarded by both locks for writes)
     uint64_t bytes = 0;
     mutable std::mutex policy_mu;
@@ -414,6 +454,39 @@ class SharedCache {
     return std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(ttl) * (1.0 - j + 2.0 * j * uniform01())));
   }
 
+  // XFetch on an unexpired entry with expiry: t − Δ·β·ln(U) ≥ T. U = (k + 1)·2^-53 ≥ 2^-53, so
+  // −ln(U) ≤ 53·ln 2 < 36.8: while more than Δ·β·36.8 is left the entry cannot be selected, and
+  // the hit skips the random draw and the logarithm (the usual case: TTLs are long against loads).
+  bool due_for_refresh(const Entry& n, int64_t now) const {
+    if (options_.xfetch_beta <= 0 || n.load_ns <= 0) return false;
+    const double scale = static_cast<double>(n.load_ns) * options_.xfetch_beta;
+    if (static_cast<double>(n.expires_ns - now) > scale * 36.8) return false;
+    return static_cast<double>(now) - scale * std::log(uniform01()) >= static_cast<double>(n.expires_ns);
+  }
+
+  // Under the shard's shared lock: calls on_hit(entry) when `key` is present, unexpired and not
+  // due for an early refresh, then records the hit. Records nothing otherwise.
+  template <class OnHit>
+  bool if_present(const K& key, OnHit&& on_hit) {
+    const uint64_t h = hash_of(key);
+    Shard& s = shard_of(h);
+    Handle handle = kNoHandle;
+    {
+      std::shared_lock lock(s.map_mu);
+      const Entry* n = s.table.find(key, h);
+      if (!n) return false;
+      if (n->expires_ns) {
+        const int64_t now = now_ns();
+        if (now >= n->expires_ns) return false;
+        if (due_for_refresh(*n, now)) return false;  // the slow path refreshes it
+      }
+      on_hit(*n);
+      handle = n->handle1 - 1;
+    }
+    record_read(s, handle);  // counts the hit too (read_head)
+    return true;
+  }
+
   ValuePtr lookup(const K& key, uint64_t h, bool& refresh) {
     Shard& s = shard_of(h);
     ValuePtr out;
@@ -421,18 +494,15 @@ class SharedCache {
     bool expired = false;
     {
       std::shared_lock lock(s.map_mu);
-      const Handle found = s.table.find(key, h);
-      if (found != kNoHandle) {
-        const Entry& n = s.table.at(found);
+      if (const Entry* found = s.table.find(key, h)) {
+        const Entry& n = *found;
         const int64_t now = n.expires_ns ? now_ns() : 0;
         if (n.expires_ns && now >= n.expires_ns) {
           expired = true;
         } else {
           out = n.value;
-          handle = found;
-          if (n.expires_ns && options_.xfetch_beta > 0 && n.load_ns > 0)
-            refresh = static_cast<double>(now) - static_cast<double>(n.load_ns) * options_.xfetch_beta *
-                                                     std::log(uniform01()) >= static_cast<double>(n.expires_ns);
+          handle = n.handle1 - 1;
+          if (n.expires_ns) refresh = due_for_refresh(n, now);
         }
       }
     }
@@ -479,14 +549,14 @@ class SharedCache {
   void remove_expired(Shard& s, const K& key) {
     std::lock_guard plock(s.policy_mu);
     std::unique_lock mlock(s.map_mu);
-    const Handle found = s.table.find(key, hash_of(key));
-    if (found != kNoHandle && s.table.at(found).expires_ns && now_ns() >= s.table.at(found).expires_ns)
+    const Entry* found = s.table.find(key, hash_of(key));
+    if (found && found->expires_ns && now_ns() >= found->expires_ns)
       erase_locked(s, key, s.stats.expirations);
   }
 
   // Under both locks.
   void erase_locked(Shard& s, const K& key, std::atomic<uint64_t>& counter) {
-    const Handle found = s.table.find(key, hash_of(key));
+    const Handle found = s.table.find_handle(key, hash_of(key));
     if (found == kNoHandle) return;
     s.policy->remove(found);
     s.bytes -= s.table.at(found).weight;
