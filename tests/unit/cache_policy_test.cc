@@ -667,6 +667,53 @@ TEST(CachePolicyClimber, WindowStaysSmallOnZipf) {
   EXPECT_LE(sum / samples, kCap * 3 / 100);
 }
 
+TEST(CachePolicyClimber, FirstFillDoesNotFallBehindLruOnRecencyTrace) {
+  // When a cold cache first fills on a recency trace, its main region is full of keys that were
+  // hot and are now dead, with higher sketch counts than every new key: a 1% window rejects
+  // nearly every new key until the climber grows it. The first climber period now starts at the
+  // fill and is a quarter period long, and its growth step scales its regret gap by 3. Before,
+  // the first decision came a whole period after the fill and W-TinyLFU lost 18 points to LRU
+  // over the next two periods (bench/cache_sim sliding at 50,000 entries: -0.54 points overall,
+  // -0.16 now). Measured here over the 8 periods after the fill: 4.2 points behind LRU before,
+  // 0.65 now.
+  constexpr uint64_t kCap = 20000;
+  uint64_t hits[2] = {0, 0};
+  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+    Owner o(kind, kCap, kCap, true);
+    std::mt19937_64 rng(11);
+    uint64_t newest = 0, accesses = 0;
+    while (o.policy().stats().entries < kCap) {
+      o.access(key(sliding(rng, newest, kCap / 2)));
+      ++accesses;
+    }
+    for (uint64_t i = 0; i < 8 * kCap; ++i) hits[kind == PolicyKind::kLru] += o.access(key(sliding(rng, newest, kCap / 2))) ? 1 : 0;
+    RecordProperty(std::string(policy_name(kind)) + "_fill_at", std::to_string(accesses));
+  }
+  const double w = static_cast<double>(hits[0]) / (8 * kCap), l = static_cast<double>(hits[1]) / (8 * kCap);
+  RecordProperty("wtinylfu_vs_lru_after_fill", std::to_string(w) + " vs " + std::to_string(l));
+  EXPECT_GE(w, l - 0.02);
+}
+
+TEST(CachePolicyClimber, FewVictimsDoNotGrowWindowOnSkewedZipf) {
+  // On Zipf 1.2 almost nothing leaves main, so a period's victim regret rests on a handful of
+  // drops. With plain ratios 9 sampled victims none of which came back read as 0% against a 4%
+  // rejected regret, and the window grew from 1% to 74% of a 5,000-entry cache (bench/cache_sim
+  // zipf-1.2 at 1%: 87.2% instead of 89.0%). The victim rate is now an add-one estimate. On this
+  // trace the window reached 97% of the cache before and reaches 41% now (it still wanders:
+  // the rejected regret, 4-10%, is itself noisy; not fixed yet).
+  constexpr uint64_t kCap = 5000;
+  const Zipf zipf(500'000, 1.2);
+  Owner o(PolicyKind::kWTinyLfu, kCap, kCap, true);
+  std::mt19937_64 rng(42);
+  uint64_t largest = 0;
+  for (uint64_t i = 0; i < 200 * kCap; ++i) {
+    o.access(key(zipf(rng)));
+    if (i >= 20 * kCap && i % 1000 == 0) largest = std::max(largest, o.policy().stats().window_max);
+  }
+  RecordProperty("largest_window", std::to_string(largest));
+  EXPECT_LE(largest, kCap / 2);
+}
+
 // ---- hit ratio ---------------------------------------------------------------------------------
 
 TEST(CachePolicyHitRatio, WTinyLfuBeatsLruOnZipf) {
