@@ -22,19 +22,7 @@ namespace {
 
 using testing::TempDir;
 
-class RecordList final : public RecordSource {
- public:
-  explicit RecordList(std::vector<BatchRecord> records) : records_(std::move(records)) {}
-  bool next(BatchRecord& out) override {
-    if (pos_ >= records_.size()) return false;
-    out = records_[pos_++];
-    return true;
-  }
-
- private:
-  std::vector<BatchRecord> records_;
-  size_t pos_ = 0;
-};
+using testing::RecordList;
 
 class IdList final : public IdSource {
  public:

@@ -17,21 +17,7 @@ namespace {
 
 using testing::TempDir;
 
-// An in-memory record stream (the tests' stand-in for a file; the processor only pulls).
-class Records final : public RecordSource {
- public:
-  explicit Records(std::vector<BatchRecord> records) : records_(std::move(records)) {}
-  bool next(BatchRecord& out) override {
-    if (pos_ >= records_.size()) return false;
-    out = records_[pos_++];
-    return true;
-  }
-  int64_t size_hint() const override { return static_cast<int64_t>(records_.size()); }
-
- private:
-  std::vector<BatchRecord> records_;
-  size_t pos_ = 0;
-};
+using Records = testing::RecordList;
 
 // Generated records, never materialised: memory stays bounded by the processor's chunks.
 class Generated final : public RecordSource {

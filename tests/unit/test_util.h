@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 
+#include "eavdb/batch.h"
 #include "eavdb/schema.h"
 
 namespace eavdb::testing {
@@ -56,5 +57,22 @@ inline std::string data_dir() {
   if (dir.empty() || !std::filesystem::exists(dir + "/movies.json")) return "";
   return dir;
 }
+
+/// An in-memory record stream over `records` (the tests' stand-in for a file; BatchProcessor
+/// only pulls). size_hint() is the number of records.
+class RecordList final : public RecordSource {
+ public:
+  explicit RecordList(std::vector<BatchRecord> records) : records_(std::move(records)) {}
+  bool next(BatchRecord& out) override {
+    if (pos_ >= records_.size()) return false;
+    out = records_[pos_++];
+    return true;
+  }
+  int64_t size_hint() const override { return static_cast<int64_t>(records_.size()); }
+
+ private:
+  std::vector<BatchRecord> records_;
+  size_t pos_ = 0;
+};
 
 }  // namespace eavdb::testing

@@ -1046,6 +1046,21 @@ std::vector<std::optional<EntityRecord>> SqliteBackend::load(int64_t tenant_id, 
           flat_table = st.column_text(0);
       }
     }
+    // The entity row under `raw`'s columns 0-3 (id, version, created_at, updated_at): advances
+    // the cursor `k` over `uniq` to its id and starts its record in `out`.
+    auto start_record = [&](sqlite3_stmt* raw, size_t& k, const char* what) -> EntityRecord& {
+      const int64_t id = sqlite3_column_int64(raw, 0);
+      while (k < uniq.size() && uniq[k] < id) ++k;
+      if (k == uniq.size() || uniq[k] != id) throw Error(ErrorCode::kStorage, fmt::format("load: unexpected {} row {}", what, id));
+      found[k] = true;
+      EntityRecord& r = out[slot[k]].emplace();
+      r.id = id;
+      r.type_id = type_id;
+      r.version = sqlite3_column_int64(raw, 1);
+      r.created_at = sqlite3_column_int64(raw, 2);
+      r.updated_at = sqlite3_column_int64(raw, 3);
+      return r;
+    };
     if (!flat_table.empty()) {
       std::string sql = "SELECT f.id, f.version, f.created_at, f.updated_at";
       for (const Attr& at : attrs) {
@@ -1059,16 +1074,7 @@ std::vector<std::optional<EntityRecord>> SqliteBackend::load(int64_t tenant_id, 
       sqlite3_stmt* raw = st.raw();
       size_t k = 0;
       while (st.step()) {
-        const int64_t id = sqlite3_column_int64(raw, 0);
-        while (k < uniq.size() && uniq[k] < id) ++k;
-        if (k == uniq.size() || uniq[k] != id) throw Error(ErrorCode::kStorage, fmt::format("load: unexpected flat row {}", id));
-        found[k] = true;
-        EntityRecord& r = out[slot[k]].emplace();
-        r.id = id;
-        r.type_id = type_id;
-        r.version = sqlite3_column_int64(raw, 1);
-        r.created_at = sqlite3_column_int64(raw, 2);
-        r.updated_at = sqlite3_column_int64(raw, 3);
+        EntityRecord& r = start_record(raw, k, "flat");
         size_t present = 0;
         for (size_t c = 0; c < attrs.size(); ++c) present += sqlite3_column_type(raw, static_cast<int>(c + 4)) != SQLITE_NULL;
         r.values.reserve(present);
@@ -1089,18 +1095,7 @@ std::vector<std::optional<EntityRecord>> SqliteBackend::load(int64_t tenant_id, 
         st.bind(2, type_id);
         st.bind(3, tenant_id);
         size_t k = 0;
-        while (st.step()) {
-          const int64_t id = st.column_int(0);
-          while (k < uniq.size() && uniq[k] < id) ++k;
-          if (k == uniq.size() || uniq[k] != id) throw Error(ErrorCode::kStorage, fmt::format("load: unexpected entity row {}", id));
-          found[k] = true;
-          EntityRecord& r = out[slot[k]].emplace();
-          r.id = id;
-          r.type_id = type_id;
-          r.version = st.column_int(1);
-          r.created_at = st.column_int(2);
-          r.updated_at = st.column_int(3);
-        }
+        while (st.step()) start_record(st.raw(), k, "entity");
       }
       staged.reserve(static_cast<size_t>(std::min<int64_t>(attributes, 8)) * uniq.size());
       for (size_t t = 0; t < std::size(kAllTypes); ++t) {
