@@ -24,18 +24,7 @@ using testing::TempDir;
 
 using testing::RecordList;
 
-class IdList final : public IdSource {
- public:
-  explicit IdList(std::vector<int64_t> ids) : ids_(std::move(ids)) {}
-  std::optional<int64_t> next() override {
-    if (pos_ >= ids_.size()) return std::nullopt;
-    return ids_[pos_++];
-  }
-
- private:
-  std::vector<int64_t> ids_;
-  size_t pos_ = 0;
-};
+using testing::IdList;
 
 // Attributes whose ids interleave the five value tables, so a record's values come from several
 // tables and must be merged by attribute id.

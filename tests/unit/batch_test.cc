@@ -36,18 +36,7 @@ class Generated final : public RecordSource {
   int64_t n_, i_, first_;
 };
 
-class Ids final : public IdSource {
- public:
-  explicit Ids(std::vector<int64_t> ids) : ids_(std::move(ids)) {}
-  std::optional<int64_t> next() override {
-    if (pos_ >= ids_.size()) return std::nullopt;
-    return ids_[pos_++];
-  }
-
- private:
-  std::vector<int64_t> ids_;
-  size_t pos_ = 0;
-};
+using Ids = testing::IdList;
 
 BatchRecord rec(std::vector<std::pair<std::string, Value>> values, int64_t id = 0) {
   BatchRecord r;

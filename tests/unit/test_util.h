@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <string>
 
@@ -72,6 +73,20 @@ class RecordList final : public RecordSource {
 
  private:
   std::vector<BatchRecord> records_;
+  size_t pos_ = 0;
+};
+
+/// An in-memory id stream over `ids` (for BatchProcessor::remove/load by ids).
+class IdList final : public IdSource {
+ public:
+  explicit IdList(std::vector<int64_t> ids) : ids_(std::move(ids)) {}
+  std::optional<int64_t> next() override {
+    if (pos_ >= ids_.size()) return std::nullopt;
+    return ids_[pos_++];
+  }
+
+ private:
+  std::vector<int64_t> ids_;
   size_t pos_ = 0;
 };
 
