@@ -214,7 +214,7 @@ Timing floor_load(const std::string& path, const EntityTypeDef& type, const std:
     prepare(fmt::format("SELECT attribute_id, value FROM eav_value_{} WHERE entity_id = ?", value_type_name(vt)));
   }
   Timing t{"floor-load"};
-  int64_t checksum = 0;  // keeps the column reads from being optimised away
+  uint64_t checksum = 0;  // keeps the column reads from being optimised away (wraps: unsigned)
   // One pass: sorts a copy of the ids, then seeks each; counts values and missing ids into `t`.
   auto pass = [&](Timing& t) {
     std::vector<int64_t> sorted = ids;
@@ -225,13 +225,14 @@ Timing floor_load(const std::string& path, const EntityTypeDef& type, const std:
       int step = sqlite3_step(ent);
       sqlite_check(db, step, "step");
       if (step != SQLITE_ROW || sqlite3_column_int64(ent, 0) != type.id) ++t.missing;
-      else checksum += sqlite3_column_int64(ent, 2) + sqlite3_column_int64(ent, 3) + sqlite3_column_int64(ent, 4);
+      else checksum += static_cast<uint64_t>(sqlite3_column_int64(ent, 2)) + static_cast<uint64_t>(sqlite3_column_int64(ent, 3)) +
+                       static_cast<uint64_t>(sqlite3_column_int64(ent, 4));
       sqlite3_reset(ent);
       for (size_t i = 1; i < stmts.size(); ++i) {
         sqlite3_stmt* st = stmts[i];
         sqlite3_bind_int64(st, 1, id);
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-          checksum += sqlite3_column_int64(st, 0) + sqlite3_column_bytes(st, 1);
+          checksum += static_cast<uint64_t>(sqlite3_column_int64(st, 0)) + static_cast<uint64_t>(sqlite3_column_bytes(st, 1));
           ++t.values;
         }
         sqlite_check(db, step, "step");

@@ -32,7 +32,7 @@ int decimal_collation(void*, int la, const void* a, int lb, const void* b) {
 
 // Aggregate state for eavdb_decimal_sum / eavdb_decimal_avg, held in SQLite's aggregate context
 // (zero-initialised by SQLite). Values are summed exactly in a 128-bit integer at the largest
-// scale seen so far (`fast`), which costs a few ns per row; a value the fast path cannot take
+// scale seen so far (`fast_lo`/`fast_hi`), which costs a few ns per row; a value the fast path cannot take
 // (more than 18 digits, a scale above 18, exponent or '+' notation, or a sum reaching 10^36)
 // moves the sum to Decimal arithmetic (`sum`, string digits, ~150 ns per row with its
 // allocations), which parses and validates every later value as before. Both give the same
@@ -42,12 +42,21 @@ int decimal_collation(void*, int la, const void* a, int lb, const void* b) {
 __extension__ typedef __int128 Int128;            // GCC/Clang extension (quiet under -Wpedantic)
 __extension__ typedef unsigned __int128 UInt128;
 
+// SQLite's aggregate context is only 8-byte aligned, so the 128-bit sum is kept as two 64-bit
+// halves (an Int128 member would need 16: misaligned access, found by UBSan).
 struct DecimalAgg {
   Decimal* sum;   // heap-allocated once the slow path takes over
   int64_t count;
-  Int128 fast;  // the exact sum * 10^scale while sum == nullptr
+  uint64_t fast_lo, fast_hi;  // the exact sum * 10^scale while sum == nullptr (two's complement)
   int scale;
+
+  Int128 fast() const noexcept { return static_cast<Int128>((static_cast<UInt128>(fast_hi) << 64) | fast_lo); }
+  void set_fast(Int128 v) noexcept {
+    fast_lo = static_cast<uint64_t>(static_cast<UInt128>(v));
+    fast_hi = static_cast<uint64_t>(static_cast<UInt128>(v) >> 64);
+  }
 };
+static_assert(alignof(DecimalAgg) <= 8, "sqlite3_aggregate_context guarantees 8-byte alignment only");
 
 constexpr int kFastMaxScale = 18;
 constexpr int kFastMaxDigits = 18;
@@ -78,7 +87,7 @@ std::string fast_text(Int128 v, int scale) {
 // Adds m * 10^-scale to the fast sum; false when the sum would reach 10^36.
 bool fast_add_scaled(DecimalAgg& agg, int64_t m, int scale) {
   static const Int128 kLimit = pow10_128(36);
-  Int128 acc = agg.fast;
+  Int128 acc = agg.fast();
   int s = agg.scale;
   if (scale > s) {
     const Int128 f = pow10_128(scale - s);
@@ -89,7 +98,7 @@ bool fast_add_scaled(DecimalAgg& agg, int64_t m, int scale) {
   const Int128 add = static_cast<Int128>(m) * pow10_128(s - scale);
   acc += add;
   if (acc >= kLimit || acc <= -kLimit) return false;
-  agg.fast = acc;
+  agg.set_fast(acc);
   agg.scale = s;
   return true;
 }
@@ -139,7 +148,7 @@ void decimal_step(sqlite3_context* ctx, int, sqlite3_value** argv) {
         ++agg->count;
         return;
       }
-      agg->sum = new Decimal(Decimal::parse(fast_text(agg->fast, agg->scale)));  // the slow path takes over
+      agg->sum = new Decimal(Decimal::parse(fast_text(agg->fast(), agg->scale)));  // the slow path takes over
     }
     const Decimal v = type == SQLITE_INTEGER ? Decimal::from_int(sqlite3_value_int64(argv[0])) : Decimal::parse(text);
     *agg->sum = *agg->sum + v;
@@ -157,7 +166,7 @@ void decimal_final(sqlite3_context* ctx) {
     return sqlite3_result_null(ctx);
   }
   try {
-    const Decimal sum = agg->sum ? *agg->sum : Decimal::parse(fast_text(agg->fast, agg->scale));
+    const Decimal sum = agg->sum ? *agg->sum : Decimal::parse(fast_text(agg->fast(), agg->scale));
     const Decimal out = kAverage ? Decimal::divide(sum, agg->count) : sum;
     sqlite3_result_text(ctx, out.str().c_str(), static_cast<int>(out.str().size()), SQLITE_TRANSIENT);
   } catch (const std::exception& e) {
