@@ -266,14 +266,23 @@ int trace_new_connection(sqlite3* db, char**, const sqlite3_api_routines*) {
   return SQLITE_OK;
 }
 
+// Counts into g_statements on every connection opened while it lives (the auto-extension is
+// removed again when it goes out of scope).
+class CountStatements {
+ public:
+  CountStatements() { EXPECT_EQ(sqlite3_auto_extension(reinterpret_cast<Init>(trace_new_connection)), SQLITE_OK); }
+  ~CountStatements() { sqlite3_cancel_auto_extension(reinterpret_cast<Init>(trace_new_connection)); }
+  CountStatements(const CountStatements&) = delete;
+  CountStatements& operator=(const CountStatements&) = delete;
+
+ private:
+  using Init = void (*)();
+};
+
 // A load runs the same number of statements for 2 ids as for 75 in one chunk, and that number
 // per chunk when the request spans several.
 TEST_F(BatchLoadTest, FixedNumberOfStatementsPerChunk) {
-  using Init = void (*)();
-  ASSERT_EQ(sqlite3_auto_extension(reinterpret_cast<Init>(trace_new_connection)), SQLITE_OK);
-  struct Cancel {
-    ~Cancel() { sqlite3_cancel_auto_extension(reinterpret_cast<Init>(trace_new_connection)); }
-  } cancel;
+  CountStatements counting;
   Options opt;
   opt.cache.enabled = false;
   opt.flat_sync_worker = false;  // nothing but the loads runs statements on traced connections
@@ -303,11 +312,7 @@ TEST_F(BatchLoadTest, FixedNumberOfStatementsPerChunk) {
 // (fewer statements) and returns exactly what the EAV tables hold; a deferred (possibly stale)
 // flat table or one missing an attribute is not used.
 TEST_F(BatchLoadTest, FreshCoveringFlatTableGivesTheSameResult) {
-  using Init = void (*)();
-  ASSERT_EQ(sqlite3_auto_extension(reinterpret_cast<Init>(trace_new_connection)), SQLITE_OK);
-  struct Cancel {
-    ~Cancel() { sqlite3_cancel_auto_extension(reinterpret_cast<Init>(trace_new_connection)); }
-  } cancel;
+  CountStatements counting;
   Options opt;
   opt.cache.enabled = false;
   opt.flat_sync_worker = false;  // a deferred table stays stale until flat_sync()
