@@ -25,15 +25,11 @@ done
 BENCH=$BUILD/bench/eavdb_cache_bench SIM=$BUILD/bench/eavdb_cache_sim
 [ -x "$BENCH" ] && [ -x "$SIM" ] || { echo "cache.sh: build $BENCH and $SIM first" >&2; exit 1; }
 
-REDIS_SERVER=$(command -v redis-server || echo /usr/bin/redis-server)
-PORT=$((20000 + RANDOM % 20000))
 TMP=$(mktemp -d)
-"$REDIS_SERVER" --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-  --maxmemory-policy volatile-lru > "$TMP/redis.log" 2>&1 &
-REDIS_PID=$!
-trap 'kill -9 $REDIS_PID 2>/dev/null; rm -rf "$TMP"' EXIT
-for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-export EAVDB_BENCH_REDIS=redis://127.0.0.1:$PORT
+. "$ROOT/scripts/lib/redis.sh"
+trap 'stop_redis; rm -rf "$TMP"' EXIT
+start_redis "$TMP" || exit 1
+export EAVDB_BENCH_REDIS=$REDIS_URL
 # movies.json for the Zipf find benchmark (fetched and checksummed once, then cached).
 [ -n "${EAVDB_DATA_DIR:-}" ] || EAVDB_DATA_DIR=$("$ROOT/scripts/fetch-data.sh") || EAVDB_DATA_DIR=
 export EAVDB_DATA_DIR

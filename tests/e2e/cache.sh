@@ -8,8 +8,8 @@ EAVDB=$1
 DATA=${2:-}
 [ -n "$DATA" ] && [ -f "$DATA/movies.json" ] || DATA=${EAVDB_DATA_DIR:-}
 TMP=$(mktemp -d)
-REDIS_PID=""
-cleanup() { [ -n "$REDIS_PID" ] && kill -9 "$REDIS_PID" 2>/dev/null; rm -rf "$TMP"; }
+. "$(dirname "$0")/../../scripts/lib/redis.sh"
+cleanup() { stop_redis; rm -rf "$TMP"; }
 trap cleanup EXIT
 DB="$TMP/cache.db"
 . "$(dirname "$0")/lib/check.sh"
@@ -64,14 +64,9 @@ expect_eq "$(stat_of "$out" l3 hits)" 0 "clear emptied the file L3"
 e --cache-l3 "ftp://x" get movie 1 >/dev/null 2>"$TMP/err"; expect_eq $? 1 "bad L3 URL rejected"
 
 # --- redis:// L3 ------------------------------------------------------------------------------
-REDIS_SERVER=$(command -v redis-server || echo /usr/bin/redis-server)
-if [ -x "$REDIS_SERVER" ]; then
-  PORT=$((20000 + RANDOM % 20000))
-  "$REDIS_SERVER" --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-    --maxmemory-policy volatile-lru > "$TMP/redis.log" 2>&1 &
-  REDIS_PID=$!
-  for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  R="redis://127.0.0.1:$PORT"
+if redis_available; then
+  start_redis "$TMP" || exit 1
+  R=$REDIS_URL
   e --cache-l3 "$R" get movie 5 6 --format json >/dev/null; expect_eq $? 0 "get through Redis"
   out=$(e --cache-l3 "$R" cache warm movie --query 'SELECT id FROM movie WHERE id IN (5, 6)' --format json 2>/dev/null)
   expect_eq "$(stat_of "$out" l3 hits)" 2 "second process hits Redis"
@@ -80,7 +75,7 @@ if [ -x "$REDIS_SERVER" ]; then
   e --cache-l3 "$R" cache stats >/dev/null 2>"$TMP/st"
   grep -q "breaker closed" "$TMP/st" && ok || bad "breaker state line: $(cat "$TMP/st")"
   # Redis dies: every command still works, from the database.
-  kill -9 "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null; REDIS_PID=""
+  stop_redis
   expect_eq "$(e --cache-l3 "$R" get movie 5 --format json | jq -r ".[0].$TITLE")" ViaRedis "get with Redis down"
   e --cache-l3 "$R" put movie 6 $TITLE=WhileDown >/dev/null; expect_eq $? 0 "put with Redis down"
   expect_eq "$(e --cache-l3 "$R" query "SELECT $TITLE FROM movie WHERE id = 6" --format csv | tail -1)" WhileDown "query with Redis down"

@@ -66,7 +66,7 @@ class RedisServer {
   RedisServer() : binary_(binary()) {
     if (binary_.empty()) throw std::runtime_error("redis-server is not installed");
     std::mt19937 rng{std::random_device{}()};
-    std::uniform_int_distribution<int> ports(20000, 40000);
+    std::uniform_int_distribution<int> ports(20000, 32767);  // below the ephemeral range
     for (int attempt = 0; attempt < 20; ++attempt) {
       port_ = ports(rng);
       if (port_free(port_) && start()) return;
