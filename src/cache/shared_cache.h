@@ -17,6 +17,11 @@
 // started in the current epoch, so a read that begins after an invalidation returned never gets a
 // value loaded before it.
 //
+// Policy metadata: each shard is its policy's EntrySource (policy.h), so the policy keeps links,
+// sketch and ghost only (≤ 16 bytes per entry of capacity); the key hash and weight it needs are
+// read from the entry's slot, which holds them anyway. The policy's key hash is policy_hash(tag),
+// derived from the 32-bit tag the slot already stores, so the slot stays one cache line.
+//
 // Weights are bytes as charged by the caller (key + value + per-entry overhead); the sum of live
 // weights never exceeds max_bytes, and the number of entries never exceeds max_entries.
 //
@@ -231,7 +236,7 @@ class SharedCache {
     for (auto& s : shards_) {
       s = std::make_unique<Shard>();
       s->policy = Policy::create(options.policy, std::max<uint64_t>(1, options.max_bytes / n),
-                                 std::max<uint64_t>(1, options.max_entries / n));
+                                 std::max<uint64_t>(1, options.max_entries / n), s.get());
       for (auto& slot : s->read_buffer) slot.store(kNoHandle, std::memory_order_relaxed);
     }
   }
@@ -293,15 +298,15 @@ class SharedCache {
       n.expires_ns = expires;
       n.load_ns = load_time.count();
       s.bytes += weight - n.weight;  // unsigned wrap is intended (a decrease)
-      n.weight = weight;
       s.policy->update_weight(existing, weight, evicted);
+      n.weight = weight;  // after the call: the policy reads the old weight from the slot until then
     } else {
-      fresh = s.policy->insert(h, weight, evicted);
+      fresh = s.policy->insert(policy_hash(h), weight, evicted);
     }
     // Victims first: the policy may have recycled a victim's handle for the new entry.
     bool stored = existing != kNoHandle || fresh != kNoHandle;
     for (const Evicted& e : evicted) {
-      if (!s.table.occupied(e.handle) || hash_of(s.table.at(e.handle).key) != e.key_hash) continue;  // refused new entry
+      if (!s.table.occupied(e.handle) || s.key_hash(e.handle) != e.key_hash) continue;  // refused new entry
       if (e.handle == existing) stored = false;
       s.bytes -= s.table.at(e.handle).weight;
       s.table.erase(e.handle);
@@ -422,7 +427,12 @@ class SharedCache {
     std::atomic<uint64_t> misses{0}, evictions{0}, expirations{0}, invalidations{0},
         stale_fills{0}, early_refreshes{0}, loads{0}, load_ns{0};
   };
-  struct alignas(64) Shard {
+  // Also the policy's EntrySource: key hash and weight of a live handle from its slot. The policy
+  // calls it under policy_mu, which every change to the table holds too.
+  struct alignas(64) Shard final : EntrySource {
+    uint64_t key_hash(Handle handle) const noexcept override { return policy_hash_of_tag(table.at(handle).tag); }
+    uint64_t weight(Handle handle) const noexcept override { return table.at(handle).weight; }
+
     mutable ShardLock map_mu;
     HandleTable<K, Entry> table;  ///< entries by policy handle (guarded by both locks for writes)
     uint64_t bytes = 0;
@@ -438,6 +448,17 @@ class SharedCache {
   };
 
   static uint64_t hash_of(const K& key) noexcept { return Hash{}(key); }
+  // The key hash the policy knows an entry by: the 32-bit tag (upper half of hash_of) spread over
+  // 64 bits by MurmurHash3's fmix64 finalizer, so the sketch's counter indices are well mixed.
+  static uint64_t policy_hash_of_tag(uint32_t tag) noexcept {
+    uint64_t x = tag;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+  }
+  static uint64_t policy_hash(uint64_t h) noexcept { return policy_hash_of_tag(static_cast<uint32_t>(h >> 32)); }
   static size_t stripe_of(uint64_t h) noexcept { return static_cast<size_t>(h >> 20) % kStripes; }
   Shard& shard_of(uint64_t h) const noexcept { return *shards_[h & shard_mask_]; }
   static int64_t now_ns() noexcept {
@@ -514,7 +535,7 @@ class SharedCache {
     if (expired) remove_expired(s, key);
     if (s.policy_mu.try_lock()) {
       std::lock_guard plock(s.policy_mu, std::adopt_lock);
-      s.policy->record_miss(h);
+      s.policy->record_miss(policy_hash(h));
       drain(s);
     }
     return nullptr;

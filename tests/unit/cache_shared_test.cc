@@ -96,6 +96,52 @@ TEST(CacheShared, ReplaceAdjustsBytes) {
   EXPECT_EQ(c.stats().entries, 1u);
 }
 
+// The real L2 keeps the policy's per-entry metadata within the budget: each shard is its
+// policy's EntrySource, so key hashes and weights are not copied into the policy (they were: 27.5
+// bytes per entry of capacity before).
+TEST(CacheShared, PolicyMetadataWithin16BytesPerEntryOfCapacity) {
+  for (const uint64_t capacity : {uint64_t{8192}, uint64_t{131072}}) {
+    SCOPED_TRACE(capacity);
+    Cache c(opts(1ull << 34, capacity));
+    for (int64_t k = 0; k < static_cast<int64_t>(capacity + capacity / 2); ++k) c.put(k, val("v"), 64, {}, c.epoch(k));
+    ASSERT_GE(c.stats().entries, capacity * 99 / 100);
+    const double per_entry = static_cast<double>(c.policy_metadata_bytes()) / static_cast<double>(capacity);
+    EXPECT_LE(per_entry, 16.0);
+    EXPECT_GE(per_entry, 8.0);  // links at least: the figure counts something
+  }
+}
+
+// Replacing values with other weights, growing ones evicting others and oversized ones dropping
+// themselves: the byte count always equals the sum of the present entries' latest weights.
+TEST(CacheShared, ReweighingChurnKeepsByteAccountingExact) {
+  for (PolicyKind p : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+    SCOPED_TRACE(policy_name(p));
+    const uint64_t limit = 256 * 1024;
+    Cache c(opts(limit, 4096, p));
+    std::mt19937_64 rng(7);
+    std::map<int64_t, uint64_t> last;  // key -> weight of its latest stored value
+    for (int op = 1; op <= 20000; ++op) {
+      const int64_t k = static_cast<int64_t>(rng() % 3000);
+      const uint64_t w = rng() % 50 == 0 ? limit : 50 + rng() % 2000;  // now and then too big for a shard
+      if (c.put(k, val("x"), w, {}, c.epoch(k))) last[k] = w;
+      else last.erase(k);
+      if (op % 2000 == 0) {
+        uint64_t sum = 0, present = 0;
+        for (const auto& [key, weight] : last) {
+          if (c.get_if_present(key)) {
+            sum += weight;
+            ++present;
+          }
+        }
+        const auto st = c.stats();
+        ASSERT_EQ(st.entries, present) << "after " << op;
+        ASSERT_EQ(st.bytes, sum) << "after " << op;
+        ASSERT_LE(st.bytes, limit);
+      }
+    }
+  }
+}
+
 TEST(CacheShared, TtlExpiresWithJitterInRange) {
   SharedCacheOptions o = opts(1 << 20, 1000);
   o.ttl_jitter = 0.5;
