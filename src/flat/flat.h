@@ -31,6 +31,10 @@ struct FlatTable {
   /// Covered attributes whose column has an index (index_name), ascending: the planner costs
   /// index access paths on these only. Filled by the Database from the store's index list.
   std::vector<int64_t> indexed_ids;
+  /// Bytes of B-tree pages per row of the table (pages x page size / rows), measured by the
+  /// backend when it builds the table and at each analyze of its type; 0 when unknown (the
+  /// planner then estimates it from the column count). The planner's page-read model uses it.
+  double row_bytes = 0;
   /// True when attribute `id` has a column.
   bool covers(int64_t attribute_id) const;
   /// True when attribute `id`'s column has an index.

@@ -244,11 +244,12 @@ std::vector<int> inner_joins_by_selectivity(const BoundQuery& q, const std::vect
   return order;
 }
 
-// Cost of the join chain for `rows` entering it; updates rows to the rows leaving it.
-double chain_cost(double& rows, const std::vector<int>& order, const std::vector<double>& sel) {
+// Cost of the join chain for `rows` entering it, `lookup` per row and join (kLookup, or
+// kLookupSorted when the rows arrive in entity id order); updates rows to the rows leaving it.
+double chain_cost(double& rows, const std::vector<int>& order, const std::vector<double>& sel, double lookup = kLookup) {
   double cost = 0;
   for (int j : order) {
-    cost += rows * kLookup;
+    cost += rows * lookup;
     rows *= sel[static_cast<std::size_t>(j)];
   }
   return cost;
@@ -383,6 +384,41 @@ bool flat_index_pinnable(const BoundPred& p) {
   }
 }
 
+// True when the index lookup of leaf `p` returns its rows in entity id order: an equality (or, in
+// a flat column index, IS NULL) matches one key of a (key, id) index, so its entries are sorted
+// by id. Ranges, IN lists and unions interleave keys.
+bool id_ordered_leaf(const BoundPred& p) {
+  if (p.negated) return false;
+  if (p.kind == K::kCompare) return p.op == CompareOp::kEq;
+  return p.kind == K::kIsNull;
+}
+
+// True when the rows of access `a` arrive in entity id order (one id-ordered leaf).
+bool id_ordered_access(const BoundQuery& q, const Access& a) {
+  if (a.paths.size() != 1) return false;
+  const BoundPred* leaf = resolve(q.where.get(), a.paths[0]);
+  return leaf && id_ordered_leaf(*leaf);
+}
+
+// True when the query's output order is entity id alone (no ORDER BY: ties by id; or ORDER BY
+// id ASC) and it is not an aggregate: a source delivering rows in id order needs no sorter
+// (SQLite sees the (key, id) index or the rowid order and skips it).
+bool orders_by_id_only(const BoundQuery& q) {
+  if (q.aggregate) return false;
+  if (q.order_by.empty()) return true;
+  if (q.order_by.size() != 1) return false;
+  const BoundOrder& o = q.order_by.front();
+  return o.value.agg == Agg::kNone && !o.desc && o.value.column.system == BoundColumn::System::kId;
+}
+
+// Cardenas' estimate of the distinct pages of a P-page table that k random row fetches touch:
+// P·(1 − e^(−k/P)) (A. F. Cardenas, "Analysis and performance of inverted data base structures",
+// CACM 18(5), 1975; Yao 1977 gives the exact form without replacement).
+double pages_touched(double k, double pages) {
+  if (pages <= 0 || k <= 0) return 0;
+  return pages * (1 - std::exp(-k / pages));
+}
+
 // Sorting (or grouping) `rows` rows by the query's first key: decimal keys compare through the
 // eavdb_decimal collation (a callback per comparison), kDecimalSort times dearer.
 double order_cost(const BoundQuery& q, double rows) {
@@ -393,34 +429,72 @@ double order_cost(const BoundQuery& q, double rows) {
   return sort_cost(rows) * (decimal ? kDecimalSort : 1.0);
 }
 
+// The size of a flat table as the planner sees it: bytes per row (measured at build / analyze
+// time, FlatTable::row_bytes, else estimated from the column count), pages, and whether the whole
+// table fits the page cache.
+struct FlatIo {
+  double row_bytes = 0;
+  double bytes = 0;
+  double pages = 0;
+  bool resident = false;
+};
+
+FlatIo flat_io(const flat::FlatTable& f, double n, double page_cache_bytes) {
+  FlatIo io;
+  io.row_bytes = f.row_bytes > 0 ? f.row_bytes : flat_row_bytes(f.attribute_ids.size());
+  io.bytes = n * io.row_bytes;
+  io.pages = io.bytes / kPageBytes;
+  io.resident = io.bytes <= page_cache_bytes;
+  return io;
+}
+
+// Fetching k rows of a flat table by rowid after an index lookup (the index steps excluded): a
+// B-tree descent each (kFlatRowFetchResident per unit of row weight) plus kFlatPageRead per page
+// read from the OS. The rows touch pages_touched(k, P) distinct pages; when those fit the page
+// cache they stay there between runs (no reads), otherwise each run reads them again: once each
+// when the rowids arrive ascending, and about k·(1 − cache/table) times in a random order.
+double flat_fetch_cost(double k, bool id_order, double weight, const FlatIo& io, double page_cache_bytes) {
+  double cost = k * kFlatRowFetchResident * weight;
+  if (io.resident) return cost;
+  const double touched = pages_touched(k, io.pages);
+  if (touched * kPageBytes <= page_cache_bytes) return cost;
+  const double reads = id_order ? touched : std::max(touched, k * (1 - page_cache_bytes / io.bytes));
+  return cost + reads * kFlatPageRead;
+}
+
 // The cheapest flat-table plan of `q` (the flat table covers it).
 PlanChoice best_flat_plan(const BoundQuery& q, const PlanContext& ctx, const Estimator& est) {
   const double n = est.entities();
   const double out_rows = q.where ? est.pred_rows(*q.where) : n;
   const double sort = order_cost(q, out_rows);
+  // Sources that deliver rows in id order (rowid scan, one equality's (key, id) index) need no
+  // sorter when the output is ordered by id alone.
+  const double id_sort = orders_by_id_only(q) ? 0 : sort;
   const std::size_t columns = ctx.flat->attribute_ids.size();
   const double weight = flat_row_weight(columns);
-  const bool resident = n * flat_row_bytes(columns) <= ctx.page_cache_bytes;
-  const double fetch = (resident ? kFlatRowFetchResident : kFlatRowFetch) * weight;
+  const FlatIo io = flat_io(*ctx.flat, n, ctx.page_cache_bytes);
   // Top-N scans in key order keep the non-resident fetch cost: their row count is a guess under
   // independence (kTopNRisk) and a filter correlated with the key reads far more rows; with the
   // resident cost zipcodes Q5 (state = 'CA' ORDER BY latitude) walked the latitude index from
   // the south (2.9 ms) instead of sorting CA's 2,666 rows (0.4 ms).
   const double topn_fetch = kFlatRowFetch * weight;
-  // A full scan in rowid order (NOT INDEXED): sequential pages, every row.
+  // A full scan in rowid order (NOT INDEXED): sequential pages, every row; a table larger than
+  // the page cache is read from the OS on every run (a cyclic scan defeats LRU).
   PlanChoice best;
   best.source = Source::kFlat;
   best.flat_considered = true;
-  best.estimated_cost = n * kFlatScanRow * weight + sort;
+  best.estimated_cost = n * kFlatScanRow * weight + (io.resident ? 0 : io.pages * kFlatPageRead) + id_sort;
   // One filter column's index (INDEXED BY), or a union of index lookups over an OR's branches:
-  // index steps plus a random fetch of each wide row.
+  // index steps plus a row fetch each, and the page reads of the rows' pages (flat_fetch_cost).
   if (q.where) {
     Estimator flat_est(q, ctx.stats, &ctx, true);
     std::vector<int> path;
     if (auto a = best_access(flat_est, *q.where, path)) {
+      const bool id_order = id_ordered_access(q, *a);
       PlanChoice c = best;
       c.leaf_paths = a->paths;
-      c.estimated_cost = a->rows * (1 + fetch) + (a->paths.size() > 1 ? a->rows * kUnionDedup : 0) + sort;
+      c.estimated_cost = a->rows + flat_fetch_cost(a->rows, id_order, weight, io, ctx.page_cache_bytes) +
+                         (a->paths.size() > 1 ? a->rows * kUnionDedup : 0) + (id_order ? id_sort : sort);
       if (c.estimated_cost < best.estimated_cost) best = std::move(c);
     }
   }
@@ -450,7 +524,7 @@ PlanChoice best_flat_plan(const BoundQuery& q, const PlanContext& ctx, const Est
     c.source = Source::kFlat;
     c.flat_considered = true;
     c.driver_join = g;
-    c.estimated_cost = n * (kFlatIndexWalkStep + fetch);
+    c.estimated_cost = n * kFlatIndexWalkStep + flat_fetch_cost(n, false, weight, io, ctx.page_cache_bytes);
     if (c.estimated_cost < best.estimated_cost) best = std::move(c);
   }
   return best;
@@ -471,7 +545,15 @@ PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Esti
   double late = 0;
   for (bool l : late_joins(q)) late += l ? 1 : 0;
   const double page = q.limit ? std::min(out_rows, static_cast<double>(*q.limit + q.offset.value_or(0))) : out_rows;
-  const double sort = order_cost(q, out_rows) + out_rows * (left_joins - late) * kLookup + page * late * kLookup;
+  const double order = order_cost(q, out_rows);
+  // Sources that deliver entities in id order (the entity list, one equality's (attribute, value,
+  // entity) index entries) need no sorter when the output is ordered by id alone, and their
+  // primary-key lookups into eav_entity and the value tables walk those B-trees in key order
+  // (kLookupSorted). The late joins run after the sort, in the page's order.
+  const double id_order_sort = orders_by_id_only(q) ? 0 : order;
+  auto fetches = [&](double lookup) { return out_rows * (left_joins - late) * lookup + page * late * kLookup; };
+  const double sort = order + fetches(kLookup);
+  const double sort_id_ordered = id_order_sort + fetches(kLookupSorted);
 
   // The type's entity list, then every inner join, most selective first.
   PlanChoice best;
@@ -479,7 +561,7 @@ PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Esti
   best.inner_order = inner_joins_by_selectivity(q, sel, -1);
   {
     double rows = n;
-    best.estimated_cost = n + chain_cost(rows, best.inner_order, sel) + sort;
+    best.estimated_cost = n + chain_cost(rows, best.inner_order, sel, kLookupSorted) + sort_id_ordered;
   }
   // An index access path of the WHERE: one conjunct's index, or a union over an OR's branches.
   if (q.where) {
@@ -487,8 +569,10 @@ PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Esti
     if (auto a = best_access(est, *q.where, path)) {
       PlanChoice c;
       c.leaf_paths = a->paths;
+      const bool id_order = id_ordered_access(q, *a);
+      const double lookup = id_order ? kLookupSorted : kLookup;
       double rows = a->rows;
-      double cost = a->rows * (1 + kLookup);
+      double cost = a->rows * (1 + lookup);
       int skip = -1;
       if (a->paths.size() == 1) {
         const BoundPred* leaf = resolve(q.where.get(), a->paths[0]);
@@ -503,7 +587,7 @@ PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Esti
         cost += a->rows * kUnionDedup;
       }
       c.inner_order = inner_joins_by_selectivity(q, sel, skip);
-      cost += chain_cost(rows, c.inner_order, sel) + sort;
+      cost += chain_cost(rows, c.inner_order, sel, lookup) + (id_order ? sort_id_ordered : sort);
       c.estimated_cost = cost;
       if (cost < best.estimated_cost) best = std::move(c);
     }

@@ -48,6 +48,14 @@ enum class PlanMode { kAuto, kForceEav, kForceFlat };
 
 /// Cost constants (see the file comment).
 inline constexpr double kLookup = 1.5;
+/// A primary-key lookup (eav_entity, a value table) when the rows arrive in entity id order (the
+/// entity list, or one equality's (attribute_id, value, entity_id) index entries): consecutive
+/// descents land on the leaf the cursor is on or the next one. Measured on the 200,000-entity
+/// catalog (sqlite3, 32 MiB cache, warm, thread CPU): the 47,016 'Electronics' ids joined to
+/// eav_entity, sku (varchar) and voltage (int) took 0.04-0.06 s in id order against 0.24-0.27 s
+/// for the same ids shuffled (0.3-0.4 µs against 1.7-1.9 µs per lookup); a third of kLookup keeps
+/// a margin (EXPLAIN ANALYZE of catalog Q8's EAV plan: 55 ms for ~106k units after this change).
+inline constexpr double kLookupSorted = 0.5;
 inline constexpr double kSortStep = 0.05;
 /// An index-order top-N scan is costed as reading kTopNRisk times the rows that independence
 /// predicts before LIMIT matches are found: a filter correlated with the sort key (zip codes in
@@ -99,6 +107,19 @@ inline constexpr double kFlatIndexWalkStep = 0.5;
 /// Estimated bytes of one flat row with `columns` attribute columns (id, version, timestamps
 /// ~16 bytes; ~17 bytes per attribute column: the 42-column catalog rows average ~730 bytes).
 inline double flat_row_bytes(std::size_t columns) { return 16 + 17 * static_cast<double>(columns); }
+/// SQLite's page size (eavdb keeps the default, PRAGMA page_size = 4096).
+inline constexpr double kPageBytes = 4096;
+/// Reading one flat-table page that is not in the SQLite page cache (a pread from the OS page
+/// cache, page initialisation, decoding its cells), in units; charged only when a query's pages
+/// do not fit the cache, so every run reads them again (see flat_fetch_cost in planner.cc; pages
+/// from FlatTable::row_bytes). Fitted on the 200,000-entity catalog (36,414 pages of 4 KiB,
+/// ~745 bytes per row: the table is 4.4x the 32 MiB cache): a NOT INDEXED scan took 190 ms
+/// (raw sqlite3) and catalog Q8's category-index fetch of 47,016 rows in rowid order, which
+/// touches ~26,000 pages (Cardenas), 128 ms (`eavdb query --plan flat --repeat 5`), i.e.
+/// 4-5 µs per page against ~0.5-0.6 µs per unit in the warm benchmark: 7 units.
+/// Before, such fetches were costed kFlatRowFetch per row whatever the rows' pages, so Q8 went
+/// to the flat table at 128 ms against 55 ms for the EAV plan.
+inline constexpr double kFlatPageRead = 7;
 /// The default SQLite page cache per connection (Options::page_cache_kib = 32768).
 inline constexpr double kDefaultPageCacheBytes = 32.0 * 1024 * 1024;
 /// De-duplicating one row of a union of index lookups.
