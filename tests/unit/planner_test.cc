@@ -155,6 +155,84 @@ TEST(PlanChoice, GroupByWalksTheKeyIndexOnlyWhenTheFlatTableFitsThePageCache) {
             "scan");
 }
 
+// Issue 5: catalog Q8 (category = 'Electronics' AND voltage IS NULL) at 200,000 entities fetched
+// 44,000 rows of a 142 MB flat table through its category index (128 ms) instead of the EAV
+// plan (55 ms): the fetches touch ~70% of the table's pages, which do not fit the page cache and
+// are read again on every run, while the EAV lookups arrive in entity id order. Crafted
+// statistics shaped like that catalog (42 columns, 745 measured bytes per flat row).
+TEST(PlanChoice, WideNonResidentFlatTableLosesLargeFetchesToIdOrderedEavLookups) {
+  EntityTypeDef t;
+  t.id = 1;
+  t.code = "product";
+  int64_t next = 1;
+  for (auto [code, type] : std::vector<std::pair<std::string, ValueType>>{{"sku", ValueType::kVarchar},
+                                                                          {"category", ValueType::kVarchar},
+                                                                          {"voltage", ValueType::kInt},
+                                                                          {"price", ValueType::kDecimal}}) {
+    AttributeDef a = attribute(code, type);
+    a.id = next++;
+    t.attributes.push_back(a);
+  }
+  while (t.attributes.size() < 42) {
+    AttributeDef a = attribute(fmt::format("extra_{}", next), ValueType::kVarchar);
+    a.id = next++;
+    t.attributes.push_back(a);
+  }
+  query::Catalog catalog{[&](std::string_view code) -> const EntityTypeDef* { return code == t.code ? &t : nullptr; },
+                         [&] { return std::vector<std::string>{t.code}; }};
+  flat::FlatTable flat;
+  flat.type_id = 1;
+  flat.table = "eav_flat_product_1";
+  for (const auto& a : t.attributes) {
+    flat.attribute_ids.push_back(a.id);
+    flat.indexed_ids.push_back(a.id);
+  }
+  auto stats_for = [&](int64_t entities) {
+    query::TypeStats s;
+    s.type_id = 1;
+    s.entity_count = entities;
+    for (const auto& a : t.attributes) {
+      query::AttributeStats as;
+      as.attribute_id = a.id;
+      as.non_null = a.code == "voltage" ? entities / 10 : entities;
+      as.distinct = a.code == "category" ? 4.5 : static_cast<double>(as.non_null);
+      if (a.code == "price") {  // uniform 0..1000: BETWEEN 20 AND 21 selects 0.1%
+        as.min.emplace(0.0);
+        as.max.emplace(1000.0);
+        for (int b = 0; b <= 64; ++b) as.bounds.emplace_back(1000.0 * b / 64);
+      } else if (a.code == "category") {  // 'Electronics' is one of ~4.5 equally common values
+        as.min = query::stat_key(query::SqlParam(std::string("Apparel")), ValueType::kVarchar);
+        as.max = query::stat_key(query::SqlParam(std::string("Toys")), ValueType::kVarchar);
+      } else if (a.code == "sku") {
+        as.min = query::stat_key(query::SqlParam(std::string("SKU-0")), ValueType::kVarchar);
+        as.max = query::stat_key(query::SqlParam(std::string("SKU-9")), ValueType::kVarchar);
+      }
+      s.attributes.emplace(a.id, std::move(as));
+    }
+    return s;
+  };
+  auto source = [&](const std::string& sql, int64_t entities, double row_bytes, double cache_bytes) {
+    query::BoundQuery q = query::bind(query::parse(sql), {}, catalog);
+    const query::TypeStats s = stats_for(entities);
+    flat.row_bytes = row_bytes;
+    query::PlanContext ctx{&s, &flat, query::PlanMode::kAuto};
+    ctx.page_cache_bytes = cache_bytes;
+    return query::choose_plan(q, ctx).source == query::Layout::Source::kFlat ? "flat" : "eav";
+  };
+  const std::string q8 = "SELECT id, sku FROM product WHERE category = 'Electronics' AND voltage IS NULL";
+  const double cache = query::kDefaultPageCacheBytes;
+  // 200,000 rows x 745 bytes = 149 MB, 4.4x the cache: the 44,000 fetches re-read ~26,000 pages.
+  EXPECT_STREQ(source(q8, 200000, 745, cache), "eav");
+  // The same table resident (20,000 rows: 15 MB; or a 1 GiB cache; or narrow 60-byte rows):
+  // fetches are B-tree descents in memory and the flat table wins.
+  EXPECT_STREQ(source(q8, 20000, 745, cache), "flat");
+  EXPECT_STREQ(source(q8, 200000, 745, 1024.0 * 1024 * 1024), "flat");
+  EXPECT_STREQ(source(q8, 200000, 60, cache), "flat");
+  // A selective range touches few pages (they stay cached between runs): the flat index wins.
+  EXPECT_STREQ(source("SELECT id, sku FROM product WHERE price BETWEEN 20 AND 21", 200000, 745, cache), "flat");
+  EXPECT_STREQ(source("SELECT id, sku FROM product WHERE sku = 'SKU-1'", 200000, 745, cache), "flat");
+}
+
 class PlannerDb : public ::testing::Test {
  protected:
   void SetUp() override { open(true); }
@@ -535,11 +613,12 @@ TEST_F(PlannerDb, CostChoosesBetweenFlatAndEavAndExplainShowsBoth) {
 // The flat plan pins its costed access path: a GROUP BY over a table larger than the page cache
 // reads it in rowid order (NOT INDEXED) instead of SQLite's statistics-free choice of walking the
 // group column's index with one random row fetch per entity (catalog Q6 at 200,000 entities:
-// 5.6 s against a scan's fraction). Here the cache is 64 KiB, the table ~118 KB (estimated).
+// 5.6 s against a scan's fraction). Here the cache is 16 KiB, the table ~64 KB (16 pages, the
+// width measured at flat build; with 64 KiB it would now be costed as resident).
 TEST_F(PlannerDb, FlatGroupByScansTheTableInsteadOfWalkingAnIndex) {
   db_.reset();
   Options small;
-  small.page_cache_kib = 64;
+  small.page_cache_kib = 16;
   db_ = Database::open(tmp_.file("p.db"), small);
   insert(1000);
   db_->flat_enable("item");
@@ -616,6 +695,32 @@ TEST_F(PlannerDb, EavSortedPageFetchesOutputOnlyColumnsAfterTheLimit) {
   EXPECT_EQ(db_->explain("SELECT id, code FROM item WHERE grp = 'g3' ORDER BY n", {}, false, QueryOptions{PlanKind::kEav})
                 .sql.find("e.id IN ("),
             std::string::npos);
+}
+
+TEST_F(PlannerDb, FlatBuildAndAnalyzeRecordTheMeasuredRowWidth) {
+  insert(300);
+  db_->flat_enable("item");
+  auto width = [&] {
+    for (const auto& f : db_->backend().flat_tables())
+      if (f.type_id == type_.id) return f.row_bytes;
+    return -1.0;
+  };
+  // 300 rows of id, version, two timestamps, a code, a group, two ints, a price and a note: tens
+  // of bytes each, padded to whole 4 KiB pages.
+  const double built = width();
+  EXPECT_GT(built, 30);
+  EXPECT_LT(built, 4096);
+  // Wider rows after an analyze (the sync keeps the table exact; analyze re-measures it).
+  ChangeSet cs;
+  for (int i = 0; i < 300; ++i) {
+    EntityWrite w;
+    w.type_id = type_.id;
+    w.values.push_back({attr("note").id, ValueType::kText, Value(std::string(400, 'x'))});
+    cs.writes.push_back(std::move(w));
+  }
+  db_->commit(cs);
+  db_->analyze("item");
+  EXPECT_GT(width(), built * 1.5);
 }
 
 TEST_F(PlannerDb, AnotherProcessDroppingTheFlatTableFallsBackToEav) {
