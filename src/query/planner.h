@@ -13,10 +13,19 @@
 // a scan of the sort key's index in key order under LIMIT n stops after about n / selectivity
 // rows (costed kTopNRisk times higher: correlation between filter and key is not modelled).
 //
+// Sources that deliver entities in id order (the type's entity list; one equality's index
+// entries, sorted by entity id within the key) make their primary-key lookups kLookupSorted
+// instead of kLookup, and need no sorter when the output is ordered by id alone (either family).
+//
 // Flat plans are costed in the same units and compete with the EAV plans (the cheaper wins in
-// automatic mode): a full scan costs kFlatScanRow per row (NOT INDEXED: rowid order); one filter
-// column's index (INDEXED BY) or a union of them costs an index step plus kFlatRowFetch per
-// matching row; a top-N scan of the sort key's flat index in key order is costed like the EAV
+// automatic mode): a full scan costs kFlatScanRow per row (NOT INDEXED: rowid order) plus, when
+// the table is larger than the page cache, kFlatPageRead per page; one filter column's index
+// (INDEXED BY) or a union of them costs an index step plus a row fetch per matching row
+// (kFlatRowFetchResident per unit of row weight) plus kFlatPageRead per page read from the OS:
+// the rows touch pages_touched(k, P) = P·(1 − e^(−k/P)) distinct pages (Cardenas 1975) of the
+// table's P pages (measured bytes per row, FlatTable::row_bytes); none are read again when they
+// fit the page cache, each once per run when they do not and the rowids arrive ascending, and
+// about k·(1 − cache/table) when they arrive in random order; a top-N scan of the sort key's flat index in key order is costed like the EAV
 // one (kTopNRisk); a GROUP BY on one indexed column may walk that column's index in key order
 // (no GROUP BY sorter), costed with the cache-residency model (kFlatRowFetchResident). A sorted
 // page of an EAV plan finds its ids first and fetches output-only columns for those rows alone
@@ -26,7 +35,10 @@
 //
 // Calibration (CALIBRATION below): constants are relative to one EAV index step and were fitted
 // on EXPLAIN ANALYZE medians of the planner benchmark's queries (bench/planner.sh) on the
-// 50,000-entity catalog (42 attributes, flat rows ~730 bytes) and on zipcodes, warm page cache.
+// 50,000-entity catalog (42 attributes, flat rows ~730 bytes) and on zipcodes, warm page cache;
+// kLookupSorted and kFlatPageRead on the 200,000-entity catalog (issue 5: Q8 picked the flat
+// table at 115 ms against 49-56 ms for the EAV plan), checked on the 20,000-entity catalog and
+// zipcodes (every plan unchanged there but catalog Q7, now flat at 0.23 ms against 0.18 ms).
 //
 // Pure functions over their inputs; thread-safe.
 #pragma once
@@ -105,7 +117,9 @@ inline constexpr double kFlatRowFetchResident = 0.15;
 /// 13.9 ms above (model: 0.68 vs 1.19 units per row on zipcodes).
 inline constexpr double kFlatIndexWalkStep = 0.5;
 /// Estimated bytes of one flat row with `columns` attribute columns (id, version, timestamps
-/// ~16 bytes; ~17 bytes per attribute column: the 42-column catalog rows average ~730 bytes).
+/// ~16 bytes; ~17 bytes per attribute column: the 42-column catalog rows average ~730 bytes),
+/// used when the table's measured width (FlatTable::row_bytes: 746 for that catalog, 76 for
+/// zipcodes) is unknown.
 inline double flat_row_bytes(std::size_t columns) { return 16 + 17 * static_cast<double>(columns); }
 /// SQLite's page size (eavdb keeps the default, PRAGMA page_size = 4096).
 inline constexpr double kPageBytes = 4096;
