@@ -244,12 +244,11 @@ std::vector<int> inner_joins_by_selectivity(const BoundQuery& q, const std::vect
   return order;
 }
 
-// Cost of the join chain for `rows` entering it, `lookup` per row and join (kLookup, or
-// kLookupSorted when the rows arrive in entity id order); updates rows to the rows leaving it.
-double chain_cost(double& rows, const std::vector<int>& order, const std::vector<double>& sel, double lookup = kLookup) {
+// Cost of the join chain for `rows` entering it; updates rows to the rows leaving it.
+double chain_cost(double& rows, const std::vector<int>& order, const std::vector<double>& sel) {
   double cost = 0;
   for (int j : order) {
-    cost += rows * lookup;
+    cost += rows * kLookup;
     rows *= sel[static_cast<std::size_t>(j)];
   }
   return cost;
@@ -449,13 +448,15 @@ FlatIo flat_io(const flat::FlatTable& f, double n, double page_cache_bytes) {
 }
 
 // Fetching k rows of a flat table by rowid after an index lookup (the index steps excluded): a
-// B-tree descent each (kFlatRowFetchResident per unit of row weight) plus kFlatPageRead per page
-// read from the OS. The rows touch pages_touched(k, P) distinct pages; when those fit the page
-// cache they stay there between runs (no reads), otherwise each run reads them again: once each
-// when the rowids arrive ascending, and about k·(1 − cache/table) times in a random order.
+// B-tree descent each, kFlatRowFetchResident per unit of row weight when the whole table is
+// cache-resident and kFlatRowFetch otherwise (a descent through a large table's cached pages),
+// plus kFlatPageRead per page read from the OS. The rows touch pages_touched(k, P) distinct
+// pages; when those fit the page cache they stay there between runs (no reads), otherwise each
+// run reads them again: once each when the rowids arrive ascending, and about k·(1 − cache/table)
+// times in a random order.
 double flat_fetch_cost(double k, bool id_order, double weight, const FlatIo& io, double page_cache_bytes) {
-  double cost = k * kFlatRowFetchResident * weight;
-  if (io.resident) return cost;
+  if (io.resident) return k * kFlatRowFetchResident * weight;
+  const double cost = k * kFlatRowFetch * weight;
   const double touched = pages_touched(k, io.pages);
   if (touched * kPageBytes <= page_cache_bytes) return cost;
   const double reads = id_order ? touched : std::max(touched, k * (1 - page_cache_bytes / io.bytes));
@@ -547,13 +548,10 @@ PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Esti
   const double page = q.limit ? std::min(out_rows, static_cast<double>(*q.limit + q.offset.value_or(0))) : out_rows;
   const double order = order_cost(q, out_rows);
   // Sources that deliver entities in id order (the entity list, one equality's (attribute, value,
-  // entity) index entries) need no sorter when the output is ordered by id alone, and their
-  // primary-key lookups into eav_entity and the value tables walk those B-trees in key order
-  // (kLookupSorted). The late joins run after the sort, in the page's order.
-  const double id_order_sort = orders_by_id_only(q) ? 0 : order;
-  auto fetches = [&](double lookup) { return out_rows * (left_joins - late) * lookup + page * late * kLookup; };
-  const double sort = order + fetches(kLookup);
-  const double sort_id_ordered = id_order_sort + fetches(kLookupSorted);
+  // entity) index entries) need no sorter when the output is ordered by id alone.
+  const double fetches = out_rows * (left_joins - late) * kLookup + page * late * kLookup;
+  const double sort = order + fetches;
+  const double sort_id_ordered = (orders_by_id_only(q) ? 0 : order) + fetches;
 
   // The type's entity list, then every inner join, most selective first.
   PlanChoice best;
@@ -561,7 +559,7 @@ PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Esti
   best.inner_order = inner_joins_by_selectivity(q, sel, -1);
   {
     double rows = n;
-    best.estimated_cost = n + chain_cost(rows, best.inner_order, sel, kLookupSorted) + sort_id_ordered;
+    best.estimated_cost = n + chain_cost(rows, best.inner_order, sel) + sort_id_ordered;
   }
   // An index access path of the WHERE: one conjunct's index, or a union over an OR's branches.
   if (q.where) {
@@ -570,9 +568,8 @@ PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Esti
       PlanChoice c;
       c.leaf_paths = a->paths;
       const bool id_order = id_ordered_access(q, *a);
-      const double lookup = id_order ? kLookupSorted : kLookup;
       double rows = a->rows;
-      double cost = a->rows * (1 + lookup);
+      double cost = a->rows * (1 + kLookup);
       int skip = -1;
       if (a->paths.size() == 1) {
         const BoundPred* leaf = resolve(q.where.get(), a->paths[0]);
@@ -587,7 +584,7 @@ PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Esti
         cost += a->rows * kUnionDedup;
       }
       c.inner_order = inner_joins_by_selectivity(q, sel, skip);
-      cost += chain_cost(rows, c.inner_order, sel, lookup) + (id_order ? sort_id_ordered : sort);
+      cost += chain_cost(rows, c.inner_order, sel) + (id_order ? sort_id_ordered : sort);
       c.estimated_cost = cost;
       if (cost < best.estimated_cost) best = std::move(c);
     }

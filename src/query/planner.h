@@ -14,14 +14,18 @@
 // rows (costed kTopNRisk times higher: correlation between filter and key is not modelled).
 //
 // Sources that deliver entities in id order (the type's entity list; one equality's index
-// entries, sorted by entity id within the key) make their primary-key lookups kLookupSorted
-// instead of kLookup, and need no sorter when the output is ordered by id alone (either family).
+// entries, sorted by entity id within the key; a flat table's rowid scan) need no sorter when the
+// output is ordered by id alone (either family). Their primary-key lookups are cheaper than
+// random ones (catalog, 200,000 entities, sqlite3 CPU: the 47,016 'Electronics' ids joined to
+// eav_entity, sku and voltage took 0.04-0.06 s in id order, 0.24-0.27 s shuffled), but kLookup
+// was fitted on equality-driven plans already: a separate cheaper constant (0.5) sent catalog
+// Q1 and Q3 to EAV plans measured slower than their flat plans, so it was not kept.
 //
 // Flat plans are costed in the same units and compete with the EAV plans (the cheaper wins in
 // automatic mode): a full scan costs kFlatScanRow per row (NOT INDEXED: rowid order) plus, when
 // the table is larger than the page cache, kFlatPageRead per page; one filter column's index
 // (INDEXED BY) or a union of them costs an index step plus a row fetch per matching row
-// (kFlatRowFetchResident per unit of row weight) plus kFlatPageRead per page read from the OS:
+// (kFlatRowFetch per unit of row weight) plus kFlatPageRead per page read from the OS:
 // the rows touch pages_touched(k, P) = P·(1 − e^(−k/P)) distinct pages (Cardenas 1975) of the
 // table's P pages (measured bytes per row, FlatTable::row_bytes); none are read again when they
 // fit the page cache, each once per run when they do not and the rowids arrive ascending, and
@@ -36,9 +40,9 @@
 // Calibration (CALIBRATION below): constants are relative to one EAV index step and were fitted
 // on EXPLAIN ANALYZE medians of the planner benchmark's queries (bench/planner.sh) on the
 // 50,000-entity catalog (42 attributes, flat rows ~730 bytes) and on zipcodes, warm page cache;
-// kLookupSorted and kFlatPageRead on the 200,000-entity catalog (issue 5: Q8 picked the flat
-// table at 115 ms against 49-56 ms for the EAV plan), checked on the 20,000-entity catalog and
-// zipcodes (every plan unchanged there but catalog Q7, now flat at 0.23 ms against 0.18 ms).
+// kFlatPageRead on the 200,000-entity catalog (issue 5: Q8 picked the flat table at 115 ms
+// against 49-56 ms for the EAV plan), checked on the 20,000-entity catalog, zipcodes and the
+// other 200,000-entity queries (every generated SQL unchanged there; only catalog Q8 moves).
 //
 // Pure functions over their inputs; thread-safe.
 #pragma once
@@ -60,14 +64,6 @@ enum class PlanMode { kAuto, kForceEav, kForceFlat };
 
 /// Cost constants (see the file comment).
 inline constexpr double kLookup = 1.5;
-/// A primary-key lookup (eav_entity, a value table) when the rows arrive in entity id order (the
-/// entity list, or one equality's (attribute_id, value, entity_id) index entries): consecutive
-/// descents land on the leaf the cursor is on or the next one. Measured on the 200,000-entity
-/// catalog (sqlite3, 32 MiB cache, warm, thread CPU): the 47,016 'Electronics' ids joined to
-/// eav_entity, sku (varchar) and voltage (int) took 0.04-0.06 s in id order against 0.24-0.27 s
-/// for the same ids shuffled (0.3-0.4 µs against 1.7-1.9 µs per lookup); a third of kLookup keeps
-/// a margin (EXPLAIN ANALYZE of catalog Q8's EAV plan: 55 ms for ~106k units after this change).
-inline constexpr double kLookupSorted = 0.5;
 inline constexpr double kSortStep = 0.05;
 /// An index-order top-N scan is costed as reading kTopNRisk times the rows that independence
 /// predicts before LIMIT matches are found: a filter correlated with the sort key (zip codes in
@@ -127,13 +123,17 @@ inline constexpr double kPageBytes = 4096;
 /// cache, page initialisation, decoding its cells), in units; charged only when a query's pages
 /// do not fit the cache, so every run reads them again (see flat_fetch_cost in planner.cc; pages
 /// from FlatTable::row_bytes). Fitted on the 200,000-entity catalog (36,414 pages of 4 KiB,
-/// ~745 bytes per row: the table is 4.4x the 32 MiB cache): a NOT INDEXED scan took 190 ms
-/// (raw sqlite3) and catalog Q8's category-index fetch of 47,016 rows in rowid order, which
-/// touches ~26,000 pages (Cardenas), 128 ms (`eavdb query --plan flat --repeat 5`), i.e.
-/// 4-5 µs per page against ~0.5-0.6 µs per unit in the warm benchmark: 7 units.
-/// Before, such fetches were costed kFlatRowFetch per row whatever the rows' pages, so Q8 went
-/// to the flat table at 128 ms against 55 ms for the EAV plan.
-inline constexpr double kFlatPageRead = 7;
+/// ~745 bytes per row: the table is 4.4x the 32 MiB cache), at ~0.5 µs per unit: a NOT INDEXED
+/// scan took 190 ms (raw sqlite3; 162k units of kFlatScanRow, the rest 218k units over 36,414
+/// pages: 6.0) and catalog Q8's category-index fetch of 47,016 rows in rowid order, which
+/// touches ~26,000 pages (Cardenas), 128 ms (`eavdb query --plan flat --repeat 5`; 112k units
+/// of index steps + kFlatRowFetch, the rest 144k units over 25,600 pages: 5.6). Before, such
+/// fetches were costed kFlatRowFetch per row whatever the rows' pages, so Q8 went to the flat
+/// table at 115-128 ms against 49-56 ms for the EAV plan. Queries whose pages fit the cache
+/// (catalog Q2, Q4, Q5 at 200,000) keep the former cost and plan: the category-index + sort
+/// plan of Q5 costed at kFlatRowFetchResident (a first version of this model) took 3.8 ms of
+/// CPU per query against 2.0 ms for the price-index top-N (300 runs, /usr/bin/time).
+inline constexpr double kFlatPageRead = 6;
 /// The default SQLite page cache per connection (Options::page_cache_kib = 32768).
 inline constexpr double kDefaultPageCacheBytes = 32.0 * 1024 * 1024;
 /// De-duplicating one row of a union of index lookups.
