@@ -71,31 +71,21 @@ void FrequencySketch::prefetch(uint64_t key_hash) const noexcept {
 }
 
 void FrequencySketch::increment(uint64_t key_hash) noexcept {
-  // locate() unrolled, and the update without branches: a key's four counters are in four
-  // different words (2i or 2i + 1 of its block), so the four adds never interfere. (The loop
-  // form took about 100 instructions per increment; the drain of the L2's read buffer does one
-  // per hit.)
-  const uint64_t h = mix(key_hash);
-  uint64_t* const block = table_.data() + block_of(h, blocks_);
-  uint64_t* const w0 = block + 0 + (h & 1);
-  uint64_t* const w1 = block + 2 + ((h >> 8) & 1);
-  uint64_t* const w2 = block + 4 + ((h >> 16) & 1);
-  uint64_t* const w3 = block + 6 + ((h >> 24) & 1);
-  const uint32_t s0 = static_cast<uint32_t>((h >> 1) & 15) * 4;
-  const uint32_t s1 = static_cast<uint32_t>((h >> 9) & 15) * 4;
-  const uint32_t s2 = static_cast<uint32_t>((h >> 17) & 15) * 4;
-  const uint32_t s3 = static_cast<uint32_t>((h >> 25) & 15) * 4;
-  const uint64_t c0 = (*w0 >> s0) & kCounterMax, c1 = (*w1 >> s1) & kCounterMax;
-  const uint64_t c2 = (*w2 >> s2) & kCounterMax, c3 = (*w3 >> s3) & kCounterMax;
+  CounterRef refs[4];
+  locate(key_hash, blocks_, refs);
   // Conservative update: only the counters at the key's current minimum (its estimate) grow.
   // The others already over-count because of colliding keys; raising them would only add to the
   // over-estimate of those other keys.
-  const uint64_t estimate = std::min(std::min(c0, c1), std::min(c2, c3));
+  uint64_t counts[4];
+  uint64_t estimate = kCounterMax;
+  for (int i = 0; i < 4; ++i) {
+    counts[i] = (table_[refs[i].word] >> refs[i].shift) & kCounterMax;
+    estimate = std::min(estimate, counts[i]);
+  }
   if (estimate == kCounterMax) return;
-  *w0 += static_cast<uint64_t>(c0 == estimate) << s0;
-  *w1 += static_cast<uint64_t>(c1 == estimate) << s1;
-  *w2 += static_cast<uint64_t>(c2 == estimate) << s2;
-  *w3 += static_cast<uint64_t>(c3 == estimate) << s3;
+  for (int i = 0; i < 4; ++i) {
+    if (counts[i] == estimate) table_[refs[i].word] += uint64_t{1} << refs[i].shift;
+  }
   if (++size_ >= sample_size_) reset();
 }
 
