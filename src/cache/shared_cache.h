@@ -6,8 +6,10 @@
 //  - the key space is split into shards by key hash; there is no global lock;
 //  - a read takes its shard's map lock in shared mode only (the map: HandleTable, open
 //    addressing whose slots hold the entries, also addressed by policy handle), and records the
-//    access in the shard's lossy read buffer (a ring of policy handles); the buffer is drained into the policy under the
-//    shard's policy lock by whoever finds it free (try_lock), so reads never wait on the policy;
+//    access in the shard's lossy read buffer (a ring of ReadRecord words: policy handle and key
+//    tag, so the drain hands the policy the key hash without looking the entry up again); the
+//    buffer is drained into the policy under the shard's policy lock by whoever finds it free
+//    (try_lock), so reads never wait on the policy;
 //  - writes (fill, invalidate) take the policy lock, then the map lock exclusively.
 //
 // Coherence: every key maps to one of kStripes invalidation stripes with an epoch counter. A
@@ -169,6 +171,22 @@ class HandleTable {
   size_t size_ = 0;
 };
 
+/// One read recorded in a shard's read buffer: the entry's policy handle and the 32-bit tag of
+/// its key (the upper half of its hash) in one 64-bit word, so draining a read needs neither the
+/// entry's slot nor the handle -> slot index. The word 0 is "empty" (the handle is stored + 1;
+/// policy handles are below 2^30). Stateless; thread-safe.
+struct ReadRecord {
+  static constexpr uint64_t kEmpty = 0;
+  /// The word for a read of the entry under `handle` (≠ kNoHandle) whose key has `tag`.
+  static constexpr uint64_t pack(uint32_t tag, Handle handle) noexcept {
+    return uint64_t{tag} << 32 | (uint64_t{handle} + 1);
+  }
+  /// The tag of a non-empty word.
+  static constexpr uint32_t tag(uint64_t word) noexcept { return static_cast<uint32_t>(word >> 32); }
+  /// The handle of a non-empty word.
+  static constexpr Handle handle(uint64_t word) noexcept { return static_cast<Handle>(word) - 1; }
+};
+
 /// The shard map's reader-writer lock (Lockable and SharedLockable, for std::unique_lock and
 /// std::shared_lock). A reader pays one atomic add to enter and one to leave, inline, where
 /// std::shared_mutex costs two calls into pthreads (about 4% of a cached find's profile).
@@ -237,7 +255,7 @@ class SharedCache {
       s = std::make_unique<Shard>();
       s->policy = Policy::create(options.policy, std::max<uint64_t>(1, options.max_bytes / n),
                                  std::max<uint64_t>(1, options.max_entries / n), s.get());
-      for (auto& slot : s->read_buffer) slot.store(kNoHandle, std::memory_order_relaxed);
+      for (auto& slot : s->read_buffer) slot.store(ReadRecord::kEmpty, std::memory_order_relaxed);
     }
   }
 
@@ -336,7 +354,7 @@ class SharedCache {
       Shard& s = *sp;
       std::lock_guard plock(s.policy_mu);
       std::unique_lock mlock(s.map_mu);
-      for (auto& slot : s.read_buffer) slot.store(kNoHandle, std::memory_order_relaxed);
+      for (auto& slot : s.read_buffer) slot.store(ReadRecord::kEmpty, std::memory_order_relaxed);
       s.read_tail = s.read_head.load(std::memory_order_acquire);
       s.stats.invalidations.fetch_add(s.table.size(), std::memory_order_relaxed);
       s.table.clear();
@@ -438,7 +456,7 @@ class SharedCache {
     uint64_t bytes = 0;
     mutable std::mutex policy_mu;
     std::unique_ptr<Policy> policy;
-    std::array<std::atomic<Handle>, kReadBufferSize> read_buffer;
+    std::array<std::atomic<uint64_t>, kReadBufferSize> read_buffer;  ///< ReadRecord words
     /// Reads recorded so far (every hit is one: it also serves as the hit counter).
     std::atomic<uint64_t> read_head{0};
     uint64_t read_tail = 0;  ///< first buffered read not yet drained (policy_mu)
@@ -491,7 +509,7 @@ class SharedCache {
   bool if_present(const K& key, OnHit&& on_hit) {
     const uint64_t h = hash_of(key);
     Shard& s = shard_of(h);
-    Handle handle = kNoHandle;
+    uint64_t record = ReadRecord::kEmpty;
     {
       std::shared_lock lock(s.map_mu);
       const Entry* n = s.table.find(key, h);
@@ -502,16 +520,16 @@ class SharedCache {
         if (due_for_refresh(*n, now)) return false;  // the slow path refreshes it
       }
       on_hit(*n);
-      handle = n->handle1 - 1;
+      record = ReadRecord::pack(n->tag, n->handle1 - 1);
     }
-    record_read(s, handle);  // counts the hit too (read_head)
+    record_read(s, record);  // counts the hit too (read_head)
     return true;
   }
 
   ValuePtr lookup(const K& key, uint64_t h, bool& refresh) {
     Shard& s = shard_of(h);
     ValuePtr out;
-    Handle handle = kNoHandle;
+    uint64_t record = ReadRecord::kEmpty;
     bool expired = false;
     {
       std::shared_lock lock(s.map_mu);
@@ -522,13 +540,13 @@ class SharedCache {
           expired = true;
         } else {
           out = n.value;
-          handle = n.handle1 - 1;
+          record = ReadRecord::pack(n.tag, n.handle1 - 1);
           if (n.expires_ns) refresh = due_for_refresh(n, now);
         }
       }
     }
     if (out) {
-      record_read(s, handle);  // counts the hit too (read_head)
+      record_read(s, record);  // counts the hit too (read_head)
       return out;
     }
     s.stats.misses.fetch_add(1, std::memory_order_relaxed);
@@ -542,28 +560,37 @@ class SharedCache {
   }
 
   // Lossy: when the ring is full the access is simply not recorded (Caffeine does the same).
-  void record_read(Shard& s, Handle handle) {
+  void record_read(Shard& s, uint64_t record) {
     const uint64_t i = s.read_head.fetch_add(1, std::memory_order_relaxed);
-    s.read_buffer[i % kReadBufferSize].store(handle, std::memory_order_relaxed);
+    s.read_buffer[i % kReadBufferSize].store(record, std::memory_order_relaxed);
     if ((i + 1) % (kReadBufferSize / 2) == 0 && s.policy_mu.try_lock()) {
       std::lock_guard plock(s.policy_mu, std::adopt_lock);
       drain(s);
     }
   }
 
-  // Under policy_mu: replays buffered hits into the policy. Handles may be stale (the entry was
-  // evicted since); Policy::record_hit tolerates that.
+  // Under policy_mu: replays buffered hits into the policy, with the key hashes derived from the
+  // recorded tags. Handles may be stale (the entry was evicted since, its handle maybe recycled);
+  // Policy::record_hits tolerates that. A word is read and then cleared with two plain atomic
+  // accesses, not an exchange (a locked instruction per read): a reader storing into the same
+  // word between the two loses its record, which a lossy buffer allows (only a reader 64 reads
+  // ahead of the drain can land there).
   void drain(Shard& s) {
     const uint64_t head = s.read_head.load(std::memory_order_acquire);
     uint64_t from = s.read_tail;
     if (head - from > kReadBufferSize) from = head - kReadBufferSize;  // older ones were overwritten
-    Handle batch[kReadBufferSize];
+    Handle handles[kReadBufferSize];
+    uint64_t hashes[kReadBufferSize];
     size_t n = 0;
     for (uint64_t i = from; i != head; ++i) {
-      Handle h = s.read_buffer[i % kReadBufferSize].exchange(kNoHandle, std::memory_order_relaxed);
-      if (h != kNoHandle) batch[n++] = h;
+      std::atomic<uint64_t>& slot = s.read_buffer[i % kReadBufferSize];
+      const uint64_t word = slot.load(std::memory_order_relaxed);
+      if (word == ReadRecord::kEmpty) continue;
+      slot.store(ReadRecord::kEmpty, std::memory_order_relaxed);
+      handles[n] = ReadRecord::handle(word);
+      hashes[n++] = policy_hash_of_tag(ReadRecord::tag(word));
     }
-    s.policy->record_hits(batch, n);  // one batch: the policy overlaps its cache misses
+    s.policy->record_hits(handles, hashes, n);  // one batch: the policy overlaps its cache misses
     s.read_tail = head;
   }
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cache/frequency_sketch.h"
@@ -558,6 +559,131 @@ TEST(CachePolicyHandles, StaleHandlesAreTolerated) {
       o.check();
       if (HasFatalFailure()) return;
     }
+  }
+}
+
+// The L2 drains its read buffer with record_hits(handles, key_hashes): the caller supplies each
+// key hash, so the policy does not ask its EntrySource. With the right hashes it must behave
+// exactly as record_hit() one by one: the same evictions on a Zipf trace, hits deferred in batches
+// as the L2 defers them.
+TEST(CachePolicyHandles, BatchedHitsWithKeyHashesMatchSingleHits) {
+  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+    for (bool borrowed : {false, true}) {
+      SCOPED_TRACE(fmt_mode(kind, borrowed));
+      Owner single(kind, 200, 200, borrowed), batched(kind, 200, 200, borrowed);
+      std::vector<Handle> handles;
+      std::vector<uint64_t> hashes;
+      auto flush = [&] {
+        for (Handle h : handles) single.policy().record_hit(h);
+        batched.policy().record_hits(handles.data(), hashes.data(), handles.size());
+        handles.clear();
+        hashes.clear();
+      };
+      Zipf zipf(2000, 0.9);
+      std::mt19937_64 rng(3);
+      uint64_t hits = 0;
+      for (int step = 0; step < 50000; ++step) {
+        const uint64_t k = key(zipf(rng));
+        ASSERT_EQ(single.cached(k), batched.cached(k));
+        if (single.cached(k)) {
+          ASSERT_EQ(single.handle(k), batched.handle(k));
+          handles.push_back(single.handle(k));
+          hashes.push_back(k);
+          ++hits;
+          if (handles.size() == 32) flush();
+          continue;
+        }
+        flush();  // before the next insert, as the L2 drains before it fills
+        single.policy().record_miss(k);
+        batched.policy().record_miss(k);
+        single.put(k);
+        batched.put(k);
+        ASSERT_EQ(single.last_evicted().size(), batched.last_evicted().size());
+        for (size_t i = 0; i < single.last_evicted().size(); ++i) {
+          ASSERT_EQ(single.last_evicted()[i].key_hash, batched.last_evicted()[i].key_hash);
+          ASSERT_EQ(single.last_evicted()[i].handle, batched.last_evicted()[i].handle);
+        }
+      }
+      EXPECT_GT(hits, 10000u);  // the trace exercised hits, not only misses
+      EXPECT_EQ(single.keys(), batched.keys());
+    }
+  }
+}
+
+// Batched hits may carry stale handles (the entry was evicted or removed after the read, its handle
+// maybe recycled for another key): free, out-of-range and kNoHandle handles are ignored, recycled
+// ones touch a live entry, and the owner's view and the bounds stay exact.
+TEST(CachePolicyHandles, BatchedStaleHandlesAreTolerated) {
+  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+    SCOPED_TRACE(policy_name(kind));
+    Owner o(kind, 1000, 20, /*borrowed=*/true);
+    std::vector<std::pair<Handle, uint64_t>> seen;
+    std::mt19937_64 rng(11);
+    for (int step = 0; step < 5000; ++step) {
+      const uint64_t k = key(rng() % 100);
+      o.access(k);
+      if (o.cached(k)) seen.emplace_back(o.handle(k), k);
+      if (step % 7 == 0 && o.cached(key(step % 100))) o.remove(key(step % 100));
+      Handle handles[4] = {kNoHandle, 1'000'000, kNoHandle, kNoHandle};
+      uint64_t hashes[4] = {key(1), key(2), key(3), key(4)};
+      if (!seen.empty()) std::tie(handles[2], hashes[2]) = seen[rng() % seen.size()];
+      if (!seen.empty()) std::tie(handles[3], hashes[3]) = seen[rng() % seen.size()];
+      o.policy().record_hits(handles, hashes, 4);
+      o.check();
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
+// An EntrySource that counts how often the policy asks it for a weight.
+class CountingSource final : public EntrySource {
+ public:
+  uint64_t key_hash(Handle h) const noexcept override { return key(h); }
+  uint64_t weight(Handle) const noexcept override {
+    ++weight_calls;
+    return 1;
+  }
+  mutable uint64_t weight_calls = 0;
+};
+
+// A hit that moves an entry within its queue leaves the queue's weight as it was, so it must not
+// ask the EntrySource for the weight (in the L2 that is a lookup in the shard's table, a cache miss
+// per drained hit: it cost about 5% of the hit's profile).
+TEST(CachePolicyHandles, HitWithinAQueueDoesNotAskForTheWeight) {
+  for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+    SCOPED_TRACE(policy_name(kind));
+    CountingSource source;
+    auto policy = Policy::create(kind, 1000, 1000, &source);
+    std::vector<Evicted> evicted;
+    std::vector<Handle> handles;
+    for (uint64_t i = 0; i < 20; ++i) {
+      handles.push_back(policy->insert(key(handles.size()), 1, evicted));
+      ASSERT_EQ(handles.back(), i);  // CountingSource derives the key from the handle
+    }
+    ASSERT_TRUE(evicted.empty());
+    for (Handle h : handles) policy->record_hit(h);  // W-TinyLFU: probation -> protected
+    source.weight_calls = 0;
+    for (int round = 0; round < 3; ++round) {
+      for (Handle h : handles) policy->record_hit(h);
+      std::vector<uint64_t> hashes;
+      for (Handle h : handles) hashes.push_back(key(h));
+      policy->record_hits(handles.data(), hashes.data(), handles.size());
+    }
+    EXPECT_EQ(source.weight_calls, 0u);
+    EXPECT_EQ(policy->stats().entries, 20u);
+    EXPECT_EQ(policy->stats().weight, 20u);
+  }
+}
+
+// The sketch's table starts on a cache line, so each key's 64-byte block of counters is one line
+// (a plain allocation is 16-byte aligned: the blocks straddled two lines and prefetch() loaded
+// one of them).
+TEST(CachePolicySketch, TableIsCacheLineAligned) {
+  for (uint64_t capacity : {1ull, 100ull, 5000ull, 1ull << 20}) {
+    FrequencySketch sketch(capacity);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(sketch.table()) % 64, 0u) << capacity;
+    sketch.increment(key(1));
+    EXPECT_EQ(sketch.frequency(key(1)), 1u);
   }
 }
 

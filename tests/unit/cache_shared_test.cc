@@ -288,6 +288,52 @@ TEST(CacheShared, ReadIfPresentReadsInPlaceAndCountsOnlyHits) {
   EXPECT_EQ(c.stats().misses, 0u);
 }
 
+// A read-buffer word carries the policy handle and the key's tag; the drain unpacks both, so
+// every handle a policy can hand out and every tag must survive the round trip, and no word may
+// look empty.
+TEST(CacheShared, ReadRecordRoundTrips) {
+  const uint32_t tags[] = {0u, 1u, 0x80000000u, 0xdeadbeefu, UINT32_MAX};
+  const Handle handles[] = {0u, 1u, 12345u, (Handle{1} << 30) - 2, kNoHandle - 1};
+  for (uint32_t tag : tags) {
+    for (Handle handle : handles) {
+      const uint64_t word = ReadRecord::pack(tag, handle);
+      EXPECT_NE(word, ReadRecord::kEmpty) << tag << " " << handle;
+      EXPECT_EQ(ReadRecord::tag(word), tag);
+      EXPECT_EQ(ReadRecord::handle(word), handle);
+    }
+  }
+}
+
+// Hits wait in the read buffer until a drain; the entries they name may be gone by then
+// (invalidated, their handles free or given to new keys). Draining them must leave the policy and
+// the table in step: bounds, byte accounting and the new entries intact.
+TEST(CacheShared, BufferedHitsOnRemovedEntriesAreTolerated) {
+  SharedCacheOptions o = opts(1 << 20, 64);
+  o.shards = 1;
+  Cache c(o);
+  for (int64_t k = 0; k < 64; ++k) ASSERT_TRUE(c.put(k, val("v"), 100, {}, c.epoch(k)));
+  for (int round = 0; round < 5; ++round) {
+    const int64_t base = round * 1000;
+    // Fewer hits than the drain threshold (half the buffer): they stay buffered.
+    for (int64_t k = base; k < base + 20; ++k) ASSERT_NE(c.get(k), nullptr);
+    for (int64_t k = base; k < base + 20; ++k) c.invalidate(k);
+    // Each fill drains first: the buffered handles are free or, after the first fill, recycled.
+    for (int64_t k = base + 1000; k < base + 1020; ++k) ASSERT_TRUE(c.put(k, val("w"), 100, {}, c.epoch(k)));
+    for (int64_t k = base + 1000; k < base + 1020; ++k) ASSERT_NE(c.get(k), nullptr) << k;
+    for (int64_t k = base + 20; k < base + 64; ++k) {
+      // The untouched keys of this round move to the next round's range.
+      ASSERT_NE(c.get(k), nullptr) << k;
+      c.invalidate(k);
+      ASSERT_TRUE(c.put(k + 1000, val("w"), 100, {}, c.epoch(k + 1000)));
+    }
+    const LevelStats st = c.stats();
+    EXPECT_EQ(st.entries, 64u);
+    EXPECT_EQ(st.bytes, 6400u);
+    EXPECT_EQ(st.evictions, 0u);
+  }
+  EXPECT_EQ(c.stats().hits, 5u * (20 + 20 + 44));
+}
+
 // The shard table against a std::map under random inserts and erases by handle. A hash with only
 // 64 distinct values makes long probe runs, so backward-shift deletion moves entries (and must
 // keep their handle -> slot positions current) all the time.
