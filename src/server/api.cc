@@ -888,10 +888,14 @@ std::optional<Response> Api::handle_stream(const Request& head, BodyStream& body
     }
     count_bulk(caller.tenant, op, r);
     if (body.failed()) {
+      const std::string why = body.failure();
+      const std::string dropped =
+          src.dropped_line() > 0 ? fmt::format("; line {} was cut off and not processed", src.dropped_line()) : "";
       out.write(error_line("body_incomplete",
-                           fmt::format("the request body ended early (connection lost or read timeout) after {} bytes; "
-                                       "the {} records before it were processed",
-                                       src.bytes_read(), r.processed)));
+                           fmt::format("the request body ended early ({}) after {} bytes; the {} records before it "
+                                       "were processed ({} inserted, {} updated, {} rejected){}",
+                                       why.empty() ? "connection lost or read timeout" : why, src.bytes_read(),
+                                       r.processed, r.inserted, r.updated, r.failed, dropped)));
     }
     out.write(bulk_summary_json(op, r) + "\n");
     count(200);

@@ -101,7 +101,8 @@ struct Shared {
 /// One client connection: reads requests, hands them to the workers, writes responses.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket&& socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+  Connection(tcp::socket&& socket, Shared& shared)
+      : stream_(std::move(socket)), shared_(shared), body_timer_(stream_.get_executor()) {}
   ~Connection() {
     std::lock_guard lock(shared_.mu);
     shared_.connections.erase(this);
@@ -204,6 +205,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       std::lock_guard lock(mu_);
       return failed_;
     }
+    std::string failure() const override {
+      std::lock_guard lock(mu_);
+      return failure_;
+    }
     void start(Response head) override {
       net::post(c_->strand_executor(), [c = c_, h = std::move(head)]() mutable { c->write_stream_head(std::move(h)); });
     }
@@ -217,11 +222,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
 
     // Strand side.
-    void deliver(std::string piece, bool ended, bool failed) {
+    void deliver(std::string piece, bool ended, bool failed, std::string why = {}) {
       std::lock_guard lock(mu_);
       piece_ = std::move(piece);
       ended_ = ended_ || ended;
       failed_ = failed_ || failed;
+      if (failed && failure_.empty()) failure_ = std::move(why);
       asked_ = false;
       cv_.notify_all();
     }
@@ -242,6 +248,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::string piece_;
+    std::string failure_;  ///< why the body failed, for the client
     bool asked_ = false, ended_ = false, failed_ = false, write_failed_ = false;
     std::size_t queued_ = 0;
   };
@@ -257,6 +264,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_finishing_ = false;
     stream_write_failed_ = false;
     writing_ = false;
+    read_pending_ = false;
+    body_timed_out_ = false;
+    cancel_read_after_write_ = false;
     out_queue_.clear();
     shared_.workers_queued.fetch_add(1);
     net::post(shared_.workers, [self = shared_from_this(), head, bridge = bridge_] {
@@ -284,10 +294,33 @@ class Connection : public std::enable_shared_from_this<Connection> {
     piece_buf_.resize(kStreamReadBytes);
     stream_parser_->get().body().data = piece_buf_.data();
     stream_parser_->get().body().size = piece_buf_.size();
-    stream_.expires_after(shared_.options.body_timeout);
-    http::async_read_some(stream_, buffer_, *stream_parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    // The body timeout has a timer of its own and the read goes to the socket itself: when
+    // tcp_stream's timer fires it closes the socket, and the response could not tell the client
+    // that its body stalled and how far it got. Here only the read is cancelled (after a write
+    // in progress completes: cancelling the socket cancels both), and the response goes on.
+    const uint64_t gen = ++read_gen_;
+    read_pending_ = true;
+    body_timer_.expires_after(shared_.options.body_timeout);
+    body_timer_.async_wait([self = shared_from_this(), gen](beast::error_code ec) {
+      if (ec || gen != self->read_gen_ || !self->read_pending_) return;
+      self->body_timed_out_ = true;
+      if (self->writing_) self->cancel_read_after_write_ = true;
+      else self->cancel_read();
+    });
+    http::async_read_some(stream_.socket(), buffer_, *stream_parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->read_pending_ = false;
+      self->body_timer_.cancel();
       if (ec == http::error::need_buffer) ec = {};
-      if (ec) return self->bridge_->deliver({}, true, true);
+      if (ec) {
+        std::string why;
+        if (self->body_timed_out_)
+          why = fmt::format("no body bytes arrived for {} ms, the body timeout", self->shared_.options.body_timeout.count());
+        else if (ec == net::error::eof || ec == http::error::partial_message)
+          why = "the client closed the connection";
+        else
+          why = fmt::format("connection error: {}", ec.message());
+        return self->bridge_->deliver({}, true, true, std::move(why));
+      }
       const std::size_t got = self->piece_buf_.size() - self->stream_parser_->get().body().size;
       self->bridge_->deliver(std::string(self->piece_buf_.data(), got), self->stream_parser_->is_done(), false);
     });
@@ -316,8 +349,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     write_next();
   }
 
+  void cancel_read() {
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored);
+  }
+
   void write_next() {
     if (writing_) return;
+    if (cancel_read_after_write_) {  // the body timed out while a write was in progress
+      cancel_read_after_write_ = false;
+      if (read_pending_) cancel_read();
+    }
     if (!out_queue_.empty()) {
       if (!stream_started_) return;  // the head is written first
       auto piece = std::make_shared<std::string>(std::move(out_queue_.front()));
@@ -340,13 +382,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (!stream_finishing_) return;
     stream_finishing_ = false;
     const auto done = [self = shared_from_this()](bool ok) {
-      const bool reusable = ok && self->bridge_->body_complete() && self->stream_keep_alive_ok() && !self->shared_.stopping.load();
+      const bool body_complete = self->bridge_->body_complete();
+      const bool reusable = ok && body_complete && self->stream_keep_alive_ok() && !self->shared_.stopping.load();
       self->shared_.record(self->stream_route_, self->stream_method_, self->stream_status_,
                            std::chrono::duration<double>(Clock::now() - self->started_).count());
       self->bridge_->release();
       self->bridge_.reset();
       self->stream_parser_.reset();
       self->finish_in_flight();
+      // A body cut short may have unread bytes: closing now would reset the connection and could
+      // drop the response's tail (its error line) before the client read it.
+      if (ok && !body_complete) return self->linger_close();
       if (!reusable) return self->close();
       self->read_head();
     };
@@ -462,6 +508,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
+  /// Ends the response side (FIN after everything written) and closes once the client has closed
+  /// or kLingerTimeout passed, discarding what it still sends.
+  void linger_close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kLingerTimeout);
+    drain();
+  }
+
   void drain() {
     stream_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->close();
@@ -498,6 +553,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool busy_ = false;
   Clock::time_point started_;
   Shared::SeriesMemo series_;  ///< used on the connection's strand only
+  // A streamed body's read timeout (see read_piece); strand only.
+  net::steady_timer body_timer_;
+  uint64_t read_gen_ = 0;  ///< numbers body reads, so a late timer never cancels a newer one
+  bool read_pending_ = false, body_timed_out_ = false, cancel_read_after_write_ = false;
 };
 
 bool is_loopback(const net::ip::address& a) { return a.is_loopback(); }

@@ -310,6 +310,48 @@ TEST(ServerBulkStream, MatchesTheInMemoryReaderForAnyPieceSize) {
   }
 }
 
+// A body that delivers `data`, then fails (a stalled or lost client) instead of ending.
+class FailingBody final : public BodyStream {
+ public:
+  explicit FailingBody(std::string data) : data_(std::move(data)) {}
+  bool read(std::string& out) override {
+    if (done_) return false;
+    done_ = true;
+    out += data_;
+    return true;
+  }
+  bool failed() const override { return done_; }
+  std::string failure() const override { return "stalled"; }
+
+ private:
+  std::string data_;
+  bool done_ = false;
+};
+
+// A body cut off in the middle of a line: the complete lines are records, the cut-off one is not
+// (it is not what the client sent: parsing it would reject or, worse, store a truncated record)
+// and its number is reported. A body that ends normally keeps its unterminated last line.
+TEST(ServerBulkStream, ALineCutOffByAFailedBodyIsNotARecord) {
+  EntityTypeDef type;
+  type.code = "movie";
+  AttributeDef title;
+  title.code = title.label = "title";
+  type.attributes = {title};
+  FailingBody cut("{\"title\":\"a\"}\nnot json\n{\"title\":\"b\"}\n{\"title\":\"c\"}");  // complete JSON, no newline
+  StreamedNdjsonSource src(cut, &type, 1024);
+  const std::vector<BatchRecord> got = drain(src);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_FALSE(got[0].error);
+  EXPECT_TRUE(got[1].error);
+  EXPECT_EQ(got[2].line, 3);
+  EXPECT_FALSE(got[2].error);
+  EXPECT_EQ(src.dropped_line(), 4);
+  PiecewiseBody whole("{\"title\":\"a\"}\n{\"title\":\"c\"}", 5);
+  StreamedNdjsonSource ok(whole, &type, 1024);
+  EXPECT_EQ(drain(ok).size(), 2u);
+  EXPECT_EQ(ok.dropped_line(), 0);
+}
+
 // The deadline is enforced by SQLite's progress handler: a deadline already in the past must
 // interrupt any query that runs more than a few thousand VM steps, deterministically.
 TEST(QueryDeadline, InterruptsTheQueryAndLeavesTheConnectionUsable) {
