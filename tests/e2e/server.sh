@@ -242,9 +242,10 @@ expect_eq "$(req "$WRITER" POST '/v1/bulk/nope?op=insert' --data-binary '{"title
 expect_eq "$(code)" not_found "streamed bulk refusal is a problem response"
 expect_eq "$(req "$WRITER" POST '/v1/bulk/movie?op=insert&on_error=maybe' --data-binary '{"title":"S1"}')" 400 "streamed bulk with a bad option"
 expect_eq "$(req "" POST '/v1/bulk/movie?op=insert' --data-binary '{"title":"S1"}')" 401 "streamed bulk needs a token"
-# Transactions hold 5,000 records and are accounted for when a later one is submitted (when the
-# committing thread has finished it): the first one's rejection must reach the client while the
-# body is still open. The body keeps flowing, 1,000 records a poll, until it does (bounded).
+# The streamed source parses complete lines in chunks of about 256 KiB, and a malformed line is
+# rejected (and its rejection line written) as soon as its chunk is parsed: the rejection of line
+# 2 must reach the client while the body is still open. The body keeps flowing, 1,000 records
+# (~16 KB) a poll, until it does.
 # (A type without unique attributes: inserts are pipelined, see BatchProcessor.)
 expect_eq "$(req "$ADMIN" POST /v1/types -d '{"code":"feed","attributes":[{"code":"title","type":"varchar"}]}')" 201 "feed type"
 mkfifo "$TMP/bulkin"
