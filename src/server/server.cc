@@ -428,9 +428,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   bool stream_keep_alive_ok() const { return stream_parser_ && stream_parser_->get().keep_alive(); }
 
+  // The whole body must arrive within the body timeout. As for streamed bodies (read_piece), the
+  // timer is the connection's own and the read goes to the socket, so a timeout leaves the socket
+  // open for the 408 that says what happened (tcp_stream's timer would close it first).
   void read_body() {
-    stream_.expires_after(shared_.options.body_timeout);
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    const uint64_t gen = ++read_gen_;
+    read_pending_ = true;
+    body_timed_out_ = false;
+    body_timer_.expires_after(shared_.options.body_timeout);
+    body_timer_.async_wait([self = shared_from_this(), gen](beast::error_code ec) {
+      if (ec || gen != self->read_gen_ || !self->read_pending_) return;
+      self->body_timed_out_ = true;
+      self->cancel_read();  // nothing is being written while a request body is read
+    });
+    http::async_read(stream_.socket(), buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->read_pending_ = false;
+      self->body_timer_.cancel();
       self->on_body(ec);
     });
   }
@@ -441,7 +454,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return reply_and_close(http::status::payload_too_large, "body_too_large",
                              fmt::format("the request body is larger than {} bytes", shared_.options.max_body_bytes));
     }
-    if (ec) {  // timeout (slow client), reset, or a malformed body (bad chunk encoding)
+    if (ec && body_timed_out_) {  // a slow client: say so before closing
+      finish_in_flight();
+      const auto length = parser_->content_length();
+      return reply_and_close(
+          http::status::request_timeout, "body_timeout",
+          fmt::format("the request body did not arrive within {} ms (the body timeout); {} bytes of it arrived{}",
+                      shared_.options.body_timeout.count(), parser_->get().body().size(),
+                      length ? fmt::format(" of the {} announced", *length) : std::string()));
+    }
+    if (ec) {  // reset, or a malformed body (bad chunk encoding)
       finish_in_flight();
       if (ec == beast::error::timeout || ec == net::error::operation_aborted || ec == net::error::connection_reset ||
           ec == http::error::partial_message || ec == net::error::eof)

@@ -305,6 +305,19 @@ expect_eq "$(jq -c 'select(.summary) | .summary | [.processed, .inserted, .rejec
 expect_eq "$(tail -1 "$TMP/stalllines" | jq -r 'has("summary")')" true "stalled bulk: summary is the last line"
 expect_eq "$(req "$ADMIN" POST /v1/query -d '{"sql":"SELECT title FROM feed WHERE title LIKE ? ORDER BY title","params":["Stall%"]}')" 200 "stalled bulk rows"
 expect_eq "$(jq -c '[.rows[].title]' "$TMP/body")" '["Stall1","Stall3"]' "stalled bulk: records before the stall committed, the cut-off line not"
+# A (buffered) request body that stalls past the body timeout: a 408 problem response that says
+# so and how much arrived, then the server closes (it used to close without a word).
+exec 6<>"/dev/tcp/127.0.0.1/$PORT_bt"
+printf 'POST /v1/query HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"sql":' "$READER" >&6
+timeout 20 cat <&6 > "$TMP/stallout"; rc=$?
+exec 6<&- 6>&-
+expect_eq "$rc" 0 "stalled request body: the server answers and closes"
+head -1 "$TMP/stallout" | grep -q '^HTTP/1.1 408' && ok || bad "stalled request body status: $(head -1 "$TMP/stallout")"
+tr -d '\r' < "$TMP/stallout" | sed -n '/^{/,$p' > "$TMP/stallbody"
+expect_eq "$(jq -r .code "$TMP/stallbody")" body_timeout "stalled request body code"
+jq -r .detail "$TMP/stallbody" | grep -q 'within 500 ms (the body timeout); 7 bytes of it arrived of the 100 announced' &&
+  ok || bad "stalled request body detail: $(cat "$TMP/stallbody")"
+expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT_bt/healthz")" 200 "server serves after a stalled body"
 kill -TERM "$PID_bt"; wait "$PID_bt"; expect_eq $? 0 "body-timeout server exits 0 on SIGTERM"
 
 # --- tenant isolation: beta's admin token on acme's data -----------------------------------------
