@@ -102,7 +102,7 @@ struct Shared {
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket&& socket, Shared& shared)
-      : stream_(std::move(socket)), shared_(shared), body_timer_(stream_.get_executor()) {}
+      : stream_(std::move(socket)), shared_(shared), read_timer_(stream_.get_executor()) {}
   ~Connection() {
     std::lock_guard lock(shared_.mu);
     shared_.connections.erase(this);
@@ -134,12 +134,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // has none (see on_head). Not boost::none: Beast 1.74 compares a Content-Length against an
     // unset limit as if it were exceeded.
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-    stream_.expires_after(shared_.options.header_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_head(ec); });
+    arm_read_timer(shared_.options.header_timeout);
+    http::async_read_header(stream_.socket(), buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->read_done();
+      self->on_head(ec);
+    });
   }
 
   void on_head(beast::error_code ec) {
+    // A head begun but not finished in time gets a 408 that says so; an idle keep-alive
+    // connection (nothing of a next request arrived) is closed without a word.
+    if (ec && read_timed_out_ && (buffer_.size() > 0 || parser_->got_some()))
+      return reply_and_close(http::status::request_timeout, "header_timeout",
+                             fmt::format("the request head did not arrive within {} ms (the header timeout)",
+                                         shared_.options.header_timeout.count()));
     if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
         ec == net::error::connection_reset || ec == net::error::eof)
       return close();
@@ -265,7 +273,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_write_failed_ = false;
     writing_ = false;
     read_pending_ = false;
-    body_timed_out_ = false;
+    read_timed_out_ = false;
     cancel_read_after_write_ = false;
     out_queue_.clear();
     shared_.workers_queued.fetch_add(1);
@@ -294,26 +302,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     piece_buf_.resize(kStreamReadBytes);
     stream_parser_->get().body().data = piece_buf_.data();
     stream_parser_->get().body().size = piece_buf_.size();
-    // The body timeout has a timer of its own and the read goes to the socket itself: when
-    // tcp_stream's timer fires it closes the socket, and the response could not tell the client
-    // that its body stalled and how far it got. Here only the read is cancelled (after a write
-    // in progress completes: cancelling the socket cancels both), and the response goes on.
-    const uint64_t gen = ++read_gen_;
-    read_pending_ = true;
-    body_timer_.expires_after(shared_.options.body_timeout);
-    body_timer_.async_wait([self = shared_from_this(), gen](beast::error_code ec) {
-      if (ec || gen != self->read_gen_ || !self->read_pending_) return;
-      self->body_timed_out_ = true;
-      if (self->writing_) self->cancel_read_after_write_ = true;
-      else self->cancel_read();
-    });
+    // The body timeout cancels only this read (see arm_read_timer): the response goes on and
+    // tells the client that its body stalled and how far its records got.
+    arm_read_timer(shared_.options.body_timeout);
     http::async_read_some(stream_.socket(), buffer_, *stream_parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->read_pending_ = false;
-      self->body_timer_.cancel();
+      self->read_done();
       if (ec == http::error::need_buffer) ec = {};
       if (ec) {
         std::string why;
-        if (self->body_timed_out_)
+        if (self->read_timed_out_)
           why = fmt::format("no body bytes arrived for {} ms, the body timeout", self->shared_.options.body_timeout.count());
         else if (ec == net::error::eof || ec == http::error::partial_message)
           why = "the client closed the connection";
@@ -352,6 +349,29 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void cancel_read() {
     beast::error_code ignored;
     stream_.socket().cancel(ignored);
+  }
+
+  // Reads (request heads, bodies, streamed body pieces) go to the socket itself with this timer
+  // instead of tcp_stream's: when tcp_stream's timer fires it closes the socket, and the client
+  // could not be told why (408) or, for a streamed bulk request, how far its records got. Call
+  // before starting the read; when the timer fires first, read_timed_out_ is set and the read is
+  // cancelled (after a write in progress completes: cancelling the socket cancels both).
+  void arm_read_timer(std::chrono::milliseconds limit) {
+    const uint64_t gen = ++read_gen_;
+    read_pending_ = true;
+    read_timed_out_ = false;
+    read_timer_.expires_after(limit);
+    read_timer_.async_wait([self = shared_from_this(), gen](beast::error_code ec) {
+      if (ec || gen != self->read_gen_ || !self->read_pending_) return;
+      self->read_timed_out_ = true;
+      if (self->writing_) self->cancel_read_after_write_ = true;
+      else self->cancel_read();
+    });
+  }
+  /// Call first in a read's completion handler.
+  void read_done() {
+    read_pending_ = false;
+    read_timer_.cancel();
   }
 
   void write_next() {
@@ -428,22 +448,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   bool stream_keep_alive_ok() const { return stream_parser_ && stream_parser_->get().keep_alive(); }
 
-  // The whole body must arrive within the body timeout. As for streamed bodies (read_piece), the
-  // timer is the connection's own and the read goes to the socket, so a timeout leaves the socket
-  // open for the 408 that says what happened (tcp_stream's timer would close it first).
+  // The whole body must arrive within the body timeout; past it the client gets a 408 that says
+  // so (see arm_read_timer).
   void read_body() {
-    const uint64_t gen = ++read_gen_;
-    read_pending_ = true;
-    body_timed_out_ = false;
-    body_timer_.expires_after(shared_.options.body_timeout);
-    body_timer_.async_wait([self = shared_from_this(), gen](beast::error_code ec) {
-      if (ec || gen != self->read_gen_ || !self->read_pending_) return;
-      self->body_timed_out_ = true;
-      self->cancel_read();  // nothing is being written while a request body is read
-    });
+    arm_read_timer(shared_.options.body_timeout);
     http::async_read(stream_.socket(), buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->read_pending_ = false;
-      self->body_timer_.cancel();
+      self->read_done();
       self->on_body(ec);
     });
   }
@@ -454,7 +464,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return reply_and_close(http::status::payload_too_large, "body_too_large",
                              fmt::format("the request body is larger than {} bytes", shared_.options.max_body_bytes));
     }
-    if (ec && body_timed_out_) {  // a slow client: say so before closing
+    if (ec && read_timed_out_) {  // a slow client: say so before closing
       finish_in_flight();
       const auto length = parser_->content_length();
       return reply_and_close(
@@ -575,10 +585,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool busy_ = false;
   Clock::time_point started_;
   Shared::SeriesMemo series_;  ///< used on the connection's strand only
-  // A streamed body's read timeout (see read_piece); strand only.
-  net::steady_timer body_timer_;
-  uint64_t read_gen_ = 0;  ///< numbers body reads, so a late timer never cancels a newer one
-  bool read_pending_ = false, body_timed_out_ = false, cancel_read_after_write_ = false;
+  // The read timeout (see arm_read_timer); strand only.
+  net::steady_timer read_timer_;
+  uint64_t read_gen_ = 0;  ///< numbers reads, so a late timer never cancels a newer one
+  bool read_pending_ = false, read_timed_out_ = false, cancel_read_after_write_ = false;
 };
 
 bool is_loopback(const net::ip::address& a) { return a.is_loopback(); }

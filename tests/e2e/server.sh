@@ -395,6 +395,14 @@ printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n' >&4
 timeout 20 cat <&4 > "$TMP/slow"; rc=$?
 expect_eq "$rc" 0 "slow head: connection closed by the server"
 exec 4<&- 4>&-
+head -1 "$TMP/slow" | grep -q '^HTTP/1.1 408' && ok || bad "slow head gets a 408: $(head -1 "$TMP/slow")"
+tr -d '\r' < "$TMP/slow" | sed -n '/^{/,$p' | jq -r '[.code, .detail] | join(": ")' | grep -q '^header_timeout: .*within 300 ms' &&
+  ok || bad "slow head 408 names the timeout: $(cat "$TMP/slow")"
+# an idle connection (no request begun) is closed without a response
+exec 4<>"/dev/tcp/127.0.0.1/$PORT_lim"
+timeout 20 cat <&4 > "$TMP/idle"; rc=$?
+exec 4<&- 4>&-
+expect_eq "$rc:$(wc -c < "$TMP/idle")" "0:0" "idle connection closed silently after the header timeout"
 # in flight: a request whose body never arrives holds the only slot -> 503 + Retry-After
 exec 5<>"/dev/tcp/127.0.0.1/$PORT_lim"
 printf 'POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{' >&5
