@@ -23,6 +23,7 @@
 #include "query/plan_cache.h"
 #include "query/planner.h"
 #include "query/shape_stats.h"
+#include "storage/deadline.h"
 #include "storage/sqlite/sqlite_backend.h"
 
 namespace eavdb {
@@ -303,11 +304,16 @@ struct Database::Impl {
     std::pair<std::string, std::vector<query::SqlParam>> driver;
   };
 
+  // With `deadline`, planning is bounded by it: its store reads (statistics, flat-table
+  // registry and sync state, catalog) are interrupted and Error(kTimeout) is thrown once it
+  // passes, as the executor does; a forced flat catch-up (a write) only starts before it.
   Prepared prepare(std::string_view sql, const std::vector<Value>& params, PlanKind kind, bool explain,
-                   int64_t max_flat_lag = 0) {
+                   int64_t max_flat_lag = 0, std::optional<std::chrono::steady_clock::time_point> deadline = {}) {
     if (sql.size() > query::kMaxQueryBytes)
       throw Error(ErrorCode::kLimit, fmt::format("query is {} bytes; at most {} are accepted", sql.size(),
                                                  query::kMaxQueryBytes));
+    storage::DeadlineScope deadline_scope(deadline);
+    deadline_scope.check("planning");
     Prepared p;
     p.snap = snapshot();
     bool reloaded = false;
@@ -336,7 +342,10 @@ struct Database::Impl {
       // A deferred flat table serves the query only when fresh enough for it.
       auto st = flat_state(bound.type->id);
       if (st.deferred && st.lag > std::max<int64_t>(0, max_flat_lag)) {
-        if (kind == PlanKind::kFlat) backend->flat_catch_up(*bound.type);  // forced: catch up first
+        if (kind == PlanKind::kFlat) {  // forced: catch up first
+          deadline_scope.check("planning");
+          backend->flat_catch_up(*bound.type);
+        }
         else flat = nullptr;
       }
     }
@@ -373,6 +382,7 @@ struct Database::Impl {
       p.compiled.tail_offset = offset;
       p.compiled.tail_limit = limit;
     }
+    deadline_scope.check("planning");
     return p;
   }
 
@@ -757,7 +767,7 @@ QueryResult Database::run_query(std::string_view sql, const std::vector<Value>& 
                                 const std::function<std::optional<QueryResult>(const std::vector<std::string>&)>*
                                     before_execute,
                                 const QueryOptions& options) const {
-  Impl::Prepared p = impl_->prepare(sql, params, options.plan, false, options.max_flat_lag);
+  Impl::Prepared p = impl_->prepare(sql, params, options.plan, false, options.max_flat_lag, options.deadline);
   const query::CompiledQuery& q = p.compiled;
   t_plan = nullptr;
   if (before_execute) {
@@ -780,7 +790,7 @@ QueryResult Database::run_query(std::string_view sql, const std::vector<Value>& 
       throw;
     impl_->reload_flats();
     impl_->plan_cache.clear();
-    Impl::Prepared eav = impl_->prepare(sql, params, PlanKind::kEav, false);
+    Impl::Prepared eav = impl_->prepare(sql, params, PlanKind::kEav, false, 0, options.deadline);
     result.rows = impl_->backend->execute(eav.compiled, options.deadline);
     t_plan = plan_name(eav.choice.source);
     if (options.plan_used) *options.plan_used = "eav";
@@ -816,7 +826,9 @@ double ms_since(std::chrono::steady_clock::time_point t) {
 
 ExplainResult Database::explain(std::string_view sql, const std::vector<Value>& params, bool analyze,
                                 const QueryOptions& options) const {
-  Impl::Prepared p = impl_->prepare(sql, params, options.plan, true, options.max_flat_lag);
+  Impl::Prepared p = impl_->prepare(sql, params, options.plan, true, options.max_flat_lag, options.deadline);
+  // The deadline bounds all of EXPLAIN: SQLite's plan, the run and the driver's row count.
+  storage::DeadlineScope deadline_scope(options.deadline);
   ExplainResult r;
   r.plan = p.choice.source == query::Layout::Source::kFlat ? "flat" : "eav";
   r.estimated_cost = p.choice.estimated_cost;
@@ -838,6 +850,7 @@ ExplainResult Database::explain(std::string_view sql, const std::vector<Value>& 
   // stops at the LIMIT inside the query).
   const bool index_order = p.choice.source == query::Layout::Source::kValueIndex && p.choice.leaf_paths.empty();
   if (PlanNode* d = driver_node(r.root); d && !index_order && d != &r.root) {
+    deadline_scope.check("EXPLAIN ANALYZE's row count");
     start = std::chrono::steady_clock::now();
     d->actual_rows = impl_->backend->count_rows(p.driver.first, p.driver.second);
     d->actual_ms = ms_since(start);

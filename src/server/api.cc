@@ -475,7 +475,7 @@ std::string bulk_summary_json(const std::string& op, const BatchResult& r) {
 
 }  // namespace
 
-std::optional<Response> Api::authorize(const Request& req, const RouteMatch& m, Caller& caller) {
+std::optional<Response> Api::authorize(const Request& req, const RouteMatch& m, Caller& caller, std::string& tenant) {
   if (options_.no_auth) {
     caller = {"default", Role::kAdmin, "no-auth"};
   } else {
@@ -508,6 +508,8 @@ std::optional<Response> Api::authorize(const Request& req, const RouteMatch& m, 
     }
     caller = {info->tenant, info->role, std::to_string(info->id)};
   }
+  // Authenticated from here on: every answer (429, 403 included) is counted for the tenant.
+  tenant = caller.tenant;
   int64_t retry_after = 0;
   const double now_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
   if (!options_.no_auth && !limiter_.allow(caller.key, now_s, retry_after)) {  // the limit is per token
@@ -568,8 +570,7 @@ Response Api::dispatch(const Request& req, std::string& route, std::string& tena
 
   // ---- authentication, rate limit, roles ----
   Caller caller;
-  if (auto refused = authorize(req, m, caller)) return std::move(*refused);
-  tenant = caller.tenant;
+  if (auto refused = authorize(req, m, caller, tenant)) return std::move(*refused);
 
   Database& db = tenant_db(caller.tenant);
   const auto p = [&](size_t i) -> const std::string& { return m.params.at(i); };
@@ -865,8 +866,7 @@ std::optional<Response> Api::handle_stream(const Request& head, BodyStream& body
     if (!target) fail(http::status::bad_request, "bad_target", "the request target is not a valid origin-form path");
     const RouteMatch m = match_route("POST", target->path);
     Caller caller;
-    if (auto refused = authorize(head, m, caller)) return refuse(std::move(*refused));
-    tenant = caller.tenant;
+    if (auto refused = authorize(head, m, caller, tenant)) return refuse(std::move(*refused));
     Database& db = tenant_db(caller.tenant);
     const EntityTypeDef type = db.require_type(m.params.at(0));
     const std::string op = target->param("op").value_or("");
@@ -888,10 +888,14 @@ std::optional<Response> Api::handle_stream(const Request& head, BodyStream& body
     }
     count_bulk(caller.tenant, op, r);
     if (body.failed()) {
+      const std::string why = body.failure();
+      const std::string dropped =
+          src.dropped_line() > 0 ? fmt::format("; line {} was cut off and not processed", src.dropped_line()) : "";
       out.write(error_line("body_incomplete",
-                           fmt::format("the request body ended early (connection lost or read timeout) after {} bytes; "
-                                       "the {} records before it were processed",
-                                       src.bytes_read(), r.processed)));
+                           fmt::format("the request body ended early ({}) after {} bytes; the {} records before it "
+                                       "were processed ({} inserted, {} updated, {} rejected){}",
+                                       why.empty() ? "connection lost or read timeout" : why, src.bytes_read(),
+                                       r.processed, r.inserted, r.updated, r.failed, dropped)));
     }
     out.write(bulk_summary_json(op, r) + "\n");
     count(200);

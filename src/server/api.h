@@ -116,7 +116,10 @@ class Api {
  private:
   struct Caller;
   Response dispatch(const Request& req, std::string& route, std::string& tenant);
-  std::optional<Response> authorize(const Request& req, const RouteMatch& m, Caller& caller);
+  /// Authenticates, rate-limits and checks the role. Sets `tenant` as soon as the token is known,
+  /// so a refusal after that (429, 403) is still counted for the caller's tenant; a 401 leaves it
+  /// empty. Returns the refusal to send, or std::nullopt; a role refusal throws HttpError (403).
+  std::optional<Response> authorize(const Request& req, const RouteMatch& m, Caller& caller, std::string& tenant);
   void count_bulk(const std::string& tenant, const std::string& op, const BatchResult& r);
   Database& tenant_db(const std::string& tenant);
   /// The token's grant when authorize() saw it live and nothing was committed to the store since

@@ -81,6 +81,11 @@ bool StreamedNdjsonSource::next_chunk() {
       }
       if (fill()) continue;
       if (buf_.empty()) return false;
+      if (body_.failed()) {  // cut off by a lost or stalled client: not a record the client sent
+        dropped_line_ = next_line_;
+        buf_.clear();
+        return false;
+      }
       end = buf_.size();  // the last line, without '\n'
     }
     std::string text = buf_.substr(0, end);

@@ -28,6 +28,9 @@ class BodyStream {
   virtual bool read(std::string& out) = 0;
   /// True when the body ended early (connection error, read timeout): not every record arrived.
   virtual bool failed() const = 0;
+  /// With failed(): why, for the client ("no body bytes for 500 ms (the body timeout)",
+  /// "connection lost: ..."); empty when the stream cannot tell.
+  virtual std::string failure() const { return {}; }
 };
 
 /// A response leaving in pieces.
@@ -53,6 +56,9 @@ class StreamedNdjsonSource final : public RecordSource {
   bool next(BatchRecord& out) override;
   /// Bytes of body read so far.
   uint64_t bytes_read() const noexcept { return bytes_read_; }
+  /// When the body failed (BodyStream::failed) in the middle of a line: that line's number (it
+  /// was cut off, so it was not parsed and is not a record); else 0.
+  int64_t dropped_line() const noexcept { return dropped_line_; }
 
  private:
   bool fill();  // reads more of the body into buf_; false at its end
@@ -70,6 +76,7 @@ class StreamedNdjsonSource final : public RecordSource {
   std::unique_ptr<RecordSource> chunk_;
   std::optional<BatchRecord> pending_;  // an over-long line's error record
   uint64_t bytes_read_ = 0;
+  int64_t dropped_line_ = 0;
 };
 
 }  // namespace eavdb::server

@@ -101,7 +101,8 @@ struct Shared {
 /// One client connection: reads requests, hands them to the workers, writes responses.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket&& socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+  Connection(tcp::socket&& socket, Shared& shared)
+      : stream_(std::move(socket)), shared_(shared), read_timer_(stream_.get_executor()) {}
   ~Connection() {
     std::lock_guard lock(shared_.mu);
     shared_.connections.erase(this);
@@ -133,12 +134,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // has none (see on_head). Not boost::none: Beast 1.74 compares a Content-Length against an
     // unset limit as if it were exceeded.
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
-    stream_.expires_after(shared_.options.header_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_head(ec); });
+    arm_read_timer(shared_.options.header_timeout);
+    http::async_read_header(stream_.socket(), buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->read_done();
+      self->on_head(ec);
+    });
   }
 
   void on_head(beast::error_code ec) {
+    // A head begun but not finished in time gets a 408 that says so; an idle keep-alive
+    // connection (nothing of a next request arrived) is closed without a word.
+    if (ec && read_timed_out_ && (buffer_.size() > 0 || parser_->got_some()))
+      return reply_and_close(http::status::request_timeout, "header_timeout",
+                             fmt::format("the request head did not arrive within {} ms (the header timeout)",
+                                         shared_.options.header_timeout.count()));
     if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted ||
         ec == net::error::connection_reset || ec == net::error::eof)
       return close();
@@ -204,6 +213,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
       std::lock_guard lock(mu_);
       return failed_;
     }
+    std::string failure() const override {
+      std::lock_guard lock(mu_);
+      return failure_;
+    }
     void start(Response head) override {
       net::post(c_->strand_executor(), [c = c_, h = std::move(head)]() mutable { c->write_stream_head(std::move(h)); });
     }
@@ -217,11 +230,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
 
     // Strand side.
-    void deliver(std::string piece, bool ended, bool failed) {
+    void deliver(std::string piece, bool ended, bool failed, std::string why = {}) {
       std::lock_guard lock(mu_);
       piece_ = std::move(piece);
       ended_ = ended_ || ended;
       failed_ = failed_ || failed;
+      if (failed && failure_.empty()) failure_ = std::move(why);
       asked_ = false;
       cv_.notify_all();
     }
@@ -242,6 +256,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::string piece_;
+    std::string failure_;  ///< why the body failed, for the client
     bool asked_ = false, ended_ = false, failed_ = false, write_failed_ = false;
     std::size_t queued_ = 0;
   };
@@ -257,6 +272,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_finishing_ = false;
     stream_write_failed_ = false;
     writing_ = false;
+    read_pending_ = false;
+    read_timed_out_ = false;
+    cancel_read_after_write_ = false;
     out_queue_.clear();
     shared_.workers_queued.fetch_add(1);
     net::post(shared_.workers, [self = shared_from_this(), head, bridge = bridge_] {
@@ -284,10 +302,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
     piece_buf_.resize(kStreamReadBytes);
     stream_parser_->get().body().data = piece_buf_.data();
     stream_parser_->get().body().size = piece_buf_.size();
-    stream_.expires_after(shared_.options.body_timeout);
-    http::async_read_some(stream_, buffer_, *stream_parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    // The body timeout cancels only this read (see arm_read_timer): the response goes on and
+    // tells the client that its body stalled and how far its records got.
+    arm_read_timer(shared_.options.body_timeout);
+    http::async_read_some(stream_.socket(), buffer_, *stream_parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->read_done();
       if (ec == http::error::need_buffer) ec = {};
-      if (ec) return self->bridge_->deliver({}, true, true);
+      if (ec) {
+        std::string why;
+        if (self->read_timed_out_)
+          why = fmt::format("no body bytes arrived for {} ms, the body timeout", self->shared_.options.body_timeout.count());
+        else if (ec == net::error::eof || ec == http::error::partial_message)
+          why = "the client closed the connection";
+        else
+          why = fmt::format("connection error: {}", ec.message());
+        return self->bridge_->deliver({}, true, true, std::move(why));
+      }
       const std::size_t got = self->piece_buf_.size() - self->stream_parser_->get().body().size;
       self->bridge_->deliver(std::string(self->piece_buf_.data(), got), self->stream_parser_->is_done(), false);
     });
@@ -316,8 +346,40 @@ class Connection : public std::enable_shared_from_this<Connection> {
     write_next();
   }
 
+  void cancel_read() {
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored);
+  }
+
+  // Reads (request heads, bodies, streamed body pieces) go to the socket itself with this timer
+  // instead of tcp_stream's: when tcp_stream's timer fires it closes the socket, and the client
+  // could not be told why (408) or, for a streamed bulk request, how far its records got. Call
+  // before starting the read; when the timer fires first, read_timed_out_ is set and the read is
+  // cancelled (after a write in progress completes: cancelling the socket cancels both).
+  void arm_read_timer(std::chrono::milliseconds limit) {
+    const uint64_t gen = ++read_gen_;
+    read_pending_ = true;
+    read_timed_out_ = false;
+    read_timer_.expires_after(limit);
+    read_timer_.async_wait([self = shared_from_this(), gen](beast::error_code ec) {
+      if (ec || gen != self->read_gen_ || !self->read_pending_) return;
+      self->read_timed_out_ = true;
+      if (self->writing_) self->cancel_read_after_write_ = true;
+      else self->cancel_read();
+    });
+  }
+  /// Call first in a read's completion handler.
+  void read_done() {
+    read_pending_ = false;
+    read_timer_.cancel();
+  }
+
   void write_next() {
     if (writing_) return;
+    if (cancel_read_after_write_) {  // the body timed out while a write was in progress
+      cancel_read_after_write_ = false;
+      if (read_pending_) cancel_read();
+    }
     if (!out_queue_.empty()) {
       if (!stream_started_) return;  // the head is written first
       auto piece = std::make_shared<std::string>(std::move(out_queue_.front()));
@@ -340,13 +402,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (!stream_finishing_) return;
     stream_finishing_ = false;
     const auto done = [self = shared_from_this()](bool ok) {
-      const bool reusable = ok && self->bridge_->body_complete() && self->stream_keep_alive_ok() && !self->shared_.stopping.load();
+      const bool body_complete = self->bridge_->body_complete();
+      const bool reusable = ok && body_complete && self->stream_keep_alive_ok() && !self->shared_.stopping.load();
       self->shared_.record(self->stream_route_, self->stream_method_, self->stream_status_,
                            std::chrono::duration<double>(Clock::now() - self->started_).count());
       self->bridge_->release();
       self->bridge_.reset();
       self->stream_parser_.reset();
       self->finish_in_flight();
+      // A body cut short may have unread bytes: closing now would reset the connection and could
+      // drop the response's tail (its error line) before the client read it.
+      if (ok && !body_complete) return self->linger_close();
       if (!reusable) return self->close();
       self->read_head();
     };
@@ -382,9 +448,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   bool stream_keep_alive_ok() const { return stream_parser_ && stream_parser_->get().keep_alive(); }
 
+  // The whole body must arrive within the body timeout; past it the client gets a 408 that says
+  // so (see arm_read_timer).
   void read_body() {
-    stream_.expires_after(shared_.options.body_timeout);
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    arm_read_timer(shared_.options.body_timeout);
+    http::async_read(stream_.socket(), buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->read_done();
       self->on_body(ec);
     });
   }
@@ -395,7 +464,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return reply_and_close(http::status::payload_too_large, "body_too_large",
                              fmt::format("the request body is larger than {} bytes", shared_.options.max_body_bytes));
     }
-    if (ec) {  // timeout (slow client), reset, or a malformed body (bad chunk encoding)
+    if (ec && read_timed_out_) {  // a slow client: say so before closing
+      finish_in_flight();
+      const auto length = parser_->content_length();
+      return reply_and_close(
+          http::status::request_timeout, "body_timeout",
+          fmt::format("the request body did not arrive within {} ms (the body timeout); {} bytes of it arrived{}",
+                      shared_.options.body_timeout.count(), parser_->get().body().size(),
+                      length ? fmt::format(" of the {} announced", *length) : std::string()));
+    }
+    if (ec) {  // reset, or a malformed body (bad chunk encoding)
       finish_in_flight();
       if (ec == beast::error::timeout || ec == net::error::operation_aborted || ec == net::error::connection_reset ||
           ec == http::error::partial_message || ec == net::error::eof)
@@ -462,6 +540,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     });
   }
 
+  /// Ends the response side (FIN after everything written) and closes once the client has closed
+  /// or kLingerTimeout passed, discarding what it still sends.
+  void linger_close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kLingerTimeout);
+    drain();
+  }
+
   void drain() {
     stream_.async_read_some(net::buffer(scratch_), [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) return self->close();
@@ -498,6 +585,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool busy_ = false;
   Clock::time_point started_;
   Shared::SeriesMemo series_;  ///< used on the connection's strand only
+  // The read timeout (see arm_read_timer); strand only.
+  net::steady_timer read_timer_;
+  uint64_t read_gen_ = 0;  ///< numbers reads, so a late timer never cancels a newer one
+  bool read_pending_ = false, read_timed_out_ = false, cancel_read_after_write_ = false;
 };
 
 bool is_loopback(const net::ip::address& a) { return a.is_loopback(); }

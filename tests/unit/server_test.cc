@@ -310,6 +310,48 @@ TEST(ServerBulkStream, MatchesTheInMemoryReaderForAnyPieceSize) {
   }
 }
 
+// A body that delivers `data`, then fails (a stalled or lost client) instead of ending.
+class FailingBody final : public BodyStream {
+ public:
+  explicit FailingBody(std::string data) : data_(std::move(data)) {}
+  bool read(std::string& out) override {
+    if (done_) return false;
+    done_ = true;
+    out += data_;
+    return true;
+  }
+  bool failed() const override { return done_; }
+  std::string failure() const override { return "stalled"; }
+
+ private:
+  std::string data_;
+  bool done_ = false;
+};
+
+// A body cut off in the middle of a line: the complete lines are records, the cut-off one is not
+// (it is not what the client sent: parsing it would reject or, worse, store a truncated record)
+// and its number is reported. A body that ends normally keeps its unterminated last line.
+TEST(ServerBulkStream, ALineCutOffByAFailedBodyIsNotARecord) {
+  EntityTypeDef type;
+  type.code = "movie";
+  AttributeDef title;
+  title.code = title.label = "title";
+  type.attributes = {title};
+  FailingBody cut("{\"title\":\"a\"}\nnot json\n{\"title\":\"b\"}\n{\"title\":\"c\"}");  // complete JSON, no newline
+  StreamedNdjsonSource src(cut, &type, 1024);
+  const std::vector<BatchRecord> got = drain(src);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_FALSE(got[0].error);
+  EXPECT_TRUE(got[1].error);
+  EXPECT_EQ(got[2].line, 3);
+  EXPECT_FALSE(got[2].error);
+  EXPECT_EQ(src.dropped_line(), 4);
+  PiecewiseBody whole("{\"title\":\"a\"}\n{\"title\":\"c\"}", 5);
+  StreamedNdjsonSource ok(whole, &type, 1024);
+  EXPECT_EQ(drain(ok).size(), 2u);
+  EXPECT_EQ(ok.dropped_line(), 0);
+}
+
 // The deadline is enforced by SQLite's progress handler: a deadline already in the past must
 // interrupt any query that runs more than a few thousand VM steps, deterministically.
 TEST(QueryDeadline, InterruptsTheQueryAndLeavesTheConnectionUsable) {
@@ -608,6 +650,88 @@ TEST(ApiFastPath, SharesTheRateLimitWithTheWorkerPath) {
   EXPECT_FALSE(fast->at(http::field::retry_after).empty());
   EXPECT_NE(fast->body().find("\"code\":\"rate_limited\""), std::string::npos);
   EXPECT_EQ(api.handle(get_request(target, token), route).result_int(), 429u);  // and there
+  std::filesystem::remove_all(dir);
+}
+
+
+// ---- per-tenant request counts --------------------------------------------------------------------
+
+Request json_request(http::verb verb, const std::string& target, const std::string& body, const std::string& token) {
+  Request req{verb, target, 11};
+  if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+  req.set(http::field::content_type, "application/json");
+  req.body() = body;
+  req.prepare_payload();
+  req.keep_alive(true);
+  return req;
+}
+
+// A streamed body nobody reads and a response nobody sends: handle_stream's refusals need neither.
+class NoBody final : public BodyStream, public ResponseStream {
+ public:
+  bool read(std::string&) override { return false; }
+  bool failed() const override { return false; }
+  void start(Response) override { started = true; }
+  void write(std::string piece) override { written += piece; }
+  bool started = false;
+  std::string written;
+};
+
+// A request authenticated as a tenant's token is counted for that tenant whatever the answer:
+// a role refusal (403, on the buffered and the streamed path) and a rate-limit refusal (429)
+// included. A request without a valid token (401) names no tenant and is counted for none.
+TEST(ServerTenantMetrics, CountsForbiddenAndLimitedRequestsForTheTokensTenant) {
+  const auto dir = fresh_dir("eavdb_tenant_403");
+  const std::string path = (dir / "t.db").string();
+  Database::open(path);
+  std::string reader, writer;
+  {
+    TokenStore store(path);
+    reader = store.create("acme", Role::kRead).second;
+    writer = store.create("acme", Role::kWrite).second;
+  }
+  {
+    Options o;
+    o.tenant = "acme";
+    auto db = Database::open(path, o);
+    define_movie(*db);
+  }
+  ServerOptions so;
+  so.db_url = path;
+  so.rate_limit = 0.001;  // ~no refill: each token's bucket holds exactly 3 requests
+  so.rate_burst = 3;
+  monitor::Registry metrics;
+  Api api(so, metrics);
+  std::string route;
+  const std::string movie = R"({"title":"Alien","year":1979})";
+  EXPECT_EQ(api.handle(json_request(http::verb::post, "/v1/entities/movie", movie, reader), route).result_int(), 403u);
+  EXPECT_EQ(api.handle(json_request(http::verb::post, "/v1/types", R"({"code":"x","attributes":[]})", writer), route)
+                .result_int(),
+            403u);
+  NoBody stream;
+  auto refused = api.handle_stream(json_request(http::verb::post, "/v1/bulk/movie?op=insert", "", reader), stream,
+                                   stream, route);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->result_int(), 403u);
+  EXPECT_FALSE(stream.started);
+  EXPECT_EQ(api.handle(get_request("/v1/types", reader), route).result_int(), 200u);
+  EXPECT_EQ(api.handle(get_request("/v1/types", reader), route).result_int(), 429u);  // the 4th of 3
+  EXPECT_EQ(api.handle(get_request("/v1/types"), route).result_int(), 401u);
+  EXPECT_EQ(api.handle(get_request("/v1/types", reader + "0"), route).result_int(), 401u);
+
+  const std::string acme = metrics.expose_only("tenant", "acme");
+  for (const char* series : {"{route=\"/v1/entities/{type}\",status=\"403\",tenant=\"acme\"} 1",
+                             "{route=\"/v1/types\",status=\"403\",tenant=\"acme\"} 1",
+                             "{route=\"/v1/bulk/{type}\",status=\"403\",tenant=\"acme\"} 1",
+                             "{route=\"/v1/types\",status=\"200\",tenant=\"acme\"} 1",
+                             "{route=\"/v1/types\",status=\"429\",tenant=\"acme\"} 1"})
+    EXPECT_NE(acme.find(std::string("eavdb_tenant_requests_total") + series), std::string::npos) << series << "\n" << acme;
+  // The tenant's own view (GET /v1/metrics) shows the same series to the tenant's token.
+  const Response own = api.handle(get_request("/v1/metrics", writer), route);
+  ASSERT_EQ(own.result_int(), 200u);
+  EXPECT_NE(own.body().find("status=\"403\",tenant=\"acme\""), std::string::npos) << own.body();
+  const std::string all = metrics.expose();
+  EXPECT_EQ(all.find("status=\"401\",tenant="), std::string::npos) << all;
   std::filesystem::remove_all(dir);
 }
 

@@ -10,11 +10,13 @@
 #include <optional>
 
 #include "eavdb/error.h"
+#include "storage/deadline.h"
 
 namespace eavdb::storage::sqlite {
 
 void check(sqlite3* db, int rc, std::string_view what) {
   if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE) return;
+  if (rc == SQLITE_INTERRUPT) DeadlineScope::rethrow_if_fired();  // the thread's deadline: kTimeout
   throw Error(ErrorCode::kStorage,
               fmt::format("sqlite: {}: {} ({})", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
                           sqlite3_errstr(rc)));

@@ -25,6 +25,7 @@
 #include <cerrno>
 
 #include "eavdb/error.h"
+#include "storage/deadline.h"
 #include "storage/sqlite/schema.sql.h"
 
 namespace eavdb::storage::sqlite {
@@ -125,13 +126,28 @@ void in_transaction(Connection& c, Fn&& fn) {
 
 }  // namespace
 
-// A reader connection borrowed from the pool; returned on destruction.
+// A reader connection borrowed from the pool; returned on destruction. Leased under a
+// DeadlineScope, its statements are interrupted once that deadline passes (Error(kTimeout)).
 class SqliteBackend::ReaderLease {
  public:
-  ReaderLease(SqliteBackend* owner, std::unique_ptr<Connection> c) : owner_(owner), c_(std::move(c)) {}
-  ReaderLease(ReaderLease&& o) noexcept : owner_(o.owner_), c_(std::move(o.c_)) {}
+  ReaderLease(SqliteBackend* owner, std::unique_ptr<Connection> c) : owner_(owner), c_(std::move(c)) {
+    if (DeadlineScope* scope = DeadlineScope::current()) {
+      limited_ = true;
+      sqlite3_progress_handler(
+          c_->raw(), 1000,
+          [](void* p) -> int {
+            auto* s = static_cast<DeadlineScope*>(p);
+            if (std::chrono::steady_clock::now() < s->deadline()) return 0;
+            s->mark_fired();
+            return 1;
+          },
+          scope);
+    }
+  }
+  ReaderLease(ReaderLease&& o) noexcept : owner_(o.owner_), c_(std::move(o.c_)), limited_(o.limited_) {}
   ~ReaderLease() {
     if (!c_) return;
+    if (limited_) sqlite3_progress_handler(c_->raw(), 0, nullptr, nullptr);
     std::lock_guard lock(owner_->pool_mu_);
     owner_->idle_readers_.push_back(std::move(c_));
     owner_->pool_cv_.notify_one();
@@ -142,6 +158,7 @@ class SqliteBackend::ReaderLease {
  private:
   SqliteBackend* owner_;
   std::unique_ptr<Connection> c_;
+  bool limited_ = false;  ///< a DeadlineScope's progress handler is installed
 };
 
 SqliteBackend::SqliteBackend(const std::string& path, bool create, int readers, int busy_timeout_ms,
