@@ -89,38 +89,53 @@ TEST(Statistics, EquiDepthHistogramAndEstimates) {
   EXPECT_EQ(query::estimate_eq(ns, StatKey(int64_t{1})), 0);
 }
 
-// ---- a store with one synthetic type --------------------------------------------------------------
-
-// item: code (varchar, distinct), grp (varchar, 10 values), n (int 0..count-1), price (decimal),
-// note (text), opt (int, on every third entity).
 // ---- plan choice on crafted statistics ------------------------------------------------------
+
+// A type with attributes numbered from 1 (`attrs`, then varchar `extra_N` up to `width`), a catalog
+// that knows only it, and a flat table over every attribute, indexed unless the attribute is text.
+struct CraftedType {
+  EntityTypeDef type;
+  flat::FlatTable flat;
+  query::Catalog catalog{[this](std::string_view code) -> const EntityTypeDef* { return code == type.code ? &type : nullptr; },
+                         [this] { return std::vector<std::string>{type.code}; }};
+
+  CraftedType(const std::string& code, const std::vector<std::pair<std::string, ValueType>>& attrs, std::size_t width = 0) {
+    type.id = 1;
+    type.code = code;
+    int64_t next = 1;
+    for (const auto& [a_code, a_type] : attrs) add(a_code, a_type, next++);
+    while (type.attributes.size() < width) {
+      add(fmt::format("extra_{}", next), ValueType::kVarchar, next);
+      ++next;
+    }
+    flat.type_id = 1;
+    flat.table = fmt::format("eav_flat_{}_1", code);
+  }
+  CraftedType(const CraftedType&) = delete;  // the catalog points at this object
+  CraftedType& operator=(const CraftedType&) = delete;
+
+ private:
+  void add(const std::string& a_code, ValueType a_type, int64_t id) {
+    AttributeDef a = attribute(a_code, a_type);
+    a.id = id;
+    type.attributes.push_back(a);
+    flat.attribute_ids.push_back(id);
+    if (a_type != ValueType::kText) flat.indexed_ids.push_back(id);
+  }
+};
 
 // A zipcodes-like type (6 attributes, flat table with an index on every non-text column) and
 // statistics for `entities` rows: which flat access path a GROUP BY gets, and why.
 TEST(PlanChoice, GroupByWalksTheKeyIndexOnlyWhenTheFlatTableFitsThePageCache) {
-  EntityTypeDef t;
-  t.id = 1;
-  t.code = "zipcode";
-  int64_t next = 1;
-  for (auto [code, type] : std::vector<std::pair<std::string, ValueType>>{{"zip_code", ValueType::kVarchar},
-                                                                          {"latitude", ValueType::kDecimal},
-                                                                          {"longitude", ValueType::kDecimal},
-                                                                          {"city", ValueType::kVarchar},
-                                                                          {"state", ValueType::kVarchar},
-                                                                          {"note", ValueType::kText}}) {
-    AttributeDef a = attribute(code, type);
-    a.id = next++;
-    t.attributes.push_back(a);
-  }
-  query::Catalog catalog{[&](std::string_view code) -> const EntityTypeDef* { return code == t.code ? &t : nullptr; },
-                         [&] { return std::vector<std::string>{t.code}; }};
-  flat::FlatTable flat;
-  flat.type_id = 1;
-  flat.table = "eav_flat_zipcode_1";
-  for (const auto& a : t.attributes) {
-    flat.attribute_ids.push_back(a.id);
-    if (a.type != ValueType::kText) flat.indexed_ids.push_back(a.id);
-  }
+  CraftedType c("zipcode", {{"zip_code", ValueType::kVarchar},
+                            {"latitude", ValueType::kDecimal},
+                            {"longitude", ValueType::kDecimal},
+                            {"city", ValueType::kVarchar},
+                            {"state", ValueType::kVarchar},
+                            {"note", ValueType::kText}});
+  const EntityTypeDef& t = c.type;
+  const query::Catalog& catalog = c.catalog;
+  const flat::FlatTable& flat = c.flat;
   auto stats_for = [&](int64_t entities) {
     query::TypeStats s;
     s.type_id = 1;
@@ -161,32 +176,14 @@ TEST(PlanChoice, GroupByWalksTheKeyIndexOnlyWhenTheFlatTableFitsThePageCache) {
 // are read again on every run, while the EAV plan reads narrow value tables. Crafted
 // statistics shaped like that catalog (42 columns, 745 measured bytes per flat row).
 TEST(PlanChoice, WideNonResidentFlatTableLosesLargeFetchesToTheEavPlan) {
-  EntityTypeDef t;
-  t.id = 1;
-  t.code = "product";
-  int64_t next = 1;
-  for (auto [code, type] : std::vector<std::pair<std::string, ValueType>>{{"sku", ValueType::kVarchar},
-                                                                          {"category", ValueType::kVarchar},
-                                                                          {"voltage", ValueType::kInt},
-                                                                          {"price", ValueType::kDecimal}}) {
-    AttributeDef a = attribute(code, type);
-    a.id = next++;
-    t.attributes.push_back(a);
-  }
-  while (t.attributes.size() < 42) {
-    AttributeDef a = attribute(fmt::format("extra_{}", next), ValueType::kVarchar);
-    a.id = next++;
-    t.attributes.push_back(a);
-  }
-  query::Catalog catalog{[&](std::string_view code) -> const EntityTypeDef* { return code == t.code ? &t : nullptr; },
-                         [&] { return std::vector<std::string>{t.code}; }};
-  flat::FlatTable flat;
-  flat.type_id = 1;
-  flat.table = "eav_flat_product_1";
-  for (const auto& a : t.attributes) {
-    flat.attribute_ids.push_back(a.id);
-    flat.indexed_ids.push_back(a.id);
-  }
+  CraftedType c("product", {{"sku", ValueType::kVarchar},
+                            {"category", ValueType::kVarchar},
+                            {"voltage", ValueType::kInt},
+                            {"price", ValueType::kDecimal}},
+                42);
+  const EntityTypeDef& t = c.type;
+  const query::Catalog& catalog = c.catalog;
+  flat::FlatTable& flat = c.flat;
   auto stats_for = [&](int64_t entities) {
     query::TypeStats s;
     s.type_id = 1;
@@ -233,6 +230,10 @@ TEST(PlanChoice, WideNonResidentFlatTableLosesLargeFetchesToTheEavPlan) {
   EXPECT_STREQ(source("SELECT id, price, voltage FROM product WHERE sku = 'SKU-1'", 200000, 745, cache), "flat");
 }
 
+// ---- a store with one synthetic type --------------------------------------------------------------
+
+// item: code (varchar, distinct), grp (varchar, 10 values), n (int 0..count-1), price (decimal),
+// note (text), opt (int, on every third entity).
 class PlannerDb : public ::testing::Test {
  protected:
   void SetUp() override { open(true); }

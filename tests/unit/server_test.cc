@@ -352,65 +352,6 @@ TEST(ServerBulkStream, ALineCutOffByAFailedBodyIsNotARecord) {
   EXPECT_EQ(ok.dropped_line(), 0);
 }
 
-// The deadline is enforced by SQLite's progress handler: a deadline already in the past must
-// interrupt any query that runs more than a few thousand VM steps, deterministically.
-TEST(QueryDeadline, InterruptsTheQueryAndLeavesTheConnectionUsable) {
-  const auto dir = std::filesystem::temp_directory_path() / ("eavdb_deadline_" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
-  Options o;
-  o.reader_connections = 1;  // the interrupted connection is the one the next query gets
-  auto db = Database::open((dir / "d.db").string(), o);
-  EntityTypeDef t;
-  t.code = "item";
-  AttributeDef name;
-  name.code = name.label = "name";
-  name.type = ValueType::kVarchar;
-  t.attributes = {name};
-  db->define_type(t);
-  {
-    Session s = db->session();
-    for (int i = 0; i < 3000; ++i) s.create("item").set("name", std::string("n") + std::to_string(i % 97));
-    s.flush();
-  }
-  const std::string sql = "SELECT name, COUNT(*) FROM item WHERE name LIKE '%5%' GROUP BY name";
-  QueryOptions late;
-  late.deadline = std::chrono::steady_clock::now() - std::chrono::seconds(1);
-  for (PlanKind kind : {PlanKind::kAuto, PlanKind::kEav}) {
-    late.plan = kind;
-    try {
-      db->query(sql, {}, late);
-      ADD_FAILURE() << "a query past its deadline returned";
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), ErrorCode::kTimeout) << e.what();
-      EXPECT_EQ(error_code_name(e.code()), "timeout");
-    }
-  }
-  try {
-    db->explain(sql, {}, true, late);
-    ADD_FAILURE() << "EXPLAIN ANALYZE past its deadline returned";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kTimeout) << e.what();
-  }
-  // The same connection answers the next query, and the interrupted one cached nothing.
-  std::string plan;
-  QueryOptions fine;
-  fine.deadline = std::chrono::steady_clock::now() + std::chrono::hours(1);
-  fine.plan_used = &plan;
-  const QueryResult r = db->query(sql, {}, fine);
-  EXPECT_EQ(plan, "eav");
-  int64_t total = 0;
-  for (const auto& row : r.rows) total += std::get<int64_t>(row[1]);
-  int64_t expected = 0;
-  for (int i = 0; i < 3000; ++i)
-    if ((std::string("n") + std::to_string(i % 97)).find('5') != std::string::npos) ++expected;
-  EXPECT_EQ(total, expected);
-  plan.clear();
-  db->query(sql, {}, fine);
-  EXPECT_EQ(plan, "cached");  // L4 answered the repeat
-  db.reset();
-  std::filesystem::remove_all(dir);
-}
-
 // ---- the I/O-thread fast path ---------------------------------------------------------------------
 
 std::filesystem::path fresh_dir(const std::string& name) {
