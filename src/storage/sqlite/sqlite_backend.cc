@@ -127,14 +127,18 @@ void in_transaction(Connection& c, Fn&& fn) {
 }  // namespace
 
 // A reader connection borrowed from the pool; returned on destruction. Leased under a
-// DeadlineScope, its statements are interrupted once that deadline passes (Error(kTimeout)).
+// DeadlineScope, its statements are interrupted once that deadline passes (Error(kTimeout)):
+// SQLite calls the progress handler every kProgressSteps VM instructions, and a non-zero return
+// interrupts the running statement (SQLITE_INTERRUPT).
 class SqliteBackend::ReaderLease {
  public:
+  static constexpr int kProgressSteps = 1000;
+
   ReaderLease(SqliteBackend* owner, std::unique_ptr<Connection> c) : owner_(owner), c_(std::move(c)) {
     if (DeadlineScope* scope = DeadlineScope::current()) {
       limited_ = true;
       sqlite3_progress_handler(
-          c_->raw(), 1000,
+          c_->raw(), kProgressSteps,
           [](void* p) -> int {
             auto* s = static_cast<DeadlineScope*>(p);
             if (std::chrono::steady_clock::now() < s->deadline()) return 0;
@@ -147,13 +151,19 @@ class SqliteBackend::ReaderLease {
   ReaderLease(ReaderLease&& o) noexcept : owner_(o.owner_), c_(std::move(o.c_)), limited_(o.limited_) {}
   ~ReaderLease() {
     if (!c_) return;
-    if (limited_) sqlite3_progress_handler(c_->raw(), 0, nullptr, nullptr);
+    clear_deadline();
     std::lock_guard lock(owner_->pool_mu_);
     owner_->idle_readers_.push_back(std::move(c_));
     owner_->pool_cv_.notify_one();
   }
   Connection* operator->() const { return c_.get(); }
   Connection& operator*() const { return *c_; }
+  /// Removes the deadline's progress handler (before ending a transaction, which must never be
+  /// interrupted); later statements run unlimited.
+  void clear_deadline() noexcept {
+    if (limited_) sqlite3_progress_handler(c_->raw(), 0, nullptr, nullptr);
+    limited_ = false;
+  }
 
  private:
   SqliteBackend* owner_;
@@ -1249,31 +1259,12 @@ std::vector<std::string> SqliteBackend::integrity_check() {
 }
 
 Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::chrono::steady_clock::time_point> deadline) {
+  // The time limit: the lease taken under this scope is interrupted once `deadline` passes (see
+  // ReaderLease); without one, a caller's scope (if any) still applies. The limit is cleared
+  // before the ROLLBACK/COMMIT so ending the transaction is never interrupted.
+  DeadlineScope limit(deadline);
   auto reader = lease_reader();
   Rows rows;
-  // The time limit: SQLite calls the progress handler every kProgressSteps VM instructions; a
-  // non-zero return interrupts the running statement (SQLITE_INTERRUPT). The handler is removed
-  // before the ROLLBACK/COMMIT so ending the transaction is never interrupted.
-  struct Limit {
-    std::chrono::steady_clock::time_point deadline;
-    bool fired = false;
-  } limit;
-  constexpr int kProgressSteps = 1000;
-  if (deadline) {
-    limit.deadline = *deadline;
-    sqlite3_progress_handler(
-        reader->raw(), kProgressSteps,
-        [](void* p) -> int {
-          auto* l = static_cast<Limit*>(p);
-          if (std::chrono::steady_clock::now() < l->deadline) return 0;
-          l->fired = true;
-          return 1;
-        },
-        &limit);
-  }
-  const auto clear_limit = [&] {
-    if (deadline) sqlite3_progress_handler(reader->raw(), 0, nullptr, nullptr);
-  };
   // Runs one statement, appending its rows (SELECT * rows widened to every attribute).
   auto run = [&](const query::CompiledQuery& cq) {
     Rows part;
@@ -1307,12 +1298,12 @@ Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::ch
       rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(skip));
       if (rows.size() > static_cast<size_t>(q.tail_limit)) rows.resize(static_cast<size_t>(q.tail_limit));
     }
-    clear_limit();
+    reader.clear_deadline();
     reader->exec("COMMIT");
   } catch (...) {
-    clear_limit();
+    reader.clear_deadline();
     sqlite3_exec(reader->raw(), "ROLLBACK", nullptr, nullptr, nullptr);
-    if (limit.fired)
+    if (limit.fired())
       throw Error(ErrorCode::kTimeout, "query interrupted: it ran past its time limit");
     throw;
   }
