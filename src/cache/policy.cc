@@ -787,10 +787,9 @@ class WTinyLfuPolicy final : public SlabPolicy {
     if (hits_in_sample_ + misses_in_sample_ >= sample_period()) climb();
   }
 
-  // The window climber (see the file comment), once per sample period.
+  // The window climber (see the file comment), once per sample period (maybe_climb calls it).
   void climb() {
     const uint64_t samples = hits_in_sample_ + misses_in_sample_;
-    if (samples < sample_period()) return;
     const bool first_fill = first_fill_period_;
     first_fill_period_ = false;
     const double hit_rate = static_cast<double>(hits_in_sample_) / static_cast<double>(samples);
