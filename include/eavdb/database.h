@@ -90,8 +90,10 @@ class Database {
   /// The write funnel: applies `changes` in one transaction (all or nothing). Inserts get ids in
   /// ascending order of their position. Throws Error(kConflict) when an expected_version does not
   /// match (nothing is written), Error(kNotFound) for an update/delete of a missing entity,
-  /// Error(kConstraint) for a unique violation. The tenant_id of `changes` is overwritten with
-  /// this Database's tenant.
+  /// Error(kConstraint) for a unique violation, Error(kInvalidArgument) when a write names a type
+  /// that is not this tenant's, or a value an attribute that is not of the entity's type or with
+  /// another value type (message: write index, entity, attribute, reason; nothing is written).
+  /// The tenant_id of `changes` is overwritten with this Database's tenant.
   CommitResult commit(ChangeSet changes);
 
   // ---- reads --------------------------------------------------------------------------------

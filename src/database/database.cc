@@ -51,6 +51,52 @@ double ms_between(std::chrono::steady_clock::time_point a, std::chrono::steady_c
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
+// Why `changes` may not be committed against `catalog` (this tenant's types), or "" when it may:
+// every write names a type of the tenant, and every value an attribute of that very type with
+// its declared value type. The planner relies on it: a value row of one of a type's attributes
+// belongs to an entity of that type and tenant, so EAV plans driven by a value index need no
+// eav_entity lookup to check the entity's type (query::Layout::entity_join). Attribute ids are
+// global (eav_attribute.id), so without this check a ChangeSet built by hand could store a value
+// of type A's attribute on an entity of type B. A binary search over the type's attribute ids
+// per value, so bulk commits do not notice it.
+std::string invalid_write(const ChangeSet& changes, const CatalogMap& catalog) {
+  struct Attrs {
+    const EntityTypeDef* type = nullptr;
+    std::vector<std::pair<int64_t, size_t>> ids;  // (attribute id, index into type->attributes), sorted
+  };
+  std::map<int64_t, Attrs> by_type;  // the types the writes name, built on first use
+  const Attrs* cur = nullptr;
+  for (size_t i = 0; i < changes.writes.size(); ++i) {
+    const EntityWrite& w = changes.writes[i];
+    if (!cur || cur->type->id != w.type_id) {
+      auto it = by_type.find(w.type_id);
+      if (it == by_type.end()) {
+        auto t = std::find_if(catalog.begin(), catalog.end(), [&](const auto& kv) { return kv.second.id == w.type_id; });
+        if (t == catalog.end())
+          return fmt::format("write {} (entity {}): type id {} is not an entity type of this tenant", i, w.id,
+                             w.type_id);
+        Attrs a;
+        a.type = &t->second;
+        for (size_t k = 0; k < a.type->attributes.size(); ++k) a.ids.emplace_back(a.type->attributes[k].id, k);
+        std::sort(a.ids.begin(), a.ids.end());
+        it = by_type.emplace(w.type_id, std::move(a)).first;
+      }
+      cur = &it->second;
+    }
+    for (const AttributeWrite& v : w.values) {
+      auto k = std::lower_bound(cur->ids.begin(), cur->ids.end(), std::pair<int64_t, size_t>{v.attribute_id, 0});
+      if (k == cur->ids.end() || k->first != v.attribute_id)
+        return fmt::format("write {} (entity {}): attribute id {} is not an attribute of type '{}'", i, w.id,
+                           v.attribute_id, cur->type->code);
+      const AttributeDef& a = cur->type->attributes[k->second];
+      if (a.type != v.type)
+        return fmt::format("write {} (entity {}): attribute '{}.{}' is {}, the write stores {}", i, w.id,
+                           cur->type->code, a.code, value_type_name(a.type), value_type_name(v.type));
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 struct Database::Impl {
@@ -587,6 +633,13 @@ void Database::flat_worker_loop() {
 
 CommitResult Database::commit(ChangeSet changes) {
   changes.tenant_id = impl_->tenant_id;
+  // Every value must belong to an attribute of its entity's type (see invalid_write); a type or
+  // attribute another process defined since the last catalog load is found after one reload.
+  if (std::string why = invalid_write(changes, *impl_->snapshot()); !why.empty()) {
+    impl_->reload_catalog();
+    why = invalid_write(changes, *impl_->snapshot());
+    if (!why.empty()) throw Error(ErrorCode::kInvalidArgument, "commit rejected: " + why);
+  }
   if (!impl_->caches) {
     CommitResult result = impl_->backend->commit(changes);
     impl_->note_writes(changes, result);

@@ -310,6 +310,17 @@ std::vector<bool> late_joins(const BoundQuery& q) {
   return any ? late : std::vector<bool>{};
 }
 
+bool reads_entity_column(const BoundColumn& c) {
+  return c.system != BoundColumn::System::kNone && c.system != BoundColumn::System::kId;
+}
+
+bool pred_reads_entity_column(const BoundPred& p) {
+  if (reads_entity_column(p.column)) return true;
+  for (const auto& c : p.children)
+    if (pred_reads_entity_column(*c)) return true;
+  return false;
+}
+
 // The join of the single GROUP BY key when it is an attribute whose flat column index can
 // deliver the groups in order (not text: text columns have no flat index), else -1.
 int group_order_join(const BoundQuery& q) {
@@ -726,9 +737,20 @@ bool choice_fits(const BoundQuery& q, const PlanChoice& c, const PlanContext& ct
   return covered(*q.where, prefix, c.leaf_paths);
 }
 
+bool needs_entity_row(const BoundQuery& q) {
+  for (const BoundValue& v : q.outputs)
+    if (v.agg != Agg::kCountStar && reads_entity_column(v.column)) return true;
+  for (const BoundColumn& g : q.group_by)
+    if (reads_entity_column(g)) return true;
+  for (const BoundOrder& o : q.order_by)
+    if (o.value.agg != Agg::kCountStar && reads_entity_column(o.value.column)) return true;
+  return q.where && pred_reads_entity_column(*q.where);
+}
+
 Layout make_layout(const BoundQuery& q, const PlanChoice& c, const PlanContext& ctx) {
   Layout l;
   l.source = c.source;
+  l.entity_join = !(c.source == Source::kValueIndex || c.source == Source::kUnion) || needs_entity_row(q);
   l.driver_join = c.driver_join;
   l.inner_order = c.inner_order;
   // A sorted page of an EAV plan that sorts (not an index-order top-N scan, which stops at LIMIT
@@ -822,7 +844,7 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
                                               source_table(q, c.driver_join)), rows, {}};
         rows *= sel[static_cast<std::size_t>(c.driver_join)];
       }
-      node = {"Join", "eav_entity by id", rows, {std::move(node)}};
+      if (needs_entity_row(q)) node = {"Join", "eav_entity by id", rows, {std::move(node)}};
       break;
     }
     case Source::kUnion: {
@@ -836,7 +858,7 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
       }
       rows = std::min(u.estimated_rows, n);
       u.estimated_rows = rows;
-      node = {"Join", "eav_entity by id", rows, {std::move(u)}};
+      node = needs_entity_row(q) ? PlanNodeInfo{"Join", "eav_entity by id", rows, {std::move(u)}} : std::move(u);
       break;
     }
     case Source::kLegacy: node = {"Legacy", "SQLite-ordered joins", n, {}}; break;

@@ -187,6 +187,12 @@ struct PlanContext {
 /// True when the flat table covers every attribute `q` touches (all of them for SELECT *).
 bool flat_covers(const BoundQuery& q, const flat::FlatTable& flat);
 
+/// True when `q` reads a system column of eav_entity other than id (version, created_at,
+/// updated_at) anywhere: output, WHERE, GROUP BY or ORDER BY. EAV plans driven by a value index
+/// or a union of them leave eav_entity out otherwise (Layout::entity_join) and are costed
+/// without its primary-key lookup per candidate row.
+bool needs_entity_row(const BoundQuery& q);
+
 /// Chooses the plan for `q`. Throws Error(kInvalidArgument) for kForceFlat when the type has no
 /// flat table or it does not cover the query's columns.
 PlanChoice choose_plan(const BoundQuery& q, const PlanContext& ctx);

@@ -18,6 +18,8 @@ class SqlBuilder {
   /// Column SQL of attribute joins (default aN.value) and the alias of the system columns.
   std::vector<std::string> join_columns;
   std::string system_alias = "e";
+  /// When set, the id column renders as this (a statement without eav_entity: the driver's id).
+  std::string id_column;
   std::vector<bool> inner_joins;  // per join: the WHERE makes its value non-null
   /// When set, every attribute column renders as this (a UNION branch reads one value table).
   std::string forced_column;
@@ -35,7 +37,7 @@ class SqlBuilder {
 
   void column(const BoundColumn& c) {
     switch (c.system) {
-      case BoundColumn::System::kId: return text(system_alias + ".id");
+      case BoundColumn::System::kId: return text(id_column.empty() ? system_alias + ".id" : id_column);
       case BoundColumn::System::kVersion: return text(system_alias + ".version");
       case BoundColumn::System::kCreatedAt: return text(system_alias + ".created_at");
       case BoundColumn::System::kUpdatedAt: return text(system_alias + ".updated_at");
@@ -195,9 +197,10 @@ void attribute_ref(SqlBuilder& b, const AttributeDef& a) {
   else b.param(a.id);
 }
 
-std::string join_sql(const BoundJoin& j, std::size_t k, std::string_view how) {
-  return fmt::format(" {} eav_value_{} a{} ON a{}.entity_id = e.id AND a{}.attribute_id = ", how,
-                     value_type_name(j.attribute->type), k + 1, k + 1, k + 1);
+// `id`: the entity id the value rows join on (e.id, or the driver's id without eav_entity).
+std::string join_sql(const BoundJoin& j, std::size_t k, std::string_view how, std::string_view id = "e.id") {
+  return fmt::format(" {} eav_value_{} a{} ON a{}.entity_id = {} AND a{}.attribute_id = ", how,
+                     value_type_name(j.attribute->type), k + 1, k + 1, id, k + 1);
 }
 
 // One UNION branch: the ids whose value satisfies leaf `p` (read from its index).
@@ -261,9 +264,18 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
                   fmt::format("WHERE expression alternates AND/OR too deeply for the SQLite backend "
                               "(nesting cost {}, at most {})", cost, kMaxSqlNesting));
   }
+  // Without eav_entity (Layout::entity_join): the id comes from the driver. Not for the outer
+  // statement of a late fetch, which looks its page's ids up by primary key anyway.
+  const bool no_entity = !layout.entity_join && !page &&
+                         (layout.source == Source::kValueIndex || layout.source == Source::kUnion);
+  std::string entity_id = "e.id";
+  if (no_entity) {
+    entity_id = layout.source == Source::kUnion ? "d.id" : fmt::format("a{}.entity_id", layout.driver_join + 1);
+    b.id_column = entity_id;
+  }
   b.text("SELECT ");
   if (q.star) {
-    b.text(flat ? "f.id" : "e.id");
+    b.text(flat ? "f.id" : entity_id);
     if (flat)
       for (const AttributeDef& a : q.type->attributes) b.text(fmt::format(", f.\"{}\"", a.code));
   } else {
@@ -340,8 +352,8 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
         b.text(" FROM eav_entity e");
       } else if (layout.source == Source::kValueIndex) {
         const auto d = static_cast<std::size_t>(layout.driver_join);
-        b.text(fmt::format(" FROM eav_value_{} a{} CROSS JOIN eav_entity e ON e.id = a{}.entity_id",
-                           value_type_name(q.joins[d].attribute->type), d + 1, d + 1));
+        b.text(fmt::format(" FROM eav_value_{} a{}", value_type_name(q.joins[d].attribute->type), d + 1));
+        if (!no_entity) b.text(fmt::format(" CROSS JOIN eav_entity e ON e.id = a{}.entity_id", d + 1));
         placed[d] = true;
         tie_break = fmt::format("a{}.entity_id", d + 1);
       } else {
@@ -350,28 +362,33 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
           if (k) b.text(" UNION ");
           union_branch(b, q, *layout.union_leaves[k]);
         }
-        b.text(") d CROSS JOIN eav_entity e ON e.id = d.id");
+        b.text(no_entity ? ") d" : ") d CROSS JOIN eav_entity e ON e.id = d.id");
+        if (no_entity) tie_break = "d.id";
       }
       for (int k : layout.inner_order) {
         const auto j = static_cast<std::size_t>(k);
         if (placed[j]) continue;
         placed[j] = true;
-        b.text(join_sql(q.joins[j], j, "CROSS JOIN"));
+        b.text(join_sql(q.joins[j], j, "CROSS JOIN", entity_id));
         attribute_ref(b, *q.joins[j].attribute);
       }
       for (std::size_t k = 0; k < q.joins.size(); ++k) {
         if (placed[k]) continue;
-        b.text(join_sql(q.joins[k], k, q.joins[k].inner ? "CROSS JOIN" : "LEFT JOIN"));
+        b.text(join_sql(q.joins[k], k, q.joins[k].inner ? "CROSS JOIN" : "LEFT JOIN", entity_id));
         attribute_ref(b, *q.joins[k].attribute);
       }
       b.text(" WHERE ");
       if (layout.source == Source::kValueIndex) {
         b.text(fmt::format("a{}.attribute_id = ", layout.driver_join + 1));
         attribute_ref(b, *q.joins[static_cast<std::size_t>(layout.driver_join)].attribute);
-        b.text(" AND ");
+        if (!no_entity) b.text(" AND ");
       }
-      b.text("e.type_id = ");
-      b.param(q.type->id);
+      if (!no_entity) {
+        b.text("e.type_id = ");
+        b.param(q.type->id);
+      } else if (layout.source == Source::kUnion) {
+        b.text("1");
+      }
       break;
     }
   }

@@ -56,6 +56,14 @@ struct Layout {
   std::vector<bool> late_joins;
   /// Internal to generate(): joins left out of the page statement of a late fetch.
   std::vector<bool> omit_joins;
+  /// kValueIndex / kUnion: false leaves eav_entity out of the statement (no primary-key lookup
+  /// per candidate row and no `e.type_id = ?` filter): the entity id is the driver's
+  /// entity_id (or the union's id). Exact only when the query reads no system column but id
+  /// (query::needs_entity_row) and every value row's attribute belongs to its entity's type,
+  /// which the commit funnel guarantees (Database::commit rejects any other write); then a value
+  /// row of one of the type's attributes can only belong to a live entity of that type and
+  /// tenant. make_layout sets it; the default keeps the join.
+  bool entity_join = true;
 };
 
 /// Generates the SQLite statement for `q`; may reorder AND/OR operands (they commute) so the
