@@ -8,7 +8,13 @@
 // always applied on top, so any plan returns exactly the reference answer.
 //
 // Cost model (units: one sequential index step = 1): a driver reading r rows costs r (index) +
-// r·kLookup (eav_entity by primary key); each further inner join costs kLookup per row reaching
+// r·kLookup (eav_entity by primary key; value-index and union plans leave that lookup out when
+// the query reads no system column but id, see Layout::entity_join, but are still charged for
+// it: the flat constants below were fitted against EAV plans that made it. Charging r alone
+// moved zipcodes Q7, catalog Q2/Q3/Q5 (200,000) and catalog Q3/Q5 (1,000,000) to EAV plans:
+// Q5 at 1M ran 3.8-4.7 ms against 6.5-8.1 ms flat, but Q3 at 1M 1.44 ms against 0.9-1.06 ms
+// flat, so re-fitting kLookup and the flat constants together is left to a calibration run);
+// each further inner join costs kLookup per row reaching
 // it and keeps the rows its conjuncts select (estimated); sorting R rows costs R·log2(R)·kSortStep;
 // a scan of the sort key's index in key order under LIMIT n stops after about n / selectivity
 // rows (costed kTopNRisk times higher: correlation between filter and key is not modelled).
@@ -189,8 +195,7 @@ bool flat_covers(const BoundQuery& q, const flat::FlatTable& flat);
 
 /// True when `q` reads a system column of eav_entity other than id (version, created_at,
 /// updated_at) anywhere: output, WHERE, GROUP BY or ORDER BY. EAV plans driven by a value index
-/// or a union of them leave eav_entity out otherwise (Layout::entity_join) and are costed
-/// without its primary-key lookup per candidate row.
+/// or a union of them leave eav_entity out otherwise (Layout::entity_join).
 bool needs_entity_row(const BoundQuery& q);
 
 /// Chooses the plan for `q`. Throws Error(kInvalidArgument) for kForceFlat when the type has no

@@ -815,6 +815,18 @@ TEST_F(PlannerDb, CommitRejectsValuesOfAnotherTypesAttributes) {
     EXPECT_EQ(db_->query("SELECT COUNT(*) FROM item", {}, QueryOptions{k}).rows.at(0).at(0), Value(int64_t{3}));
   }
   EXPECT_TRUE(db_->query("SELECT id FROM item WHERE code = 'bad'").rows.empty());
+  // A store written around the funnel (or before the check) is reported by the integrity check.
+  EXPECT_TRUE(db_->integrity_check().empty());
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(tmp_.file("p.db").c_str(), &raw), SQLITE_OK);
+  const std::string bad = fmt::format("INSERT INTO eav_value_int(entity_id, attribute_id, value) "
+                                      "SELECT min(id), {}, 5 FROM eav_entity WHERE type_id = {}", x, type_.id);
+  ASSERT_EQ(sqlite3_exec(raw, bad.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(raw);
+  const auto problems = db_->integrity_check();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("1 value rows in eav_value_int whose attribute is not of their entity's type"), std::string::npos)
+      << problems[0];
 }
 
 // EAV plans driven by a value index (or a union of them) leave eav_entity out when the query

@@ -1254,6 +1254,17 @@ std::vector<std::string> SqliteBackend::integrity_check() {
     orphans.step();
     if (int64_t n = orphans.column_int(0))
       problems.push_back(fmt::format("{} value rows of missing entities in {}", n, value_table(t)));
+    // ... of an attribute of the entity's own type, stored in the attribute's value table
+    // (Database::commit enforces it; value-index query plans rely on it, see query::Layout).
+    Statement foreign = reader->prepare_once(fmt::format(
+        "SELECT count(*) FROM {} v JOIN eav_entity e ON e.id = v.entity_id"
+        " LEFT JOIN eav_attribute a ON a.id = v.attribute_id"
+        " WHERE a.id IS NULL OR a.type_id != e.type_id OR a.value_type != '{}'",
+        value_table(t), value_type_name(t)));
+    foreign.step();
+    if (int64_t n = foreign.column_int(0))
+      problems.push_back(fmt::format("{} value rows in {} whose attribute is not of their entity's type or value type",
+                                     n, value_table(t)));
   }
   return problems;
 }
