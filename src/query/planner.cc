@@ -565,8 +565,8 @@ PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Esti
   const double sort_id_ordered = (orders_by_id_only(q) ? 0 : order) + fetches;
   // Drivers below are still charged kLookup per candidate for the eav_entity lookup that value-index
   // and union plans leave out when no system column but id is read (Layout::entity_join): the
-  // flat constants were fitted against EAV plans that made it, and without it catalog Q3 at
-  // 1,000,000 entities went to an EAV plan 1.5x slower than its flat plan (planner.h).
+  // flat constants were fitted against EAV plans that made it (what dropping it moved, and
+  // why it stays: planner.h).
 
   // The type's entity list, then every inner join, most selective first.
   PlanChoice best;
