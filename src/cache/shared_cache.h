@@ -8,7 +8,9 @@
 //    addressing whose slots hold the entries, also addressed by policy handle), and records the
 //    access in the shard's lossy read buffer (a ring of ReadRecord words: policy handle and key
 //    tag for a hit, key tag for a miss, so the drain hands the policy the key hash without
-//    looking the entry up again, and hits and misses reach the policy in the order they happened);
+//    looking the entry up again, and hits and misses reach the policy in the order they happened)
+//    at the index the lock's unlock hands out (ShardLock tickets), so recording costs no atomic
+//    read-modify-write beyond the lock's two;
 //  - the buffers are drained into the policies, under each shard's policy lock, by one
 //    maintenance thread per cache (Caffeine's maintenance task): a reader that finds its shard's
 //    buffer a quarter full wakes it (once: a flag, then a condition variable), and it drains every
@@ -18,9 +20,10 @@
 //    hit (sketch increment, LRU move, climber) runs off the reader's thread, and reads never wait
 //    on the policy. With SharedCacheOptions::maintenance_thread = false readers drain inline
 //    every kDrainEvery reads instead (the design before the thread);
-//  - writes (fill, invalidate) take the policy lock, drain the shard's buffer (so the policy sees
-//    every buffered access before an insert, as when driven directly), then take the map lock
-//    exclusively.
+//  - writes (fill, invalidate) take the policy lock, then the map lock exclusively; a fill first
+//    drains the shard's buffer, so the policy sees every buffered access before the insert that
+//    follows a miss, as when driven directly (a single-threaded replay gives the policy exactly
+//    the calls the simulator makes, test ReplayThroughCacheMatchesPolicyDrivenDirectly).
 //
 // Coherence: every key maps to one of kStripes invalidation stripes with an epoch counter. A
 // loader reads epoch(key) *before* it reads the source; put() stores the value only if the
@@ -43,7 +46,8 @@
 // while the others keep hitting the current value.
 //
 // Thread-safety: every method may be called from any thread. The maintenance thread is joined
-// by the destructor.
+// by the destructor. Not fork-safe: a child forked while a cache with a maintenance thread exists
+// must exec or _exit (the thread, and any policy lock it held, are not in the child).
 #pragma once
 
 #include <algorithm>
@@ -199,8 +203,9 @@ class HandleTable {
 
 /// One read recorded in a shard's read buffer: for a hit, the entry's policy handle and the
 /// 32-bit tag of its key (the upper half of its hash) in one 64-bit word, so draining a read needs
-/// neither the entry's slot nor the handle -> slot index; for a miss, the tag and kMissBit. The
-/// word 0 is "empty" (the handle is stored + 1; policy handles are below 2^30, so handle + 1 never
+/// neither the entry's slot nor the handle -> slot index; for a miss, the tag and kMissBit; for a
+/// read that records nothing (every shared read has a ticket, hence a word), kNothing. The word 0
+/// is "empty" (the handle is stored + 1; policy handles are below 2^30, so handle + 1 never
 /// reaches kMissBit). Stateless; thread-safe.
 struct ReadRecord {
   static constexpr uint64_t kEmpty = 0;
@@ -209,10 +214,14 @@ struct ReadRecord {
   static constexpr uint64_t pack(uint32_t tag, Handle handle) noexcept {
     return uint64_t{tag} << 32 | (uint64_t{handle} + 1);
   }
+  /// The word for a read that records nothing (it filled its ticket's slot: the drain skips it).
+  static constexpr uint64_t kNothing = kMissBit | 1;
   /// The word for a miss on a key with `tag`.
   static constexpr uint64_t miss(uint32_t tag) noexcept { return uint64_t{tag} << 32 | kMissBit; }
   /// True when a non-empty word records a miss.
-  static constexpr bool is_miss(uint64_t word) noexcept { return (static_cast<uint32_t>(word) & kMissBit) != 0; }
+  static constexpr bool is_miss(uint64_t word) noexcept { return static_cast<uint32_t>(word) == kMissBit; }
+  /// True when a non-empty word records a hit (neither a miss nor kNothing).
+  static constexpr bool is_hit(uint64_t word) noexcept { return (static_cast<uint32_t>(word) & kMissBit) == 0; }
   /// The tag of a non-empty word.
   static constexpr uint32_t tag(uint64_t word) noexcept { return static_cast<uint32_t>(word >> 32); }
   /// The handle of a non-empty hit word.
@@ -222,36 +231,52 @@ struct ReadRecord {
 /// The shard map's reader-writer lock (Lockable and SharedLockable, for std::unique_lock and
 /// std::shared_lock). A reader pays one atomic add to enter and one to leave, inline, where
 /// std::shared_mutex costs two calls into pthreads (about 4% of a cached find's profile).
-/// A writer sets the writer bit, which turns arriving readers away, then waits for the readers
-/// inside to leave. Writers here are short (fills, invalidations, expiries), so waiting spins and
-/// then yields instead of sleeping. Writer-preferring; not recursive. Thread-safe.
+/// Leaving also numbers the read: unlock_shared_ticket() returns how many shared unlocks came
+/// before it, which the cache uses as the read's index in its read buffer, so recording a read
+/// costs no atomic of its own. Entering counts into one word (with the writer bit), leaving into
+/// another; a writer sets the writer bit, which turns arriving readers away, then waits until
+/// every reader that entered has left (the counts agree). Writers here are short (fills,
+/// invalidations, expiries), so waiting spins and then yields instead of sleeping.
+/// Writer-preferring; not recursive. Thread-safe.
 class ShardLock {
  public:
   void lock_shared() noexcept {
     for (unsigned spins = 0;;) {
-      if (!(state_.fetch_add(kReader, std::memory_order_acquire) & kWriter)) return;
-      state_.fetch_sub(kReader, std::memory_order_relaxed);  // a writer has it or wants it
-      while (state_.load(std::memory_order_relaxed) & kWriter) backoff(spins);
+      if (!(entered_.fetch_add(kReader, std::memory_order_acquire) & kWriter)) return;
+      entered_.fetch_sub(kReader, std::memory_order_relaxed);  // a writer has it or wants it
+      while (entered_.load(std::memory_order_relaxed) & kWriter) backoff(spins);
     }
   }
-  void unlock_shared() noexcept { state_.fetch_sub(kReader, std::memory_order_release); }
+  /// Leaves shared mode; returns the number of shared unlocks of this lock before this one
+  /// (0, 1, 2, ...: each number is returned once).
+  uint64_t unlock_shared_ticket() noexcept { return left_.fetch_add(1, std::memory_order_release); }
+  void unlock_shared() noexcept { unlock_shared_ticket(); }
+  /// Shared unlocks so far (the next ticket).
+  uint64_t tickets() const noexcept { return left_.load(std::memory_order_acquire); }
   void lock() noexcept {
     unsigned spins = 0;
-    uint32_t s = state_.load(std::memory_order_relaxed);
+    uint64_t s = entered_.load(std::memory_order_relaxed);
     for (;;) {
       if (!(s & kWriter)) {
-        if (state_.compare_exchange_weak(s, s | kWriter, std::memory_order_acquire, std::memory_order_relaxed)) break;
+        if (entered_.compare_exchange_weak(s, s | kWriter, std::memory_order_acquire, std::memory_order_relaxed)) break;
       } else {
         backoff(spins);
-        s = state_.load(std::memory_order_relaxed);
+        s = entered_.load(std::memory_order_relaxed);
       }
     }
-    while (state_.load(std::memory_order_acquire) != kWriter) backoff(spins);  // readers inside leave
+    // Readers inside leave. Entered is read first: every reader it counts entered before the
+    // writer bit, so left can only reach it when all of them have left (a reader turned away
+    // counts itself out of entered again, never into left).
+    for (;;) {
+      const uint64_t entered = entered_.load(std::memory_order_acquire) / kReader;
+      if (left_.load(std::memory_order_acquire) == entered) return;
+      backoff(spins);
+    }
   }
-  void unlock() noexcept { state_.fetch_and(~kWriter, std::memory_order_release); }
+  void unlock() noexcept { entered_.fetch_and(~kWriter, std::memory_order_release); }
 
  private:
-  static constexpr uint32_t kWriter = 1, kReader = 2;
+  static constexpr uint64_t kWriter = 1, kReader = 2;
   static void backoff(unsigned& spins) noexcept {
     if (++spins < 64) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -261,7 +286,8 @@ class ShardLock {
       std::this_thread::yield();
     }
   }
-  std::atomic<uint32_t> state_{0};
+  std::atomic<uint64_t> entered_{0};  ///< writer bit | readers entered (and not turned away) × kReader
+  std::atomic<uint64_t> left_{0};     ///< shared unlocks
 };
 
 /// A sharded, concurrent, bounded cache from K to immutable V. Hash must be a stateless functor
@@ -410,7 +436,7 @@ class SharedCache {
       std::lock_guard plock(s.policy_mu);
       std::unique_lock mlock(s.map_mu);
       for (auto& slot : s.read_buffer) slot.store(ReadRecord::kEmpty, std::memory_order_relaxed);
-      s.read_tail.store(s.read_head.load(std::memory_order_acquire), std::memory_order_relaxed);
+      s.read_tail.store(s.map_mu.tickets(), std::memory_order_relaxed);
       s.stats.invalidations.fetch_add(s.table.size(), std::memory_order_relaxed);
       s.table.clear();
       s.bytes = 0;
@@ -444,10 +470,12 @@ class SharedCache {
     LevelStats out;
     for (const auto& sp : shards_) {
       const Shard& s = *sp;
-      // Every hit and every miss is one read record; a miss counts itself after its record.
+      // Every shared read has a ticket: a hit, a miss or one that records nothing; the last two
+      // count themselves after taking their ticket.
       const uint64_t misses = s.stats.misses.load(std::memory_order_acquire);
-      const uint64_t reads = s.read_head.load(std::memory_order_acquire);
-      out.hits += reads > misses ? reads - misses : 0;
+      const uint64_t other = misses + s.stats.unrecorded.load(std::memory_order_acquire);
+      const uint64_t reads = s.map_mu.tickets();
+      out.hits += reads > other ? reads - other : 0;
       out.misses += misses;
       out.evictions += s.stats.evictions.load(std::memory_order_relaxed);
       out.expirations += s.stats.expirations.load(std::memory_order_relaxed);
@@ -456,7 +484,7 @@ class SharedCache {
       out.early_refreshes += s.stats.early_refreshes.load(std::memory_order_relaxed);
       out.loads += s.stats.loads.load(std::memory_order_relaxed);
       out.load_ns += s.stats.load_ns.load(std::memory_order_relaxed);
-      std::shared_lock lock(s.map_mu);
+      std::lock_guard lock(s.policy_mu);  // every change to the table holds it (no shared read: no ticket)
       out.entries += s.table.size();
       out.bytes += s.bytes;
     }
@@ -528,7 +556,7 @@ class SharedCache {
     bool leader = false;
   };
   struct Counters {
-    std::atomic<uint64_t> misses{0}, evictions{0}, expirations{0}, invalidations{0},
+    std::atomic<uint64_t> misses{0}, unrecorded{0}, evictions{0}, expirations{0}, invalidations{0},
         stale_fills{0}, early_refreshes{0}, loads{0}, load_ns{0};
   };
   // Also the policy's EntrySource: key hash and weight of a live handle from its slot. The policy
@@ -542,10 +570,9 @@ class SharedCache {
     uint64_t bytes = 0;
     mutable std::mutex policy_mu;
     std::unique_ptr<Policy> policy;
-    std::array<std::atomic<uint64_t>, kReadBufferSize> read_buffer;  ///< ReadRecord words
-    /// Reads recorded so far (every hit and every miss is one: with stats.misses it also gives
-    /// the hit count).
-    alignas(64) std::atomic<uint64_t> read_head{0};
+    /// ReadRecord words, at the index of each shared read's ticket (map_mu.tickets() is the head;
+    /// with stats.misses and stats.unrecorded it also gives the hit count).
+    std::array<std::atomic<uint64_t>, kReadBufferSize> read_buffer;
     /// First buffered read not yet drained: written under policy_mu, read by readers every
     /// kDrainEvery reads to see how full the buffer is. Its own cache line: the drain writes it.
     alignas(64) std::atomic<uint64_t> read_tail{0};
@@ -599,30 +626,34 @@ class SharedCache {
   bool if_present(const K& key, OnHit&& on_hit) {
     const uint64_t h = hash_of(key);
     Shard& s = shard_of(h);
-    uint64_t record = ReadRecord::kEmpty;
+    uint64_t ticket = 0;
+    bool hit = false;
     {
-      std::shared_lock lock(s.map_mu);
+      SharedRead read(s, ticket);
       const Entry* n = s.table.find(key, h);
-      if (!n) return false;
-      if (n->expires_ns) {
+      bool usable = n != nullptr;
+      if (usable && n->expires_ns) {
         const int64_t now = now_ns();
-        if (now >= n->expires_ns) return false;
-        if (due_for_refresh(*n, now)) return false;  // the slow path refreshes it
+        usable = now < n->expires_ns && !due_for_refresh(*n, now);  // the slow path refreshes it
       }
-      on_hit(*n);
-      record = ReadRecord::pack(n->tag, n->handle1 - 1);
+      if (usable) {
+        on_hit(*n);
+        read.record = ReadRecord::pack(n->tag, n->handle1 - 1);
+        hit = true;
+      }
     }
-    record_read(s, record);  // counts the hit too (read_head)
-    return true;
+    after_read(s, ticket);
+    return hit;
   }
 
   ValuePtr lookup(const K& key, uint64_t h, bool& refresh) {
     Shard& s = shard_of(h);
     ValuePtr out;
-    uint64_t record = ReadRecord::kEmpty;
+    uint64_t ticket = 0;
     bool expired = false;
     {
-      std::shared_lock lock(s.map_mu);
+      SharedRead read(s, ticket);
+      read.record = ReadRecord::miss(static_cast<uint32_t>(h >> 32));
       if (const Entry* found = s.table.find(key, h)) {
         const Entry& n = *found;
         const int64_t now = n.expires_ns ? now_ns() : 0;
@@ -630,30 +661,44 @@ class SharedCache {
           expired = true;
         } else {
           out = n.value;
-          record = ReadRecord::pack(n.tag, n.handle1 - 1);
+          read.record = ReadRecord::pack(n.tag, n.handle1 - 1);
           if (n.expires_ns) refresh = due_for_refresh(n, now);
         }
       }
     }
-    if (out) {
-      record_read(s, record);  // counts the hit too (read_head)
-      return out;
+    if (!out) {
+      s.stats.misses.fetch_add(1, std::memory_order_release);  // after the ticket: see stats()
+      if (expired) remove_expired(s, key);
     }
-    if (expired) remove_expired(s, key);
-    record_read(s, ReadRecord::miss(static_cast<uint32_t>(h >> 32)));
-    s.stats.misses.fetch_add(1, std::memory_order_release);  // after the record: see stats()
-    return nullptr;
+    after_read(s, ticket);
+    return out;
   }
+
+  // A read of a shard under its map lock in shared mode: leaving takes the read's ticket and
+  // stores `record` in the read buffer at that index. Every shared read must leave a word there
+  // (kNothing when it records nothing: it is counted as such), or drains would stop at the hole
+  // until the ring laps.
+  struct SharedRead {
+    SharedRead(Shard& s, uint64_t& ticket) noexcept : s(s), ticket(ticket) { s.map_mu.lock_shared(); }
+    ~SharedRead() {
+      ticket = s.map_mu.unlock_shared_ticket();
+      s.read_buffer[ticket % kReadBufferSize].store(record, std::memory_order_relaxed);
+      if (record == ReadRecord::kNothing) s.stats.unrecorded.fetch_add(1, std::memory_order_release);
+    }
+    SharedRead(const SharedRead&) = delete;
+    SharedRead& operator=(const SharedRead&) = delete;
+    Shard& s;
+    uint64_t& ticket;
+    uint64_t record = ReadRecord::kNothing;
+  };
 
   // Lossy: when the ring laps before a drain the oldest records are lost (Caffeine does the
   // same). Every kDrainEvery reads the reader looks at the fill: 1/4 full wakes the maintenance
   // thread, 3/4 full (the thread is behind) drains here if the policy lock is free.
-  void record_read(Shard& s, uint64_t record) {
-    const uint64_t i = s.read_head.fetch_add(1, std::memory_order_relaxed);
-    s.read_buffer[i % kReadBufferSize].store(record, std::memory_order_relaxed);
-    if ((i + 1) % kDrainEvery != 0) return;
+  void after_read(Shard& s, uint64_t ticket) {
+    if ((ticket + 1) % kDrainEvery != 0) return;
     if (options_.maintenance_thread) {
-      const uint64_t pending = i + 1 - s.read_tail.load(std::memory_order_relaxed);
+      const uint64_t pending = ticket + 1 - s.read_tail.load(std::memory_order_relaxed);
       if (pending < kReadBufferSize / 4) return;
       if (pending < kReadBufferSize / 4 * 3) return wake_maintainer();
     }
@@ -684,7 +729,7 @@ class SharedCache {
       wakeups_.fetch_add(1, std::memory_order_relaxed);
       for (auto& sp : shards_) {
         Shard& s = *sp;
-        if (s.read_head.load(std::memory_order_acquire) == s.read_tail.load(std::memory_order_relaxed)) continue;
+        if (s.map_mu.tickets() == s.read_tail.load(std::memory_order_relaxed)) continue;
         std::lock_guard plock(s.policy_mu);
         drain(s);
       }
@@ -696,14 +741,14 @@ class SharedCache {
   // hits in batches, with the key hashes derived from the recorded tags, and each miss between
   // them. Handles may be stale (the entry was evicted since, its handle maybe recycled);
   // Policy::record_hits tolerates that. The drain stops at the first empty word: a reader has
-  // taken that index (read_head) but not stored its record yet, and the next drain starts there,
+  // taken that index (its ticket) but not stored its record yet, and the next drain starts there,
   // so a drain on another thread never skips a record in flight. A word is read and then cleared
   // with two plain atomic accesses, not an exchange (a locked instruction per read): a reader
   // storing into the same word between the two loses its record, which a lossy buffer allows
   // (only a reader a whole ring ahead of the drain can land there, and its index then stops
   // drains until the ring laps once more: overflow drops records either way, counted in dropped).
   void drain(Shard& s) {
-    const uint64_t head = s.read_head.load(std::memory_order_acquire);
+    const uint64_t head = s.map_mu.tickets();
     uint64_t from = s.read_tail.load(std::memory_order_relaxed);
     if (from == head) return;
     if (head - from > kReadBufferSize) {  // older ones were overwritten
@@ -728,7 +773,8 @@ class SharedCache {
     size_t n = 0;
     for (size_t k = 0; k < count; ++k) {
       const uint64_t word = words[k];
-      if (ReadRecord::is_miss(word)) {
+      if (!ReadRecord::is_hit(word)) {
+        if (!ReadRecord::is_miss(word)) continue;  // kNothing
         s.policy->record_hits(handles, hashes, n);
         n = 0;
         s.policy->record_miss(policy_hash_of_tag(ReadRecord::tag(word)));

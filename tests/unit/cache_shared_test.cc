@@ -2,6 +2,7 @@
 // XFetch early refresh, concurrent use (also run under ThreadSanitizer).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <chrono>
@@ -311,8 +312,38 @@ TEST(CacheShared, ReadRecordRoundTrips) {
     const uint64_t miss = ReadRecord::miss(tag);
     EXPECT_NE(miss, ReadRecord::kEmpty) << tag;
     EXPECT_TRUE(ReadRecord::is_miss(miss)) << tag;
+    EXPECT_FALSE(ReadRecord::is_hit(miss)) << tag;
     EXPECT_EQ(ReadRecord::tag(miss), tag);
   }
+  EXPECT_NE(ReadRecord::kNothing, ReadRecord::kEmpty);
+  EXPECT_FALSE(ReadRecord::is_miss(ReadRecord::kNothing));
+  EXPECT_FALSE(ReadRecord::is_hit(ReadRecord::kNothing));
+}
+
+// Every shared unlock returns its own ticket, and the tickets of a lock are 0, 1, 2, ... with no
+// gap (the cache indexes its read buffer by them), whatever the interleaving with writers.
+TEST(CacheShared, ShardLockTicketsAreDenseAndUnique) {
+  ShardLock lock;
+  constexpr int kThreads = 4, kReads = 5000;
+  std::vector<std::vector<uint64_t>> tickets(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kReads; ++i) {
+        if (i % 16 == t) {
+          std::unique_lock w(lock);  // writers take no ticket
+          continue;
+        }
+        lock.lock_shared();
+        tickets[t].push_back(lock.unlock_shared_ticket());
+      }
+    });
+  for (auto& th : threads) th.join();
+  std::vector<uint64_t> all;
+  for (const auto& v : tickets) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(lock.tickets(), all.size());
+  for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i], i);
 }
 
 // Zipf(alpha) ranks over n keys, scrambled, drawn by inverse CDF from a fixed seed.
