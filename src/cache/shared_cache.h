@@ -15,11 +15,13 @@
 //    maintenance thread per cache (Caffeine's maintenance task): a reader that finds its shard's
 //    buffer a quarter full wakes it (once: a flag, then a condition variable), and it drains every
 //    shard; it also wakes once a second. A reader drains inline (try_lock) only when its buffer
-//    is 3/4 full, i.e. the maintenance thread is behind; a ring that laps anyway loses its oldest
-//    records (lossy, as Caffeine's; counted in maintenance_stats().dropped). So the policy work of a
-//    hit (sketch increment, LRU move, climber) runs off the reader's thread, and reads never wait
-//    on the policy. With SharedCacheOptions::maintenance_thread = false readers drain inline
-//    every kDrainEvery reads instead (the design before the thread);
+//    is 3/4 full, i.e. the maintenance thread is behind, and waits for the policy lock only when
+//    the ring would otherwise lap (7/8 full); several readers lapping a ring together lose its
+//    oldest records (lossy, as Caffeine's; counted in maintenance_stats().dropped). So the policy
+//    work of a hit (sketch increment, LRU move, climber) runs off the reader's thread, and reads
+//    wait on the policy only when the maintenance thread is a whole ring behind. With
+//    SharedCacheOptions::maintenance_thread = false readers drain inline every kDrainEvery reads
+//    instead (the design before the thread);
 //  - writes (fill, invalidate) take the policy lock, then the map lock exclusively; a fill first
 //    drains the shard's buffer, so the policy sees every buffered access before the insert that
 //    follows a miss, as when driven directly (a single-threaded replay gives the policy exactly
@@ -692,15 +694,23 @@ class SharedCache {
     uint64_t record = ReadRecord::kNothing;
   };
 
-  // Lossy: when the ring laps before a drain the oldest records are lost (Caffeine does the
-  // same). Every kDrainEvery reads the reader looks at the fill: 1/4 full wakes the maintenance
-  // thread, 3/4 full (the thread is behind) drains here if the policy lock is free.
+  // Every kDrainEvery reads the reader looks at the fill: 1/4 full wakes the maintenance thread,
+  // 3/4 full (the thread is behind) drains here if the policy lock is free, and when the next
+  // kDrainEvery reads could lap the ring it waits for the lock (whoever holds it, e.g. a
+  // preempted maintenance thread, gets the CPU back) rather than lose records. So one reader
+  // never loses a record; several may, when they lap the ring together before one of them drains
+  // (lossy, as Caffeine's buffer and the inline rule without the thread; counted in dropped).
   void after_read(Shard& s, uint64_t ticket) {
     if ((ticket + 1) % kDrainEvery != 0) return;
     if (options_.maintenance_thread) {
       const uint64_t pending = ticket + 1 - s.read_tail.load(std::memory_order_relaxed);
       if (pending < kReadBufferSize / 4) return;
       if (pending < kReadBufferSize / 4 * 3) return wake_maintainer();
+      if (pending >= kReadBufferSize - kDrainEvery) {
+        std::lock_guard plock(s.policy_mu);
+        s.inline_drains.fetch_add(1, std::memory_order_relaxed);
+        return drain(s);
+      }
     }
     if (s.policy_mu.try_lock()) {
       std::lock_guard plock(s.policy_mu, std::adopt_lock);
