@@ -7,10 +7,25 @@
 //  - a read takes its shard's map lock in shared mode only (the map: HandleTable, open
 //    addressing whose slots hold the entries, also addressed by policy handle), and records the
 //    access in the shard's lossy read buffer (a ring of ReadRecord words: policy handle and key
-//    tag, so the drain hands the policy the key hash without looking the entry up again); the
-//    buffer is drained into the policy under the shard's policy lock by whoever finds it free
-//    (try_lock), so reads never wait on the policy;
-//  - writes (fill, invalidate) take the policy lock, then the map lock exclusively.
+//    tag for a hit, key tag for a miss, so the drain hands the policy the key hash without
+//    looking the entry up again, and hits and misses reach the policy in the order they happened)
+//    at the index the lock's unlock hands out (ShardLock tickets), so recording costs no atomic
+//    read-modify-write beyond the lock's two;
+//  - the buffers are drained into the policies, under each shard's policy lock, by one
+//    maintenance thread per cache (Caffeine's maintenance task): a reader that finds its shard's
+//    buffer a quarter full wakes it (once: a flag, then a condition variable), and it drains every
+//    shard; it also wakes once a second. A reader drains inline (try_lock) only when its buffer
+//    is 3/4 full, i.e. the maintenance thread is behind, and waits for the policy lock only when
+//    the ring would otherwise lap (7/8 full); several readers lapping a ring together lose its
+//    oldest records (lossy, as Caffeine's; counted in maintenance_stats().dropped). So the policy
+//    work of a hit (sketch increment, LRU move, climber) runs off the reader's thread, and reads
+//    wait on the policy only when the maintenance thread is a whole ring behind. With
+//    SharedCacheOptions::maintenance_thread = false readers drain inline every kDrainEvery reads
+//    instead (the design before the thread);
+//  - writes (fill, invalidate) take the policy lock, then the map lock exclusively; a fill first
+//    drains the shard's buffer, so the policy sees every buffered access before the insert that
+//    follows a miss, as when driven directly (a single-threaded replay gives the policy exactly
+//    the calls the simulator makes, test ReplayThroughCacheMatchesPolicyDrivenDirectly).
 //
 // Coherence: every key maps to one of kStripes invalidation stripes with an epoch counter. A
 // loader reads epoch(key) *before* it reads the source; put() stores the value only if the
@@ -32,7 +47,9 @@
 // early refresh when t − Δ·β·ln(U) ≥ T, U uniform in (0, 1]; one reader (single-flight) reloads
 // while the others keep hitting the current value.
 //
-// Thread-safety: every method may be called from any thread.
+// Thread-safety: every method may be called from any thread. The maintenance thread is joined
+// by the destructor. Not fork-safe: a child forked while a cache with a maintenance thread exists
+// must exec or _exit (the thread, and any policy lock it held, are not in the child).
 #pragma once
 
 #include <algorithm>
@@ -46,9 +63,11 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <pthread.h>
 #include <random>
 #include <shared_mutex>
 #include <thread>
+#include <time.h>
 #include <unordered_map>
 #include <vector>
 
@@ -66,6 +85,19 @@ struct SharedCacheOptions {
   int shards = 16;                    ///< rounded up to a power of two
   double ttl_jitter = 0.1;            ///< each TTL is scaled by a uniform factor in [1−j, 1+j]
   double xfetch_beta = 1.0;           ///< XFetch β (> 1 refreshes earlier); 0 disables early refresh
+  /// true: a maintenance thread (one per cache) drains the read buffers into the policies; false:
+  /// readers drain inline under the shard's policy lock (try_lock) every kDrainEvery reads.
+  bool maintenance_thread = true;
+};
+
+/// Work of a cache's read-buffer maintenance (SharedCache::maintenance_stats()), so the policy
+/// work moved off the readers' threads stays visible. Counters since construction.
+struct MaintenanceStats {
+  uint64_t wakeups = 0;        ///< drain rounds of the maintenance thread (woken or timed out)
+  uint64_t drained = 0;        ///< buffered reads (hits and misses) handed to the policies
+  uint64_t inline_drains = 0;  ///< drains run by readers (buffer 3/4 full, or no maintenance thread)
+  uint64_t dropped = 0;        ///< buffered reads overwritten before any drain reached them
+  int64_t thread_cpu_ns = -1;  ///< CPU time used by the maintenance thread (ns); -1 without one
 };
 
 /// Counters of one cache level (see eavdb/cache.h).
@@ -171,55 +203,82 @@ class HandleTable {
   size_t size_ = 0;
 };
 
-/// One read recorded in a shard's read buffer: the entry's policy handle and the 32-bit tag of
-/// its key (the upper half of its hash) in one 64-bit word, so draining a read needs neither the
-/// entry's slot nor the handle -> slot index. The word 0 is "empty" (the handle is stored + 1;
-/// policy handles are below 2^30). Stateless; thread-safe.
+/// One read recorded in a shard's read buffer: for a hit, the entry's policy handle and the
+/// 32-bit tag of its key (the upper half of its hash) in one 64-bit word, so draining a read needs
+/// neither the entry's slot nor the handle -> slot index; for a miss, the tag and kMissBit; for a
+/// read that records nothing (every shared read has a ticket, hence a word), kNothing. The word 0
+/// is "empty" (the handle is stored + 1; policy handles are below 2^30, so handle + 1 never
+/// reaches kMissBit). Stateless; thread-safe.
 struct ReadRecord {
   static constexpr uint64_t kEmpty = 0;
-  /// The word for a read of the entry under `handle` (≠ kNoHandle) whose key has `tag`.
+  static constexpr uint32_t kMissBit = 0x80000000u;
+  /// The word for a hit on the entry under `handle` (< 2^30) whose key has `tag`.
   static constexpr uint64_t pack(uint32_t tag, Handle handle) noexcept {
     return uint64_t{tag} << 32 | (uint64_t{handle} + 1);
   }
+  /// The word for a read that records nothing (it filled its ticket's slot: the drain skips it).
+  static constexpr uint64_t kNothing = kMissBit | 1;
+  /// The word for a miss on a key with `tag`.
+  static constexpr uint64_t miss(uint32_t tag) noexcept { return uint64_t{tag} << 32 | kMissBit; }
+  /// True when a non-empty word records a miss.
+  static constexpr bool is_miss(uint64_t word) noexcept { return static_cast<uint32_t>(word) == kMissBit; }
+  /// True when a non-empty word records a hit (neither a miss nor kNothing).
+  static constexpr bool is_hit(uint64_t word) noexcept { return (static_cast<uint32_t>(word) & kMissBit) == 0; }
   /// The tag of a non-empty word.
   static constexpr uint32_t tag(uint64_t word) noexcept { return static_cast<uint32_t>(word >> 32); }
-  /// The handle of a non-empty word.
+  /// The handle of a non-empty hit word.
   static constexpr Handle handle(uint64_t word) noexcept { return static_cast<Handle>(word) - 1; }
 };
 
 /// The shard map's reader-writer lock (Lockable and SharedLockable, for std::unique_lock and
 /// std::shared_lock). A reader pays one atomic add to enter and one to leave, inline, where
 /// std::shared_mutex costs two calls into pthreads (about 4% of a cached find's profile).
-/// A writer sets the writer bit, which turns arriving readers away, then waits for the readers
-/// inside to leave. Writers here are short (fills, invalidations, expiries), so waiting spins and
-/// then yields instead of sleeping. Writer-preferring; not recursive. Thread-safe.
+/// Leaving also numbers the read: unlock_shared_ticket() returns how many shared unlocks came
+/// before it, which the cache uses as the read's index in its read buffer, so recording a read
+/// costs no atomic of its own. Entering counts into one word (with the writer bit), leaving into
+/// another; a writer sets the writer bit, which turns arriving readers away, then waits until
+/// every reader that entered has left (the counts agree). Writers here are short (fills,
+/// invalidations, expiries), so waiting spins and then yields instead of sleeping.
+/// Writer-preferring; not recursive. Thread-safe.
 class ShardLock {
  public:
   void lock_shared() noexcept {
     for (unsigned spins = 0;;) {
-      if (!(state_.fetch_add(kReader, std::memory_order_acquire) & kWriter)) return;
-      state_.fetch_sub(kReader, std::memory_order_relaxed);  // a writer has it or wants it
-      while (state_.load(std::memory_order_relaxed) & kWriter) backoff(spins);
+      if (!(entered_.fetch_add(kReader, std::memory_order_acquire) & kWriter)) return;
+      entered_.fetch_sub(kReader, std::memory_order_relaxed);  // a writer has it or wants it
+      while (entered_.load(std::memory_order_relaxed) & kWriter) backoff(spins);
     }
   }
-  void unlock_shared() noexcept { state_.fetch_sub(kReader, std::memory_order_release); }
+  /// Leaves shared mode; returns the number of shared unlocks of this lock before this one
+  /// (0, 1, 2, ...: each number is returned once).
+  uint64_t unlock_shared_ticket() noexcept { return left_.fetch_add(1, std::memory_order_release); }
+  void unlock_shared() noexcept { unlock_shared_ticket(); }
+  /// Shared unlocks so far (the next ticket).
+  uint64_t tickets() const noexcept { return left_.load(std::memory_order_acquire); }
   void lock() noexcept {
     unsigned spins = 0;
-    uint32_t s = state_.load(std::memory_order_relaxed);
+    uint64_t s = entered_.load(std::memory_order_relaxed);
     for (;;) {
       if (!(s & kWriter)) {
-        if (state_.compare_exchange_weak(s, s | kWriter, std::memory_order_acquire, std::memory_order_relaxed)) break;
+        if (entered_.compare_exchange_weak(s, s | kWriter, std::memory_order_acquire, std::memory_order_relaxed)) break;
       } else {
         backoff(spins);
-        s = state_.load(std::memory_order_relaxed);
+        s = entered_.load(std::memory_order_relaxed);
       }
     }
-    while (state_.load(std::memory_order_acquire) != kWriter) backoff(spins);  // readers inside leave
+    // Readers inside leave. Entered is read first: every reader it counts entered before the
+    // writer bit, so left can only reach it when all of them have left (a reader turned away
+    // counts itself out of entered again, never into left).
+    for (;;) {
+      const uint64_t entered = entered_.load(std::memory_order_acquire) / kReader;
+      if (left_.load(std::memory_order_acquire) == entered) return;
+      backoff(spins);
+    }
   }
-  void unlock() noexcept { state_.fetch_and(~kWriter, std::memory_order_release); }
+  void unlock() noexcept { entered_.fetch_and(~kWriter, std::memory_order_release); }
 
  private:
-  static constexpr uint32_t kWriter = 1, kReader = 2;
+  static constexpr uint64_t kWriter = 1, kReader = 2;
   static void backoff(unsigned& spins) noexcept {
     if (++spins < 64) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -229,7 +288,8 @@ class ShardLock {
       std::this_thread::yield();
     }
   }
-  std::atomic<uint32_t> state_{0};
+  std::atomic<uint64_t> entered_{0};  ///< writer bit | readers entered (and not turned away) × kReader
+  std::atomic<uint64_t> left_{0};     ///< shared unlocks
 };
 
 /// A sharded, concurrent, bounded cache from K to immutable V. Hash must be a stateless functor
@@ -239,9 +299,14 @@ class SharedCache {
  public:
   using ValuePtr = std::shared_ptr<const V>;
   static constexpr int kStripes = 1024;   ///< invalidation stripes (epochs)
-  static constexpr uint32_t kReadBufferSize = 64;
+  static constexpr uint32_t kReadBufferSize = 256;  ///< read-buffer words per shard (power of 2)
+  /// Readers look at their shard's buffer fill every kDrainEvery reads: they wake the maintenance
+  /// thread from 1/4 full, drain inline from 3/4 full (every time without the thread).
+  static constexpr uint32_t kDrainEvery = 32;
 
-  /// Throws Error(kInvalidArgument) when a bound is 0.
+  /// Starts the maintenance thread unless options.maintenance_thread is false.
+  /// Throws Error(kInvalidArgument) when a bound is 0, std::system_error when the thread cannot
+  /// be started.
   explicit SharedCache(const SharedCacheOptions& options) : options_(options) {
     if (options.max_bytes == 0 || options.max_entries == 0)
       throw Error(ErrorCode::kInvalidArgument, "cache bounds must be positive");
@@ -257,7 +322,25 @@ class SharedCache {
                                  std::max<uint64_t>(1, options.max_entries / n), s.get());
       for (auto& slot : s->read_buffer) slot.store(ReadRecord::kEmpty, std::memory_order_relaxed);
     }
+    if (options.maintenance_thread) {
+      maintainer_ = std::thread([this] { maintain(); });
+      pthread_setname_np(maintainer_.native_handle(), "eavdb-l2-maint");
+      if (pthread_getcpuclockid(maintainer_.native_handle(), &maintainer_clock_) == 0) has_maintainer_clock_ = true;
+    }
   }
+
+  /// Stops and joins the maintenance thread. No other call may run concurrently.
+  ~SharedCache() {
+    if (!maintainer_.joinable()) return;
+    {
+      std::lock_guard lock(maint_mu_);
+      stop_ = true;
+    }
+    maint_cv_.notify_one();
+    maintainer_.join();
+  }
+  SharedCache(const SharedCache&) = delete;
+  SharedCache& operator=(const SharedCache&) = delete;
 
   /// The value cached for `key`, or nullptr (miss or expired). Records the access.
   ValuePtr get(const K& key) {
@@ -355,7 +438,7 @@ class SharedCache {
       std::lock_guard plock(s.policy_mu);
       std::unique_lock mlock(s.map_mu);
       for (auto& slot : s.read_buffer) slot.store(ReadRecord::kEmpty, std::memory_order_relaxed);
-      s.read_tail = s.read_head.load(std::memory_order_acquire);
+      s.read_tail.store(s.map_mu.tickets(), std::memory_order_relaxed);
       s.stats.invalidations.fetch_add(s.table.size(), std::memory_order_relaxed);
       s.table.clear();
       s.bytes = 0;
@@ -389,8 +472,13 @@ class SharedCache {
     LevelStats out;
     for (const auto& sp : shards_) {
       const Shard& s = *sp;
-      out.hits += s.read_head.load(std::memory_order_relaxed);
-      out.misses += s.stats.misses.load(std::memory_order_relaxed);
+      // Every shared read has a ticket: a hit, a miss or one that records nothing; the last two
+      // count themselves after taking their ticket.
+      const uint64_t misses = s.stats.misses.load(std::memory_order_acquire);
+      const uint64_t other = misses + s.stats.unrecorded.load(std::memory_order_acquire);
+      const uint64_t reads = s.map_mu.tickets();
+      out.hits += reads > other ? reads - other : 0;
+      out.misses += misses;
       out.evictions += s.stats.evictions.load(std::memory_order_relaxed);
       out.expirations += s.stats.expirations.load(std::memory_order_relaxed);
       out.invalidations += s.stats.invalidations.load(std::memory_order_relaxed);
@@ -398,7 +486,7 @@ class SharedCache {
       out.early_refreshes += s.stats.early_refreshes.load(std::memory_order_relaxed);
       out.loads += s.stats.loads.load(std::memory_order_relaxed);
       out.load_ns += s.stats.load_ns.load(std::memory_order_relaxed);
-      std::shared_lock lock(s.map_mu);
+      std::lock_guard lock(s.policy_mu);  // every change to the table holds it (no shared read: no ticket)
       out.entries += s.table.size();
       out.bytes += s.bytes;
     }
@@ -417,6 +505,34 @@ class SharedCache {
 
   /// The options it was built with.
   const SharedCacheOptions& options() const noexcept { return options_; }
+
+  /// The key hash the policies know `key` by (for replaying a trace into a Policy directly and
+  /// comparing). Stateless.
+  static uint64_t policy_key_hash(const K& key) noexcept { return policy_hash(hash_of(key)); }
+
+  /// Drains every shard's read buffer into its policy now, on the calling thread (what the
+  /// maintenance thread does when woken; tests use it to apply buffered reads at a known point).
+  void run_maintenance() {
+    for (auto& sp : shards_) {
+      std::lock_guard plock(sp->policy_mu);
+      drain(*sp);
+    }
+  }
+
+  /// Counters of the read-buffer maintenance, with the maintenance thread's CPU time.
+  MaintenanceStats maintenance_stats() const {
+    MaintenanceStats out;
+    out.wakeups = wakeups_.load(std::memory_order_relaxed);
+    for (const auto& sp : shards_) {
+      out.drained += sp->drained.load(std::memory_order_relaxed);
+      out.inline_drains += sp->inline_drains.load(std::memory_order_relaxed);
+      out.dropped += sp->dropped.load(std::memory_order_relaxed);
+    }
+    timespec t{};
+    if (has_maintainer_clock_ && clock_gettime(maintainer_clock_, &t) == 0)
+      out.thread_cpu_ns = static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+    return out;
+  }
 
  private:
   // One slot of the shard's table; 64 bytes (one cache line) for keys of up to 16 bytes.
@@ -442,7 +558,7 @@ class SharedCache {
     bool leader = false;
   };
   struct Counters {
-    std::atomic<uint64_t> misses{0}, evictions{0}, expirations{0}, invalidations{0},
+    std::atomic<uint64_t> misses{0}, unrecorded{0}, evictions{0}, expirations{0}, invalidations{0},
         stale_fills{0}, early_refreshes{0}, loads{0}, load_ns{0};
   };
   // Also the policy's EntrySource: key hash and weight of a live handle from its slot. The policy
@@ -456,10 +572,13 @@ class SharedCache {
     uint64_t bytes = 0;
     mutable std::mutex policy_mu;
     std::unique_ptr<Policy> policy;
-    std::array<std::atomic<uint64_t>, kReadBufferSize> read_buffer;  ///< ReadRecord words
-    /// Reads recorded so far (every hit is one: it also serves as the hit counter).
-    std::atomic<uint64_t> read_head{0};
-    uint64_t read_tail = 0;  ///< first buffered read not yet drained (policy_mu)
+    /// ReadRecord words, at the index of each shared read's ticket (map_mu.tickets() is the head;
+    /// with stats.misses and stats.unrecorded it also gives the hit count).
+    std::array<std::atomic<uint64_t>, kReadBufferSize> read_buffer;
+    /// First buffered read not yet drained: written under policy_mu, read by readers every
+    /// kDrainEvery reads to see how full the buffer is. Its own cache line: the drain writes it.
+    alignas(64) std::atomic<uint64_t> read_tail{0};
+    std::atomic<uint64_t> drained{0}, inline_drains{0}, dropped{0};  ///< MaintenanceStats
     std::mutex flight_mu;
     std::unordered_map<K, std::shared_ptr<Flight>, Hash> flights;
     Counters stats;
@@ -509,30 +628,34 @@ class SharedCache {
   bool if_present(const K& key, OnHit&& on_hit) {
     const uint64_t h = hash_of(key);
     Shard& s = shard_of(h);
-    uint64_t record = ReadRecord::kEmpty;
+    uint64_t ticket = 0;
+    bool hit = false;
     {
-      std::shared_lock lock(s.map_mu);
+      SharedRead read(s, ticket);
       const Entry* n = s.table.find(key, h);
-      if (!n) return false;
-      if (n->expires_ns) {
+      bool usable = n != nullptr;
+      if (usable && n->expires_ns) {
         const int64_t now = now_ns();
-        if (now >= n->expires_ns) return false;
-        if (due_for_refresh(*n, now)) return false;  // the slow path refreshes it
+        usable = now < n->expires_ns && !due_for_refresh(*n, now);  // the slow path refreshes it
       }
-      on_hit(*n);
-      record = ReadRecord::pack(n->tag, n->handle1 - 1);
+      if (usable) {
+        on_hit(*n);
+        read.record = ReadRecord::pack(n->tag, n->handle1 - 1);
+        hit = true;
+      }
     }
-    record_read(s, record);  // counts the hit too (read_head)
-    return true;
+    after_read(s, ticket);
+    return hit;
   }
 
   ValuePtr lookup(const K& key, uint64_t h, bool& refresh) {
     Shard& s = shard_of(h);
     ValuePtr out;
-    uint64_t record = ReadRecord::kEmpty;
+    uint64_t ticket = 0;
     bool expired = false;
     {
-      std::shared_lock lock(s.map_mu);
+      SharedRead read(s, ticket);
+      read.record = ReadRecord::miss(static_cast<uint32_t>(h >> 32));
       if (const Entry* found = s.table.find(key, h)) {
         const Entry& n = *found;
         const int64_t now = n.expires_ns ? now_ns() : 0;
@@ -540,58 +663,137 @@ class SharedCache {
           expired = true;
         } else {
           out = n.value;
-          record = ReadRecord::pack(n.tag, n.handle1 - 1);
+          read.record = ReadRecord::pack(n.tag, n.handle1 - 1);
           if (n.expires_ns) refresh = due_for_refresh(n, now);
         }
       }
     }
-    if (out) {
-      record_read(s, record);  // counts the hit too (read_head)
-      return out;
+    if (!out) {
+      s.stats.misses.fetch_add(1, std::memory_order_release);  // after the ticket: see stats()
+      if (expired) remove_expired(s, key);
     }
-    s.stats.misses.fetch_add(1, std::memory_order_relaxed);
-    if (expired) remove_expired(s, key);
+    after_read(s, ticket);
+    return out;
+  }
+
+  // A read of a shard under its map lock in shared mode: leaving takes the read's ticket and
+  // stores `record` in the read buffer at that index. Every shared read must leave a word there
+  // (kNothing when it records nothing: it is counted as such), or drains would stop at the hole
+  // until the ring laps.
+  struct SharedRead {
+    SharedRead(Shard& s, uint64_t& ticket) noexcept : s(s), ticket(ticket) { s.map_mu.lock_shared(); }
+    ~SharedRead() {
+      ticket = s.map_mu.unlock_shared_ticket();
+      s.read_buffer[ticket % kReadBufferSize].store(record, std::memory_order_relaxed);
+      if (record == ReadRecord::kNothing) s.stats.unrecorded.fetch_add(1, std::memory_order_release);
+    }
+    SharedRead(const SharedRead&) = delete;
+    SharedRead& operator=(const SharedRead&) = delete;
+    Shard& s;
+    uint64_t& ticket;
+    uint64_t record = ReadRecord::kNothing;
+  };
+
+  // Every kDrainEvery reads the reader looks at the fill: 1/4 full wakes the maintenance thread,
+  // 3/4 full (the thread is behind) drains here if the policy lock is free, and when the next
+  // kDrainEvery reads could lap the ring it waits for the lock (whoever holds it, e.g. a
+  // preempted maintenance thread, gets the CPU back) rather than lose records. So one reader
+  // never loses a record; several may, when they lap the ring together before one of them drains
+  // (lossy, as Caffeine's buffer and the inline rule without the thread; counted in dropped).
+  void after_read(Shard& s, uint64_t ticket) {
+    if ((ticket + 1) % kDrainEvery != 0) return;
+    if (options_.maintenance_thread) {
+      const uint64_t pending = ticket + 1 - s.read_tail.load(std::memory_order_relaxed);
+      if (pending < kReadBufferSize / 4) return;
+      if (pending < kReadBufferSize / 4 * 3) return wake_maintainer();
+      if (pending >= kReadBufferSize - kDrainEvery) {
+        std::lock_guard plock(s.policy_mu);
+        s.inline_drains.fetch_add(1, std::memory_order_relaxed);
+        return drain(s);
+      }
+    }
     if (s.policy_mu.try_lock()) {
       std::lock_guard plock(s.policy_mu, std::adopt_lock);
-      s.policy->record_miss(policy_hash(h));
-      drain(s);
-    }
-    return nullptr;
-  }
-
-  // Lossy: when the ring is full the access is simply not recorded (Caffeine does the same).
-  void record_read(Shard& s, uint64_t record) {
-    const uint64_t i = s.read_head.fetch_add(1, std::memory_order_relaxed);
-    s.read_buffer[i % kReadBufferSize].store(record, std::memory_order_relaxed);
-    if ((i + 1) % (kReadBufferSize / 2) == 0 && s.policy_mu.try_lock()) {
-      std::lock_guard plock(s.policy_mu, std::adopt_lock);
+      s.inline_drains.fetch_add(1, std::memory_order_relaxed);
       drain(s);
     }
   }
 
-  // Under policy_mu: replays buffered hits into the policy, with the key hashes derived from the
-  // recorded tags. Handles may be stale (the entry was evicted since, its handle maybe recycled);
-  // Policy::record_hits tolerates that. A word is read and then cleared with two plain atomic
-  // accesses, not an exchange (a locked instruction per read): a reader storing into the same
-  // word between the two loses its record, which a lossy buffer allows (only a reader 64 reads
-  // ahead of the drain can land there).
+  // Once per batch: the flag is set until the thread starts its next round, so readers of other
+  // shards that find their buffers a quarter full meanwhile neither lock nor signal.
+  void wake_maintainer() {
+    if (wake_.load(std::memory_order_relaxed) || wake_.exchange(true, std::memory_order_acq_rel)) return;
+    std::lock_guard lock(maint_mu_);  // orders the flag with the thread's predicate check
+    maint_cv_.notify_one();
+  }
+
+  // The maintenance thread: waits for a wake-up (or a second), then drains every shard whose
+  // buffer holds records.
+  void maintain() {
+    std::unique_lock lock(maint_mu_);
+    for (;;) {
+      maint_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stop_ || wake_.load(std::memory_order_acquire); });
+      if (stop_) return;
+      lock.unlock();
+      wake_.store(false, std::memory_order_release);
+      wakeups_.fetch_add(1, std::memory_order_relaxed);
+      for (auto& sp : shards_) {
+        Shard& s = *sp;
+        if (s.map_mu.tickets() == s.read_tail.load(std::memory_order_relaxed)) continue;
+        std::lock_guard plock(s.policy_mu);
+        drain(s);
+      }
+      lock.lock();
+    }
+  }
+
+  // Under policy_mu: replays buffered reads into the policy in the order they were recorded:
+  // hits in batches, with the key hashes derived from the recorded tags, and each miss between
+  // them. Handles may be stale (the entry was evicted since, its handle maybe recycled);
+  // Policy::record_hits tolerates that. The drain stops at the first empty word: a reader has
+  // taken that index (its ticket) but not stored its record yet, and the next drain starts there,
+  // so a drain on another thread never skips a record in flight. A word is read and then cleared
+  // with two plain atomic accesses, not an exchange (a locked instruction per read): a reader
+  // storing into the same word between the two loses its record, which a lossy buffer allows
+  // (only a reader a whole ring ahead of the drain can land there, and its index then stops
+  // drains until the ring laps once more: overflow drops records either way, counted in dropped).
   void drain(Shard& s) {
-    const uint64_t head = s.read_head.load(std::memory_order_acquire);
-    uint64_t from = s.read_tail;
-    if (head - from > kReadBufferSize) from = head - kReadBufferSize;  // older ones were overwritten
-    Handle handles[kReadBufferSize];
-    uint64_t hashes[kReadBufferSize];
-    size_t n = 0;
+    const uint64_t head = s.map_mu.tickets();
+    uint64_t from = s.read_tail.load(std::memory_order_relaxed);
+    if (from == head) return;
+    if (head - from > kReadBufferSize) {  // older ones were overwritten
+      s.dropped.fetch_add(head - from - kReadBufferSize, std::memory_order_relaxed);
+      from = head - kReadBufferSize;
+    }
+    // First copy the records out and free their words, then feed the policy: readers see the
+    // room (read_tail) before the slower part, so a drainer preempted there costs them nothing.
+    uint64_t words[kReadBufferSize];
+    size_t count = 0;
     for (uint64_t i = from; i != head; ++i) {
       std::atomic<uint64_t>& slot = s.read_buffer[i % kReadBufferSize];
       const uint64_t word = slot.load(std::memory_order_relaxed);
-      if (word == ReadRecord::kEmpty) continue;
+      if (word == ReadRecord::kEmpty) break;  // in flight: the next drain starts here
       slot.store(ReadRecord::kEmpty, std::memory_order_relaxed);
+      words[count++] = word;
+    }
+    s.read_tail.store(from + count, std::memory_order_release);
+    s.drained.fetch_add(count, std::memory_order_relaxed);
+    Handle handles[kReadBufferSize];
+    uint64_t hashes[kReadBufferSize];
+    size_t n = 0;
+    for (size_t k = 0; k < count; ++k) {
+      const uint64_t word = words[k];
+      if (!ReadRecord::is_hit(word)) {
+        if (!ReadRecord::is_miss(word)) continue;  // kNothing
+        s.policy->record_hits(handles, hashes, n);
+        n = 0;
+        s.policy->record_miss(policy_hash_of_tag(ReadRecord::tag(word)));
+        continue;
+      }
       handles[n] = ReadRecord::handle(word);
       hashes[n++] = policy_hash_of_tag(ReadRecord::tag(word));
     }
     s.policy->record_hits(handles, hashes, n);  // one batch: the policy overlaps its cache misses
-    s.read_tail = head;
   }
 
   void remove_expired(Shard& s, const K& key) {
@@ -668,6 +870,15 @@ class SharedCache {
   size_t shard_mask_ = 0;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::array<std::atomic<uint64_t>, kStripes> stripes_{};
+  // Maintenance (see the file comment). wake_ on its own line: readers of every shard test it.
+  alignas(64) std::atomic<bool> wake_{false};
+  std::atomic<uint64_t> wakeups_{0};
+  std::mutex maint_mu_;
+  std::condition_variable maint_cv_;
+  bool stop_ = false;  ///< maint_mu_
+  clockid_t maintainer_clock_{};
+  bool has_maintainer_clock_ = false;
+  std::thread maintainer_;  ///< last: started when everything it reads exists
 };
 
 }  // namespace eavdb::cache

@@ -2,12 +2,16 @@
 // XFetch early refresh, concurrent use (also run under ThreadSanitizer).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <chrono>
+#include <cmath>
 #include <map>
 #include <random>
 #include <string>
 #include <thread>
+#include <unordered_map>
 
 #include "cache/shared_cache.h"
 
@@ -300,8 +304,171 @@ TEST(CacheShared, ReadRecordRoundTrips) {
       EXPECT_NE(word, ReadRecord::kEmpty) << tag << " " << handle;
       EXPECT_EQ(ReadRecord::tag(word), tag);
       EXPECT_EQ(ReadRecord::handle(word), handle);
+      // Policy handles are below 2^30 (max_entries ≤ 2^30 − 2): those never read as a miss.
+      if (handle < (Handle{1} << 30)) {
+        EXPECT_FALSE(ReadRecord::is_miss(word)) << tag << " " << handle;
+      }
+    }
+    const uint64_t miss = ReadRecord::miss(tag);
+    EXPECT_NE(miss, ReadRecord::kEmpty) << tag;
+    EXPECT_TRUE(ReadRecord::is_miss(miss)) << tag;
+    EXPECT_FALSE(ReadRecord::is_hit(miss)) << tag;
+    EXPECT_EQ(ReadRecord::tag(miss), tag);
+  }
+  EXPECT_NE(ReadRecord::kNothing, ReadRecord::kEmpty);
+  EXPECT_FALSE(ReadRecord::is_miss(ReadRecord::kNothing));
+  EXPECT_FALSE(ReadRecord::is_hit(ReadRecord::kNothing));
+}
+
+// Every shared unlock returns its own ticket, and the tickets of a lock are 0, 1, 2, ... with no
+// gap (the cache indexes its read buffer by them), whatever the interleaving with writers.
+TEST(CacheShared, ShardLockTicketsAreDenseAndUnique) {
+  ShardLock lock;
+  constexpr int kThreads = 4, kReads = 5000;
+  std::vector<std::vector<uint64_t>> tickets(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kReads; ++i) {
+        if (i % 16 == t) {
+          std::unique_lock w(lock);  // writers take no ticket
+          continue;
+        }
+        lock.lock_shared();
+        tickets[t].push_back(lock.unlock_shared_ticket());
+      }
+    });
+  for (auto& th : threads) th.join();
+  std::vector<uint64_t> all;
+  for (const auto& v : tickets) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  ASSERT_EQ(lock.tickets(), all.size());
+  for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i], i);
+}
+
+// Zipf(alpha) ranks over n keys, scrambled, drawn by inverse CDF from a fixed seed.
+std::vector<int64_t> zipf_trace(size_t n, double alpha, size_t length, uint64_t seed) {
+  std::vector<double> cdf(n);
+  double sum = 0;
+  for (size_t i = 0; i < n; ++i) cdf[i] = sum += 1.0 / std::pow(static_cast<double>(i + 1), alpha);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, sum);
+  std::vector<int64_t> trace(length);
+  for (auto& k : trace) {
+    const size_t rank = static_cast<size_t>(std::lower_bound(cdf.begin(), cdf.end(), u(rng)) - cdf.begin());
+    k = static_cast<int64_t>((rank * 0x9E3779B97F4A7C15ull) % n);
+  }
+  return trace;
+}
+
+// Hits of `trace` against a policy driven directly, as the simulator drives it: a hit records
+// the hit, a miss records the miss and inserts the key.
+uint64_t direct_hits(const std::vector<int64_t>& trace, uint64_t capacity) {
+  auto policy = Policy::create(PolicyKind::kWTinyLfu, capacity, capacity);
+  std::unordered_map<int64_t, Handle> live;
+  std::unordered_map<uint64_t, int64_t> key_of_hash;
+  std::vector<Evicted> evicted;
+  uint64_t hits = 0;
+  for (int64_t k : trace) {
+    const uint64_t h = Cache::policy_key_hash(k);
+    if (auto it = live.find(k); it != live.end()) {
+      ++hits;
+      policy->record_hits(&it->second, &h, 1);
+      continue;
+    }
+    policy->record_miss(h);
+    evicted.clear();
+    const Handle handle = policy->insert(h, 1, evicted);
+    for (const Evicted& e : evicted)
+      if (e.handle != kNoHandle) live.erase(key_of_hash.at(e.key_hash));
+    if (handle != kNoHandle) {
+      live[k] = handle;
+      key_of_hash[h] = k;
     }
   }
+  return hits;
+}
+
+// The read buffers change when the policy learns of a hit or a miss, never what it learns nor in
+// which order: replayed through the cache (one shard, one thread), a trace must give exactly the
+// hits of the policy driven directly, whether readers drain inline, the maintenance thread drains,
+// or the test drains at arbitrary points. Misses are buffered like hits, so they reach the policy
+// in trace order too (they used to skip it when its lock was busy).
+TEST(CacheShared, ReplayThroughCacheMatchesPolicyDrivenDirectly) {
+  const uint64_t capacity = 500;
+  const auto trace = zipf_trace(20000, 0.9, 200000, 7);
+  const uint64_t expected = direct_hits(trace, capacity);
+  ASSERT_GT(expected, trace.size() / 5);  // a trace that exercises admission and eviction
+  ASSERT_LT(expected, trace.size() * 4 / 5);
+  for (int mode = 0; mode < 3; ++mode) {
+    SharedCacheOptions o = opts(capacity, capacity);
+    o.shards = 1;
+    o.maintenance_thread = mode != 0;
+    Cache c(o);
+    for (size_t i = 0; i < trace.size(); ++i) {
+      const int64_t k = trace[i];
+      if (!c.get(k)) c.put(k, val("v"), 1, {}, c.epoch(k));
+      if (mode == 2 && i % 97 == 0) c.run_maintenance();
+    }
+    const LevelStats st = c.stats();
+    const MaintenanceStats m = c.maintenance_stats();
+    EXPECT_EQ(st.hits + st.misses, trace.size()) << mode;
+    if (mode == 0) {
+      EXPECT_EQ(m.thread_cpu_ns, -1);
+      EXPECT_EQ(m.wakeups, 0u);
+    }
+    // A single reader never loses a record, even when the maintenance thread is descheduled
+    // while it holds the policy lock: the reader waits for the lock before its ring could lap.
+    EXPECT_EQ(m.dropped, 0u) << mode;
+    EXPECT_EQ(st.hits, expected) << "mode " << mode;
+  }
+}
+
+// The maintenance thread drains a shard's buffer once a reader finds it a quarter full, and the
+// reader itself does not drain (it would only from 3/4 full); reads that stay below the threshold
+// are drained by the thread's timer (within a second). Waits on conditions the thread must reach
+// (a deadline only turns a hang into a failure).
+TEST(CacheShared, MaintenanceThreadDrainsBufferedReads) {
+  SharedCacheOptions o = opts(1 << 20, 1000);
+  o.shards = 1;
+  Cache c(o);
+  ASSERT_TRUE(c.put(1, val("one"), 100, {}, c.epoch(1)));
+  const MaintenanceStats before = c.maintenance_stats();
+  EXPECT_GE(before.thread_cpu_ns, 0);
+  const uint64_t reads = Cache::kReadBufferSize / 4 + Cache::kDrainEvery / 2;  // past 1/4, below 3/4
+  for (uint64_t i = 0; i < reads; ++i) ASSERT_NE(c.get(1), nullptr);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  auto wait_for = [&](auto done) {
+    while (!done(c.maintenance_stats()) && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    return done(c.maintenance_stats());
+  };
+  EXPECT_TRUE(wait_for([&](const MaintenanceStats& m) { return m.wakeups > before.wakeups && m.drained >= before.drained + Cache::kReadBufferSize / 4; }));
+  EXPECT_TRUE(wait_for([&](const MaintenanceStats& m) { return m.drained == before.drained + reads; }))
+      << "the timer drains the rest";
+  // A few reads, far below the wake-up threshold: only the timer drains them.
+  const uint64_t woken = c.maintenance_stats().wakeups;
+  for (uint32_t i = 0; i < Cache::kDrainEvery / 2; ++i) ASSERT_NE(c.get(1), nullptr);
+  EXPECT_TRUE(wait_for([&](const MaintenanceStats& m) { return m.drained == before.drained + reads + Cache::kDrainEvery / 2; }));
+  const MaintenanceStats after = c.maintenance_stats();
+  EXPECT_GT(after.wakeups, woken);
+  EXPECT_EQ(after.inline_drains, before.inline_drains);
+  EXPECT_EQ(after.dropped, 0u);
+  EXPECT_EQ(c.stats().hits, reads + Cache::kDrainEvery / 2);
+}
+
+// Without the thread, readers drain inline every kDrainEvery reads and nothing is dropped.
+TEST(CacheShared, InlineDrainWithoutMaintenanceThread) {
+  SharedCacheOptions o = opts(1 << 20, 1000);
+  o.shards = 1;
+  o.maintenance_thread = false;
+  Cache c(o);
+  ASSERT_TRUE(c.put(1, val("one"), 100, {}, c.epoch(1)));
+  for (uint32_t i = 0; i < 10 * Cache::kReadBufferSize; ++i) ASSERT_NE(c.get(1), nullptr);
+  const MaintenanceStats m = c.maintenance_stats();
+  EXPECT_EQ(m.inline_drains, 10u * Cache::kReadBufferSize / Cache::kDrainEvery);
+  EXPECT_EQ(m.drained, 10u * Cache::kReadBufferSize);
+  EXPECT_EQ(m.dropped, 0u);
+  EXPECT_EQ(m.wakeups, 0u);
 }
 
 // Hits wait in the read buffer until a drain; the entries they name may be gone by then
