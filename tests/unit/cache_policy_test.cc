@@ -824,20 +824,48 @@ TEST(CachePolicyClimber, FewVictimsDoNotGrowWindowOnSkewedZipf) {
   // On Zipf 1.2 almost nothing leaves main, so a period's victim regret rests on a handful of
   // drops. With plain ratios 9 sampled victims none of which came back read as 0% against a 4%
   // rejected regret, and the window grew from 1% to 74% of a 5,000-entry cache (bench/cache_sim
-  // zipf-1.2 at 1%: 87.2% instead of 89.0%). The victim rate is now an add-one estimate. On this
-  // trace the window reached 97% of the cache before and reaches 41% now (it still wanders:
-  // the rejected regret, 4-10%, is itself noisy; not fixed yet).
+  // zipf-1.2 at 1%: 87.2% instead of 89.0%). The victim rate is now an add-one estimate. The
+  // climber still wanders on this trace (the rejected regret, 4-13%, is itself noisy), so one
+  // trace seed says little: over four seeds the largest window (after the first 20 periods) was
+  // 41%, 22%, 29%, 27% of the cache with per-drop regret rates (median 28%) and is 54%, 1%, 1%,
+  // 7% with rates over resolved drops (median 4%); eight seeds: median 30% before, 4% now.
   constexpr uint64_t kCap = 5000;
   const Zipf zipf(500'000, 1.2);
+  std::vector<uint64_t> largest;
+  for (uint64_t seed : {42, 1, 2, 3}) {
+    Owner o(PolicyKind::kWTinyLfu, kCap, kCap, true);
+    std::mt19937_64 rng(seed);
+    uint64_t most = 0;
+    for (uint64_t i = 0; i < 200 * kCap; ++i) {
+      o.access(key(zipf(rng)));
+      if (i >= 20 * kCap && i % 1000 == 0) most = std::max(most, o.policy().stats().window_max);
+    }
+    RecordProperty("largest_window_seed_" + std::to_string(seed), std::to_string(most));
+    EXPECT_LE(most, kCap * 3 / 5) << "seed " << seed;
+    largest.push_back(most);
+  }
+  std::sort(largest.begin(), largest.end());
+  EXPECT_LE((largest[1] + largest[2]) / 2, kCap / 10);  // the median of the four
+}
+
+TEST(CachePolicyClimber, VictimBurstDoesNotGrowWindowOnZipf) {
+  // On Zipf 0.99 at 50,000 entries main victims come in bursts: a probation victim that wins
+  // every duel for periods, then hundreds of victims in one period. Counted per drop, the burst
+  // read as a low victim regret (its ghost hits were still to come) against a steady rejected
+  // regret, and the window grew from 1% to 49.5% at about 620,000 accesses into this trace
+  // (bench/cache_sim zipf-0.99 at 10%: 78.95% instead of 79.24% on one hash placement). Rates
+  // over resolved drops (a ghost hit or an overwrite) keep the window at 1% here.
+  constexpr uint64_t kCap = 50'000;
+  const Zipf zipf(10 * kCap, 0.99);
   Owner o(PolicyKind::kWTinyLfu, kCap, kCap, true);
-  std::mt19937_64 rng(42);
+  std::mt19937_64 rng(1);
   uint64_t largest = 0;
-  for (uint64_t i = 0; i < 200 * kCap; ++i) {
+  for (uint64_t i = 0; i < 15 * kCap; ++i) {
     o.access(key(zipf(rng)));
-    if (i >= 20 * kCap && i % 1000 == 0) largest = std::max(largest, o.policy().stats().window_max);
+    if (i % 1000 == 0) largest = std::max(largest, o.policy().stats().window_max);
   }
   RecordProperty("largest_window", std::to_string(largest));
-  EXPECT_LE(largest, kCap / 2);
+  EXPECT_LE(largest, kCap / 20);
 }
 
 // ---- hit ratio ---------------------------------------------------------------------------------
