@@ -868,6 +868,27 @@ TEST(CachePolicyClimber, VictimBurstDoesNotGrowWindowOnZipf) {
   EXPECT_LE(largest, kCap / 20);
 }
 
+TEST(CachePolicyClimber, ChanceVictimHitDoesNotShrinkWindowOnRecencyTrace) {
+  // Once the window has grown to 97% on a recency trace, victims are few and hardly ever come
+  // back, and the rejected regret falls to 0.1-0.2%. The add-one victim estimate read one or two
+  // victim ghost hits as 1.1-1.4% and shrank the window to 78% of a 50,000-entry cache (here to
+  // 39,125 entries), costing hit ratio against LRU. Shrinking now needs victim hits actually
+  // seen; the window stays above 90% (45,375 entries at its lowest).
+  constexpr uint64_t kCap = 50'000;
+  Owner o(PolicyKind::kWTinyLfu, kCap, kCap, true);
+  std::mt19937_64 rng(1);
+  uint64_t newest = 0, peak = 0, lowest_after_peak = kCap;
+  for (uint64_t i = 0; i < 30 * kCap; ++i) {
+    o.access(key(sliding(rng, newest, kCap / 2)));
+    const uint64_t w = o.policy().stats().window_max;
+    peak = std::max(peak, w);
+    if (peak >= kCap * 9 / 10) lowest_after_peak = std::min(lowest_after_peak, w);
+  }
+  RecordProperty("lowest_window_after_peak", std::to_string(lowest_after_peak));
+  EXPECT_GE(peak, kCap * 9 / 10);
+  EXPECT_GE(lowest_after_peak, kCap * 9 / 10);
+}
+
 // ---- hit ratio ---------------------------------------------------------------------------------
 
 TEST(CachePolicyHitRatio, WTinyLfuBeatsLruOnZipf) {
