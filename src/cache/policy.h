@@ -11,7 +11,8 @@
 //  - the main space is a segmented LRU: probation (3% of the capacity) and protected (the rest;
 //    Caffeine uses 20/80 of main, see policy.cc for why this differs);
 //  - an entry leaving the window competes with the probation LRU victim: the one with the higher
-//    estimated frequency stays (ties favour the victim);
+//    estimated frequency stays (ties favour the victim); while frequency is what matters, a
+//    victim that wins moves to the probation MRU, so the next candidate meets the next entry;
 //  - frequencies come from a count-min sketch of 4-bit counters (4 hash functions, one 64-bit word
 //    per group, conservative update), all counters halved every 64 × capacity increments
 //    ("aging"; Caffeine: 10 ×, see policy.cc);

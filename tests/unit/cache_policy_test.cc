@@ -824,20 +824,111 @@ TEST(CachePolicyClimber, FewVictimsDoNotGrowWindowOnSkewedZipf) {
   // On Zipf 1.2 almost nothing leaves main, so a period's victim regret rests on a handful of
   // drops. With plain ratios 9 sampled victims none of which came back read as 0% against a 4%
   // rejected regret, and the window grew from 1% to 74% of a 5,000-entry cache (bench/cache_sim
-  // zipf-1.2 at 1%: 87.2% instead of 89.0%). The victim rate is now an add-one estimate. On this
-  // trace the window reached 97% of the cache before and reaches 41% now (it still wanders:
-  // the rejected regret, 4-10%, is itself noisy; not fixed yet).
+  // zipf-1.2 at 1%: 87.2% instead of 89.0%). The victim rate is now an add-one estimate. The
+  // climber still wanders on this trace (the rejected regret, 4-13%, is itself noisy), so one
+  // trace seed says little: over four seeds the largest window (after the first 20 periods) was
+  // 41%, 22%, 29%, 27% of the cache with per-drop regret rates (median 28%) and is 54%, 1%, 1%,
+  // 7% with rates over resolved drops (median 4%); eight seeds: median 30% before, 4% now.
   constexpr uint64_t kCap = 5000;
   const Zipf zipf(500'000, 1.2);
+  std::vector<uint64_t> largest;
+  for (uint64_t seed : {42, 1, 2, 3}) {
+    Owner o(PolicyKind::kWTinyLfu, kCap, kCap, true);
+    std::mt19937_64 rng(seed);
+    uint64_t most = 0;
+    for (uint64_t i = 0; i < 200 * kCap; ++i) {
+      o.access(key(zipf(rng)));
+      if (i >= 20 * kCap && i % 1000 == 0) most = std::max(most, o.policy().stats().window_max);
+    }
+    RecordProperty("largest_window_seed_" + std::to_string(seed), std::to_string(most));
+    EXPECT_LE(most, kCap * 3 / 5) << "seed " << seed;
+    largest.push_back(most);
+  }
+  std::sort(largest.begin(), largest.end());
+  EXPECT_LE((largest[1] + largest[2]) / 2, kCap / 10);  // the median of the four
+}
+
+TEST(CachePolicyClimber, VictimBurstDoesNotGrowWindowOnZipf) {
+  // On Zipf 0.99 at 50,000 entries main victims come in bursts: a probation victim that wins
+  // every duel for periods, then hundreds of victims in one period. Counted per drop, the burst
+  // read as a low victim regret (its ghost hits were still to come) against a steady rejected
+  // regret, and the window grew from 1% to 49.5% at about 620,000 accesses into this trace
+  // (bench/cache_sim zipf-0.99 at 10%: 78.95% instead of 79.24% on one hash placement). Rates
+  // over resolved drops (a ghost hit or an overwrite) keep the window at 1% here.
+  constexpr uint64_t kCap = 50'000;
+  const Zipf zipf(10 * kCap, 0.99);
   Owner o(PolicyKind::kWTinyLfu, kCap, kCap, true);
-  std::mt19937_64 rng(42);
+  std::mt19937_64 rng(1);
   uint64_t largest = 0;
-  for (uint64_t i = 0; i < 200 * kCap; ++i) {
+  for (uint64_t i = 0; i < 15 * kCap; ++i) {
     o.access(key(zipf(rng)));
-    if (i >= 20 * kCap && i % 1000 == 0) largest = std::max(largest, o.policy().stats().window_max);
+    if (i % 1000 == 0) largest = std::max(largest, o.policy().stats().window_max);
   }
   RecordProperty("largest_window", std::to_string(largest));
-  EXPECT_LE(largest, kCap / 2);
+  EXPECT_LE(largest, kCap / 20);
+}
+
+TEST(CachePolicyClimber, ChanceVictimHitDoesNotShrinkWindowOnRecencyTrace) {
+  // Once the window has grown to 97% on a recency trace, victims are few and hardly ever come
+  // back, and the rejected regret falls to 0.1-0.2%. The add-one victim estimate read one or two
+  // victim ghost hits as 1.1-1.4% and shrank the window to 78% of a 50,000-entry cache (here to
+  // 39,125 entries), costing hit ratio against LRU. Shrinking now needs victim hits actually
+  // seen; the window stays above 90% (45,375 entries at its lowest).
+  constexpr uint64_t kCap = 50'000;
+  Owner o(PolicyKind::kWTinyLfu, kCap, kCap, true);
+  std::mt19937_64 rng(1);
+  uint64_t newest = 0, peak = 0, lowest_after_peak = kCap;
+  for (uint64_t i = 0; i < 30 * kCap; ++i) {
+    o.access(key(sliding(rng, newest, kCap / 2)));
+    const uint64_t w = o.policy().stats().window_max;
+    peak = std::max(peak, w);
+    if (peak >= kCap * 9 / 10) lowest_after_peak = std::min(lowest_after_peak, w);
+  }
+  RecordProperty("lowest_window_after_peak", std::to_string(lowest_after_peak));
+  EXPECT_GE(peak, kCap * 9 / 10);
+  EXPECT_GE(lowest_after_peak, kCap * 9 / 10);
+}
+
+TEST(CachePolicyClimber, RecencyShiftAfterZipfStaysNearLru) {
+  // After 100 periods of Zipf 0.99 the trace turns recency-biased. Victim rotation (a probation
+  // victim that wins goes to the probation MRU) is on during the Zipf phase; if it stayed on, the
+  // victims would be the young probation entries, which come back as often as the rejected
+  // candidates, and the climber would not see that the window must grow: the recency phase lost
+  // 10.2 points against LRU. It is off while rejected candidates come back more often than
+  // victims: 3.6 points behind LRU (2.3 with no rotation at all).
+  constexpr uint64_t kCap = 2000;
+  const Zipf zipf(kCap * 100, 0.99);
+  for (uint64_t seed : {1, 2}) {
+    uint64_t hits[2] = {0, 0};
+    for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+      Owner o(kind, kCap, kCap, true);
+      std::mt19937_64 rng(seed);
+      for (uint64_t i = 0; i < 100 * kCap; ++i) o.access(key(zipf(rng)));
+      uint64_t newest = 1'000'000'000;
+      for (uint64_t i = 0; i < 50 * kCap; ++i) {
+        hits[kind == PolicyKind::kLru] += o.access(key(sliding(rng, newest, kCap / 2))) ? 1 : 0;
+      }
+    }
+    const double w = static_cast<double>(hits[0]) / (50 * kCap), l = static_cast<double>(hits[1]) / (50 * kCap);
+    RecordProperty("seed_" + std::to_string(seed), std::to_string(w) + " vs " + std::to_string(l));
+    EXPECT_GE(w, l - 0.06) << "seed " << seed;
+  }
+}
+
+TEST(CachePolicyHitRatio, VictimRotationOnZipf) {
+  // A probation victim that wins its duel moves to the probation MRU, so the next candidate meets
+  // the next probation entry instead of the same over-counted one. Zipf 0.6 at 10% of the keys:
+  // 34.85% with the victim kept at the probation LRU end (Caffeine), 35.39% with rotation.
+  constexpr uint64_t kCap = 20'000;
+  const Zipf zipf(10 * kCap, 0.6);
+  Owner o(PolicyKind::kWTinyLfu, kCap, kCap, true);
+  std::mt19937_64 rng(3);
+  uint64_t hits = 0;
+  constexpr uint64_t kAccesses = 100 * kCap;
+  for (uint64_t i = 0; i < kAccesses; ++i) hits += o.access(key(zipf(rng))) ? 1 : 0;
+  const double ratio = static_cast<double>(hits) / kAccesses;
+  RecordProperty("hit_ratio", std::to_string(ratio));
+  EXPECT_GE(ratio, 0.351);
 }
 
 // ---- hit ratio ---------------------------------------------------------------------------------
