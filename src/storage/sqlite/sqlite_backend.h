@@ -72,9 +72,13 @@ class SqliteBackend final : public Backend {
 
  private:
   class ReaderLease;
+  class Checkpointer;
   ReaderLease lease_reader();
   void migrate(bool create);
   void rebuild_indexes_locked();
+  // Start / stop checkpointer_ and its WAL hook on the writer (write_mu_ held).
+  void start_background_checkpoints();
+  void stop_background_checkpoints() noexcept;
   // The bulk-load lock: an flock(2) on "<file>-bulkload", held by the process whose load dropped
   // the indexes, from before the 'indexes_deferred' mark is written until the indexes are back.
   // The kernel releases it when that process dies, so an opener can tell a live load (leave its
@@ -102,6 +106,9 @@ class SqliteBackend final : public Backend {
   std::string path_;
   std::string store_id_;
   int bulk_lock_fd_ = -1;  // held while this backend's bulk load has the indexes dropped
+  // Checkpoints the WAL on its own thread and connection while this backend's bulk load runs
+  // (begin_bulk_load .. end_bulk_load); guarded by write_mu_.
+  std::unique_ptr<Checkpointer> checkpointer_;
   int busy_timeout_ms_;
   int page_cache_kib_;
   std::mutex write_mu_;
