@@ -1461,21 +1461,8 @@ void bind_key(Statement& st, int i, const std::optional<query::StatKey>& k) {
 }  // namespace
 
 void SqliteBackend::sync_planner_state(Connection& c, const ChangeSet& changes, const CommitResult& out) {
-  std::map<int64_t, std::vector<int64_t>> written;  // type id -> entity ids
-  for (size_t i = 0; i < changes.writes.size(); ++i)
-    if (out.ids[i] != 0) written[changes.writes[i].type_id].push_back(out.ids[i]);
-  if (written.empty()) return;
-  {
-    Statement bump = c.prepare(
-        "INSERT INTO eav_type_stats(type_id, modifications) VALUES(?, ?)"
-        " ON CONFLICT(type_id) DO UPDATE SET modifications = modifications + excluded.modifications");
-    for (const auto& [type, ids] : written) {
-      bump.bind(1, type);
-      bump.bind(2, static_cast<int64_t>(ids.size()));
-      bump.run();
-      sqlite3_reset(bump.raw());
-    }
-  }
+  // Entities written per type; ids are collected only for types with a flat table to re-sync
+  // (a bulk commit of thousands of entities into a type without one only needs the count).
   std::vector<std::tuple<int64_t, std::string, std::string>> syncs;
   {
     // Deferred flat tables (eav_meta 'flat_deferred:<type id>') are caught up after commit.
@@ -1484,10 +1471,32 @@ void SqliteBackend::sync_planner_state(Connection& c, const ChangeSet& changes, 
         " (SELECT 1 FROM eav_meta WHERE key = 'flat_deferred:' || type_id)");
     while (reg.step()) syncs.emplace_back(reg.column_int(0), reg.column_text(1), reg.column_text(2));
   }
+  std::map<int64_t, int64_t> counts;                // type id -> entities written
+  std::map<int64_t, std::vector<int64_t>> written;  // type id -> entity ids, for flat types only
+  for (const auto& [type, del, ins] : syncs) written.try_emplace(type);
+  for (size_t i = 0; i < changes.writes.size(); ++i) {
+    if (out.ids[i] == 0) continue;
+    const int64_t type = changes.writes[i].type_id;
+    ++counts[type];
+    if (!written.empty())
+      if (auto it = written.find(type); it != written.end()) it->second.push_back(out.ids[i]);
+  }
+  if (counts.empty()) return;
+  {
+    Statement bump = c.prepare(
+        "INSERT INTO eav_type_stats(type_id, modifications) VALUES(?, ?)"
+        " ON CONFLICT(type_id) DO UPDATE SET modifications = modifications + excluded.modifications");
+    for (const auto& [type, n] : counts) {
+      bump.bind(1, type);
+      bump.bind(2, n);
+      bump.run();
+      sqlite3_reset(bump.raw());
+    }
+  }
   for (const auto& [type, del, ins] : syncs) {
-    auto it = written.find(type);
-    if (it == written.end()) continue;
-    const std::string json = id_array(it->second);
+    const std::vector<int64_t>& ids = written[type];
+    if (ids.empty()) continue;
+    const std::string json = id_array(ids);
     for (const std::string* sql : {&del, &ins}) {
       Statement st = c.prepare(*sql);
       st.bind(1, std::string_view(json));
