@@ -185,8 +185,8 @@ class SqliteBackend::ReaderLease {
 // final checkpoint of end_batch() copies the rest. Thread-safe.
 class SqliteBackend::Checkpointer {
  public:
-  Checkpointer(const std::string& path, int busy_timeout_ms)
-      : conn_(path, false, busy_timeout_ms, 256), thread_([this] { run(); }) {}
+  Checkpointer(const std::string& path, int busy_timeout_ms, std::atomic<int64_t>& runs)
+      : conn_(path, false, busy_timeout_ms, 256), runs_(runs), thread_([this] { run(); }) {}
   ~Checkpointer() { stop(); }
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
@@ -199,7 +199,8 @@ class SqliteBackend::Checkpointer {
     }
     cv_.notify_one();
   }
-  /// Lets a running checkpoint finish, drops a pending request and ends the thread. Idempotent.
+  /// Runs a pending request (and lets a running checkpoint finish), then ends the thread.
+  /// Idempotent.
   void stop() {
     {
       std::lock_guard lock(mu_);
@@ -214,15 +215,17 @@ class SqliteBackend::Checkpointer {
     std::unique_lock lock(mu_);
     while (true) {
       cv_.wait(lock, [this] { return requested_ || stopping_; });
-      if (stopping_) return;
+      if (!requested_) return;  // stopping, nothing pending
       requested_ = false;
       lock.unlock();
       sqlite3_wal_checkpoint_v2(conn_.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      runs_.fetch_add(1, std::memory_order_relaxed);
       lock.lock();
     }
   }
 
   Connection conn_;
+  std::atomic<int64_t>& runs_;  ///< SqliteBackend::background_checkpoints_
   std::mutex mu_;
   std::condition_variable cv_;
   bool requested_ = false;  ///< guarded by mu_
@@ -402,7 +405,7 @@ bool SqliteBackend::begin_bulk_load(int64_t expected_rows) {
 void SqliteBackend::start_background_checkpoints() {
   if (getenv("AB_NO_BGCKPT")) return;  // TEMP A/B
   try {
-    checkpointer_ = std::make_unique<Checkpointer>(path_, busy_timeout_ms_);
+    checkpointer_ = std::make_unique<Checkpointer>(path_, busy_timeout_ms_, background_checkpoints_);
   } catch (const Error&) {
     return;  // no second connection: the writer's own (auto-)checkpoints do the work
   }
