@@ -403,7 +403,6 @@ bool SqliteBackend::begin_bulk_load(int64_t expected_rows) {
 }
 
 void SqliteBackend::start_background_checkpoints() {
-  if (getenv("AB_NO_BGCKPT")) return;  // TEMP A/B
   try {
     checkpointer_ = std::make_unique<Checkpointer>(path_, busy_timeout_ms_, background_checkpoints_);
   } catch (const Error&) {
