@@ -282,13 +282,13 @@ RESULTS=$(jq -s --arg big "catalog_$CAT_BIG" --arg small "catalog_$CAT_SMALL" '
       ($r.import as $i
        | {benchmark: "import \($c.dataset) vs the sqlite3 floor",
           eavdb: "\($i.seconds | secs) (CPU \($i.cpu_seconds | r2) s)",
-          peer: "sqlite3 .import --csv into a wide table: \($r.floor.seconds | secs) (CPU \($r.floor.cpu_seconds | r2) s)",
+          peer: "sqlite3 .import --csv into a wide table: \($r.floor.seconds | secs) (CPU \($r.floor.cpu_seconds | r2) s); CPU-time ratio \(if $r.floor.cpu_seconds > 0 then ($i.cpu_seconds / $r.floor.cpu_seconds | x) else "-" end)",
           value: ($i.seconds / $r.floor.seconds), target: "<= 3x (eavdb time / floor time)", max: 3}),
       ($r.import as $i | $r.floor_eav as $f
        | {benchmark: "import \($c.dataset) vs the EAV storage floor",
           eavdb: "\($i.seconds | secs) (CPU \($i.cpu_seconds | r2) s)",
           peer: "eavdb'"'"'s own rows written raw (one transaction, 256-row INSERTs, indexes rebuilt): \($f.seconds | secs) (CPU \($f.cpu_seconds | r2) s, of which CREATE INDEX \([$f.phases | to_entries[] | select(.key | startswith("create_")) | .value] | add | r2) s wall); floor / sqlite3 .import = \($f.seconds / $r.floor.seconds | x)",
-          value: ($i.seconds / $f.seconds), target: "info (eavdb time / floor time)"}),
+          value: ($i.seconds / $f.seconds), target: "info (eavdb time / floor time; CPU \(if $f.cpu_seconds > 0 then ($i.cpu_seconds / $f.cpu_seconds | x) else "-" end))"}),
       ($r.import as $i | ($i.values / $i.seconds) as $v
        | {benchmark: "import \($c.dataset): attribute values/s",
           eavdb: "\($v | int) values/s (\($i.values | int) values)",
