@@ -254,7 +254,7 @@ SqliteBackend::SqliteBackend(const std::string& path, bool create, int readers, 
 std::string SqliteBackend::store_id() { return store_id_; }
 
 SqliteBackend::~SqliteBackend() {
-  if (checkpointer_) checkpointer_->stop();
+  stop_background_checkpoints();  // a load that never ended
   if (bulk_lock_fd_ >= 0) ::close(bulk_lock_fd_);  // a load that never ended: the next open repairs it
 }
 
@@ -427,9 +427,10 @@ void SqliteBackend::start_background_checkpoints() {
 
 void SqliteBackend::stop_background_checkpoints() noexcept {
   if (!checkpointer_) return;
+  // The hook goes first: it points at the checkpointer.
+  sqlite3_wal_autocheckpoint(writer_->raw(), batch_depth_ > 0 ? kBatchCheckpointPages : 1000);
   checkpointer_->stop();
   checkpointer_.reset();
-  sqlite3_wal_autocheckpoint(writer_->raw(), batch_depth_ > 0 ? kBatchCheckpointPages : 1000);
 }
 
 void SqliteBackend::end_bulk_load() {
