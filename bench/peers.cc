@@ -11,12 +11,20 @@
 //   eavdb_bench_peers naive-delete DB TYPE IDS_FILE       session, find, remove, flush per id
 //   eavdb_bench_peers bulk-load    DB TYPE IDS_FILE       BatchProcessor::load of all ids, caches off
 //   eavdb_bench_peers floor-load   DB TYPE IDS_FILE       raw sqlite3 C loop: the minimal seeks
+//   eavdb_bench_peers floor-insert SRC_DB DST_DB INDEXES  the rows of SRC_DB written to a new DST_DB
 // bulk-load is the in-process time of the bulk side (what `eavdb bulk load` spends in the load,
 // without process start, open, catalog load and output). floor-load is the storage floor of a
 // load: the ids sorted, then per id one rowid seek in eav_entity and one (entity_id) range seek
 // in each value table the type has attributes of, with statements prepared once, columns read
 // with sqlite3_column_* and nothing built: no decoding to Value, no records, no allocation per
 // value. It opens the file read-only with the same mmap size as eavdb's readers.
+// floor-insert is the storage floor of an import: it reads every row of eav_entity and the five
+// value tables of SRC_DB (an eavdb import's result) into memory, untimed, creates DST_DB as a new
+// eavdb store (same schema, pragmas and collations: eavdb's own Connection), and times writing
+// exactly those rows as fast as SQLite takes them: one transaction, cached 256-row prepared
+// INSERTs, rows in primary-key order, then the checkpoint. INDEXES is `keep` (the secondary
+// indexes are maintained row by row) or `rebuild` (dropped first and created after the rows, in
+// 1 MiB sort runs, as eavdb's bulk load does). "phases" holds the seconds of each step.
 // naive-insert needs TYPE to exist with every attribute the records use (the benchmark imports a
 // few records first). Exit status: 0 success, 1 error (message on stderr), 2 usage error.
 #include <fmt/format.h>
@@ -25,6 +33,8 @@
 #include <rapidjson/writer.h>
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <chrono>
 #include <ctime>
 #include <cstdint>
@@ -38,6 +48,7 @@
 #include "eavdb/error.h"
 #include "eavdb/session.h"
 #include "io/io.h"
+#include "storage/sqlite/connection.h"
 
 namespace {
 
@@ -47,6 +58,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kExitUsage = 2;
 
 struct Timing {
+  explicit Timing(std::string m = {}) : mode(std::move(m)) {}
   std::string mode;
   int64_t records = 0;
   double seconds = 0;
@@ -54,6 +66,7 @@ struct Timing {
   int64_t missing = 0;  // find: ids that did not exist
   double cpu_seconds = 0;   // CPU time of the timed section (this thread: user + system)
   double warm_seconds = -1; // bulk-load / floor-load: a second pass over the same ids (pages mapped)
+  std::vector<std::pair<std::string, double>> phases;  // floor-insert: seconds per step
 };
 
 void print(const Timing& t) {
@@ -77,6 +90,15 @@ void print(const Timing& t) {
   if (t.warm_seconds >= 0) {
     w.Key("warm_seconds");
     w.Double(t.warm_seconds);
+  }
+  if (!t.phases.empty()) {
+    w.Key("phases");
+    w.StartObject();
+    for (const auto& [name, secs] : t.phases) {
+      w.Key(name.c_str(), static_cast<rapidjson::SizeType>(name.size()));
+      w.Double(secs);
+    }
+    w.EndObject();
   }
   w.EndObject();
   osw.Flush();
@@ -256,6 +278,115 @@ Timing floor_load(const std::string& path, const EntityTypeDef& type, const std:
   return t;
 }
 
+// The storage floor of an import (see the header comment).
+Timing floor_insert(const std::string& src_path, const std::string& dst_path, const std::string& indexes) {
+  if (indexes != "keep" && indexes != "rebuild")
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("INDEXES must be 'keep' or 'rebuild', got '{}'", indexes));
+  struct Row {
+    int64_t a = 0, b = 0, i = 0;
+    std::string s;  // the value of TEXT columns
+    bool text = false;
+  };
+  constexpr const char* kTables[] = {"eav_value_varchar", "eav_value_int", "eav_value_decimal", "eav_value_datetime",
+                                     "eav_value_text"};
+  std::vector<std::array<int64_t, 6>> entities;
+  std::vector<std::vector<Row>> values(std::size(kTables));
+  {
+    storage::sqlite::Connection src(src_path, false, 5000);
+    storage::sqlite::Statement st =
+        src.prepare("SELECT id, type_id, tenant_id, version, created_at, updated_at FROM eav_entity ORDER BY id");
+    while (st.step()) {
+      auto& e = entities.emplace_back();
+      for (int c = 0; c < 6; ++c) e[static_cast<size_t>(c)] = st.column_int(c);
+    }
+    for (size_t t = 0; t < std::size(kTables); ++t) {
+      storage::sqlite::Statement vs = src.prepare(
+          fmt::format("SELECT entity_id, attribute_id, value FROM {} ORDER BY entity_id, attribute_id", kTables[t]));
+      while (vs.step()) {
+        Row& r = values[t].emplace_back();
+        r.a = vs.column_int(0);
+        r.b = vs.column_int(1);
+        r.text = sqlite3_column_type(vs.raw(), 2) == SQLITE_TEXT;
+        if (r.text) r.s = vs.column_text(2);
+        else r.i = vs.column_int(2);
+      }
+    }
+  }
+  Database::open(dst_path).reset();  // creates the schema
+  storage::sqlite::Connection c(dst_path, false, 5000);
+  std::vector<std::pair<std::string, std::string>> index_ddl;  // the secondary indexes (name, DDL)
+  {
+    storage::sqlite::Statement st =
+        c.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name");
+    while (st.step()) index_ddl.emplace_back(st.column_text(0), st.column_text(1));
+  }
+  Timing t{"floor-insert-" + indexes};
+  const double cpu0 = thread_cpu();
+  const auto start = Clock::now();
+  auto phase_start = start;
+  auto phase = [&](const std::string& name) {
+    const auto now = Clock::now();
+    t.phases.emplace_back(name, std::chrono::duration<double>(now - phase_start).count());
+    phase_start = now;
+  };
+  if (indexes == "rebuild") {
+    for (const auto& [name, ddl] : index_ddl) c.exec(fmt::format("DROP INDEX {}", name));
+    phase("drop_indexes");
+  }
+  if (getenv("FLOOR_NOCKPT")) sqlite3_wal_autocheckpoint(c.raw(), 32768);
+  c.exec("BEGIN");
+  // `n` rows in statements of up to 256 (then power-of-two remainders), as eavdb writes them.
+  auto write = [&](const std::string& prefix, const std::string& row, int per_row, size_t n, auto&& bind) {
+    for (size_t begin = 0, k = 0; begin < n; begin += k) {
+      k = std::bit_floor(std::min<size_t>(256, n - begin));
+      std::string sql = prefix;
+      for (size_t i = 0; i < k; ++i) sql += i ? "," + row : row;
+      storage::sqlite::Statement st = c.prepare(sql);
+      for (size_t i = 0; i < k; ++i) bind(st.raw(), static_cast<int>(i) * per_row + 1, begin + i);
+      st.run();
+    }
+  };
+  write("INSERT INTO eav_entity(id, type_id, tenant_id, version, created_at, updated_at) VALUES ", "(?,?,?,?,?,?)", 6,
+        entities.size(), [&](sqlite3_stmt* st, int p, size_t i) {
+          for (int col = 0; col < 6; ++col) sqlite3_bind_int64(st, p + col, entities[i][static_cast<size_t>(col)]);
+        });
+  phase("insert_eav_entity");
+  for (size_t tb = 0; tb < std::size(kTables); ++tb) {
+    const auto& rows = values[tb];
+    if (rows.empty()) continue;
+    write(fmt::format("INSERT INTO {}(entity_id, attribute_id, value) VALUES ", kTables[tb]), "(?,?,?)", 3, rows.size(),
+          [&](sqlite3_stmt* st, int p, size_t i) {
+            const Row& r = rows[i];
+            sqlite3_bind_int64(st, p, r.a);
+            sqlite3_bind_int64(st, p + 1, r.b);
+            if (r.text) sqlite3_bind_text(st, p + 2, r.s.data(), static_cast<int>(r.s.size()), SQLITE_STATIC);
+            else sqlite3_bind_int64(st, p + 2, r.i);
+          });
+    t.values += static_cast<int64_t>(rows.size());
+    phase(std::string("insert_") + kTables[tb]);
+  }
+  c.exec("COMMIT");
+  phase("commit");
+  if (indexes == "rebuild") {
+    c.exec("PRAGMA cache_size = -1024");
+    c.exec("BEGIN");
+    for (const auto& [name, ddl] : index_ddl) {
+      c.exec(ddl);
+      phase("create_" + name);
+    }
+    c.exec("COMMIT");
+    c.exec("PRAGMA cache_size = -32768");
+    phase("commit_indexes");
+  }
+  sqlite_check(c.raw(), sqlite3_wal_checkpoint_v2(c.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr),
+               "checkpoint");
+  phase("checkpoint");
+  t.seconds = since(start);
+  t.cpu_seconds = thread_cpu() - cpu0;
+  t.records = static_cast<int64_t>(entities.size());
+  return t;
+}
+
 // Per id: new session, find, then `change` (set or remove), flush. A missing id is an error.
 template <typename Change>
 Timing naive_modify(Database& db, const std::string& mode, const std::string& type_code, const std::vector<int64_t>& ids,
@@ -284,7 +415,8 @@ int usage() {
                "  eavdb_bench_peers naive-update DB TYPE IDS_FILE ATTR VALUE\n"
                "  eavdb_bench_peers naive-delete DB TYPE IDS_FILE\n"
                "  eavdb_bench_peers bulk-load DB TYPE IDS_FILE\n"
-               "  eavdb_bench_peers floor-load DB TYPE IDS_FILE\n";
+               "  eavdb_bench_peers floor-load DB TYPE IDS_FILE\n"
+               "  eavdb_bench_peers floor-insert SRC_DB DST_DB keep|rebuild\n";
   return kExitUsage;
 }
 
@@ -294,7 +426,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) return usage();
   const std::string& mode = args[0];
-  const size_t want = mode == "naive-insert" ? 5 : mode == "naive-update" ? 6 : mode == "naive-find" || mode == "naive-delete" || mode == "bulk-load" || mode == "floor-load" ? 4 : 0;
+  const size_t want = mode == "naive-insert" ? 5 : mode == "naive-update" ? 6 : mode == "naive-find" || mode == "naive-delete" || mode == "bulk-load" || mode == "floor-load" || mode == "floor-insert" ? 4 : 0;
   if (want == 0 || args.size() != want) return usage();
   try {
     // naive-find measures the uncached per-id read the issue compares bulk load with: caches
@@ -302,6 +434,10 @@ int main(int argc, char** argv) {
     // cache anyway, but filling L2 and sizing its sketch are costs of their own).
     Options options;
     if (mode == "naive-find" || mode == "bulk-load" || mode == "floor-load") options.cache.enabled = false;
+    if (mode == "floor-insert") {
+      print(floor_insert(args[1], args[2], args[3]));
+      return 0;
+    }
     auto db = Database::open(args[1], options);
     Timing t;
     if (mode == "naive-insert") {

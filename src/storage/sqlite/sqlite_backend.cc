@@ -15,6 +15,7 @@
 #include <chrono>
 #include <map>
 #include <set>
+#include <thread>
 #include <tuple>
 #include <unordered_map>
 
@@ -47,6 +48,10 @@ constexpr int64_t kReaderMmapBytes = int64_t{256} << 20;
 
 // Page cache (KiB) while CREATE INDEX sorts (rebuild_indexes_locked).
 constexpr int kIndexSortKib = 1024;
+// During a bulk load, a commit that leaves at least this many frames in the WAL asks the
+// background checkpointer to copy them into the database file (SQLite's own auto-checkpoint
+// threshold, which a batch raises to kBatchCheckpointPages).
+constexpr int kBackgroundCheckpointFrames = 1000;
 
 constexpr ValueType kAllTypes[] = {ValueType::kVarchar, ValueType::kInt, ValueType::kDecimal,
                                    ValueType::kDatetime, ValueType::kText};
@@ -171,6 +176,63 @@ class SqliteBackend::ReaderLease {
   bool limited_ = false;  ///< a DeadlineScope's progress handler is installed
 };
 
+// Runs passive WAL checkpoints on a thread and connection of its own whenever asked: during a
+// bulk load the writer's commits append to the WAL while this copies the frames already
+// committed into the database file, on the core that the loader's parser leaves idle, instead
+// of one long checkpoint after the load (and during the index rebuild, when the loading thread
+// waits). A passive checkpoint never blocks the writer or readers and copies only committed
+// frames; one that cannot finish (SQLITE_BUSY: another connection checkpoints) is no error, the
+// final checkpoint of end_batch() copies the rest. Thread-safe.
+class SqliteBackend::Checkpointer {
+ public:
+  Checkpointer(const std::string& path, int busy_timeout_ms, std::atomic<int64_t>& runs)
+      : conn_(path, false, busy_timeout_ms, 256), runs_(runs), thread_([this] { run(); }) {}
+  ~Checkpointer() { stop(); }
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+
+  /// Asks for a checkpoint; returns at once. Requests made while one runs coalesce into one more.
+  void request() {
+    {
+      std::lock_guard lock(mu_);
+      requested_ = true;
+    }
+    cv_.notify_one();
+  }
+  /// Runs a pending request (and lets a running checkpoint finish), then ends the thread.
+  /// Idempotent.
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [this] { return requested_ || stopping_; });
+      if (!requested_) return;  // stopping, nothing pending
+      requested_ = false;
+      lock.unlock();
+      sqlite3_wal_checkpoint_v2(conn_.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      runs_.fetch_add(1, std::memory_order_relaxed);
+      lock.lock();
+    }
+  }
+
+  Connection conn_;
+  std::atomic<int64_t>& runs_;  ///< SqliteBackend::background_checkpoints_
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool requested_ = false;  ///< guarded by mu_
+  bool stopping_ = false;   ///< guarded by mu_
+  std::thread thread_;      ///< declared last: starts once the members above exist
+};
+
 SqliteBackend::SqliteBackend(const std::string& path, bool create, int readers, int busy_timeout_ms,
                              int page_cache_kib)
     : path_(path), busy_timeout_ms_(busy_timeout_ms), page_cache_kib_(page_cache_kib), readers_max_(std::max(1, readers)) {
@@ -192,6 +254,7 @@ SqliteBackend::SqliteBackend(const std::string& path, bool create, int readers, 
 std::string SqliteBackend::store_id() { return store_id_; }
 
 SqliteBackend::~SqliteBackend() {
+  stop_background_checkpoints();  // a load that never ended
   if (bulk_lock_fd_ >= 0) ::close(bulk_lock_fd_);  // a load that never ended: the next open repairs it
 }
 
@@ -330,16 +393,58 @@ bool SqliteBackend::begin_bulk_load(int64_t expected_rows) {
     ::close(fd);
     throw;
   }
-  if (dropped)
-    bulk_lock_fd_ = fd;  // held until end_bulk_load has rebuilt the indexes
-  else
+  if (!dropped) {
     ::close(fd);
-  return dropped;
+    return false;
+  }
+  bulk_lock_fd_ = fd;  // held until end_bulk_load has rebuilt the indexes
+  start_background_checkpoints();
+  return true;
+}
+
+void SqliteBackend::start_background_checkpoints() {
+  try {
+    checkpointer_ = std::make_unique<Checkpointer>(path_, busy_timeout_ms_, background_checkpoints_);
+  } catch (const Error&) {
+    return;  // no second connection: the writer's own (auto-)checkpoints do the work
+  }
+  // Replaces the auto-checkpoint hook (sqlite3_wal_autocheckpoint) until end_bulk_load. Runs on
+  // the committing thread, after COMMIT, with write_mu_ held.
+  sqlite3_wal_hook(
+      writer_->raw(),
+      [](void* self, sqlite3* db, const char* schema, int frames) -> int {
+        if (frames >= kBatchCheckpointPages) {
+          // The WAL grew past a batch's bound anyway (a checkpoint could not keep up, or a
+          // reader pins old frames): checkpoint inline, as the auto-checkpoint would.
+          sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        } else if (frames >= kBackgroundCheckpointFrames) {
+          static_cast<Checkpointer*>(self)->request();
+        }
+        return SQLITE_OK;
+      },
+      checkpointer_.get());
+}
+
+void SqliteBackend::stop_background_checkpoints() noexcept {
+  if (!checkpointer_) return;
+  // The hook goes first: it points at the checkpointer.
+  sqlite3_wal_autocheckpoint(writer_->raw(), batch_depth_ > 0 ? kBatchCheckpointPages : 1000);
+  checkpointer_->stop();
+  checkpointer_.reset();
 }
 
 void SqliteBackend::end_bulk_load() {
   std::lock_guard lock(write_mu_);
-  rebuild_indexes_locked();
+  // The rows are all committed: their WAL frames are copied into the file while the indexes
+  // are rebuilt, and the rebuilt indexes' own frames are the final checkpoint's work.
+  if (checkpointer_) checkpointer_->request();
+  try {
+    rebuild_indexes_locked();
+  } catch (...) {
+    stop_background_checkpoints();
+    throw;
+  }
+  stop_background_checkpoints();
   if (bulk_lock_fd_ >= 0) {
     ::close(bulk_lock_fd_);
     bulk_lock_fd_ = -1;
@@ -348,13 +453,15 @@ void SqliteBackend::end_bulk_load() {
 
 void SqliteBackend::begin_batch() {
   std::lock_guard lock(write_mu_);
-  if (batch_depth_++ == 0) sqlite3_wal_autocheckpoint(writer_->raw(), kBatchCheckpointPages);
+  // (While a bulk load's checkpointer runs, its WAL hook stays: stop_background_checkpoints()
+  // restores the batch threshold.)
+  if (batch_depth_++ == 0 && !checkpointer_) sqlite3_wal_autocheckpoint(writer_->raw(), kBatchCheckpointPages);
 }
 
 void SqliteBackend::end_batch() noexcept {
   std::lock_guard lock(write_mu_);
   if (batch_depth_ == 0 || --batch_depth_ > 0) return;
-  sqlite3_wal_autocheckpoint(writer_->raw(), 1000);  // SQLite's default, as Connection opens it
+  if (!checkpointer_) sqlite3_wal_autocheckpoint(writer_->raw(), 1000);  // SQLite's default, as Connection opens it
   // Passive: copies what no reader still needs and never waits; SQLITE_BUSY is not an error here
   // (the next commit past the threshold, or the last close, checkpoints the rest).
   sqlite3_wal_checkpoint_v2(writer_->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
@@ -1368,21 +1475,8 @@ void bind_key(Statement& st, int i, const std::optional<query::StatKey>& k) {
 }  // namespace
 
 void SqliteBackend::sync_planner_state(Connection& c, const ChangeSet& changes, const CommitResult& out) {
-  std::map<int64_t, std::vector<int64_t>> written;  // type id -> entity ids
-  for (size_t i = 0; i < changes.writes.size(); ++i)
-    if (out.ids[i] != 0) written[changes.writes[i].type_id].push_back(out.ids[i]);
-  if (written.empty()) return;
-  {
-    Statement bump = c.prepare(
-        "INSERT INTO eav_type_stats(type_id, modifications) VALUES(?, ?)"
-        " ON CONFLICT(type_id) DO UPDATE SET modifications = modifications + excluded.modifications");
-    for (const auto& [type, ids] : written) {
-      bump.bind(1, type);
-      bump.bind(2, static_cast<int64_t>(ids.size()));
-      bump.run();
-      sqlite3_reset(bump.raw());
-    }
-  }
+  // Entities written per type; ids are collected only for types with a flat table to re-sync
+  // (a bulk commit of thousands of entities into a type without one only needs the count).
   std::vector<std::tuple<int64_t, std::string, std::string>> syncs;
   {
     // Deferred flat tables (eav_meta 'flat_deferred:<type id>') are caught up after commit.
@@ -1391,10 +1485,32 @@ void SqliteBackend::sync_planner_state(Connection& c, const ChangeSet& changes, 
         " (SELECT 1 FROM eav_meta WHERE key = 'flat_deferred:' || type_id)");
     while (reg.step()) syncs.emplace_back(reg.column_int(0), reg.column_text(1), reg.column_text(2));
   }
+  std::map<int64_t, int64_t> counts;                // type id -> entities written
+  std::map<int64_t, std::vector<int64_t>> written;  // type id -> entity ids, for flat types only
+  for (const auto& [type, del, ins] : syncs) written.try_emplace(type);
+  for (size_t i = 0; i < changes.writes.size(); ++i) {
+    if (out.ids[i] == 0) continue;
+    const int64_t type = changes.writes[i].type_id;
+    ++counts[type];
+    if (!written.empty())
+      if (auto it = written.find(type); it != written.end()) it->second.push_back(out.ids[i]);
+  }
+  if (counts.empty()) return;
+  {
+    Statement bump = c.prepare(
+        "INSERT INTO eav_type_stats(type_id, modifications) VALUES(?, ?)"
+        " ON CONFLICT(type_id) DO UPDATE SET modifications = modifications + excluded.modifications");
+    for (const auto& [type, n] : counts) {
+      bump.bind(1, type);
+      bump.bind(2, n);
+      bump.run();
+      sqlite3_reset(bump.raw());
+    }
+  }
   for (const auto& [type, del, ins] : syncs) {
-    auto it = written.find(type);
-    if (it == written.end()) continue;
-    const std::string json = id_array(it->second);
+    const std::vector<int64_t>& ids = written[type];
+    if (ids.empty()) continue;
+    const std::string json = id_array(ids);
     for (const std::string* sql : {&del, &ins}) {
       Statement st = c.prepare(*sql);
       st.bind(1, std::string_view(json));

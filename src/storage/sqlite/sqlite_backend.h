@@ -4,6 +4,7 @@
 // pool of reader connections (WAL lets them read while a commit runs). Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -67,14 +68,22 @@ class SqliteBackend final : public Backend {
   std::vector<IndexInfo> list_indexes() override;
   void create_index(const std::string& ddl, const std::string& table) override;
 
+  /// Passive WAL checkpoints run on the background checkpointer thread of bulk loads since this
+  /// backend opened (each end_bulk_load() runs at least one). Thread-safe.
+  int64_t background_checkpoints() const noexcept { return background_checkpoints_.load(std::memory_order_relaxed); }
+
   /// The schema version this binary writes.
   static int current_schema_version();
 
  private:
   class ReaderLease;
+  class Checkpointer;
   ReaderLease lease_reader();
   void migrate(bool create);
   void rebuild_indexes_locked();
+  // Start / stop checkpointer_ and its WAL hook on the writer (write_mu_ held).
+  void start_background_checkpoints();
+  void stop_background_checkpoints() noexcept;
   // The bulk-load lock: an flock(2) on "<file>-bulkload", held by the process whose load dropped
   // the indexes, from before the 'indexes_deferred' mark is written until the indexes are back.
   // The kernel releases it when that process dies, so an opener can tell a live load (leave its
@@ -102,6 +111,10 @@ class SqliteBackend final : public Backend {
   std::string path_;
   std::string store_id_;
   int bulk_lock_fd_ = -1;  // held while this backend's bulk load has the indexes dropped
+  // Checkpoints the WAL on its own thread and connection while this backend's bulk load runs
+  // (begin_bulk_load .. end_bulk_load); guarded by write_mu_.
+  std::unique_ptr<Checkpointer> checkpointer_;
+  std::atomic<int64_t> background_checkpoints_{0};
   int busy_timeout_ms_;
   int page_cache_kib_;
   std::mutex write_mu_;
