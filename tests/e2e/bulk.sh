@@ -53,18 +53,25 @@ BIG="$TMP/big.ndjson"
 N=200000
 seq 1 $N | awk '{printf "{\"sku\":\"K%d\",\"n\":%d,\"price\":%d.%02d,\"tag\":\"t%d\"}\n", $1, $1, $1 % 1000, $1 % 100, $1 % 7}' > "$BIG"
 KDB="$TMP/kill.db"
-"$EAVDB" --db "$KDB" import "$BIG" --type big --key sku --transaction-size 1000 --quiet >/dev/null 2>"$TMP/kill.err" &
-pid=$!
-committed=0
-# Poll until whole transactions are committed (slow under sanitizers: allow minutes), then kill.
-# The poller opens the file while the importer creates it: both must succeed.
-for _ in $(seq 1 3000); do
-  sleep 0.05
-  kill -0 $pid 2>/dev/null || { bad "the importer exited before it was killed: $(head -c 300 "$TMP/kill.err")"; break; }
-  committed=$("$EAVDB" --db "$KDB" query 'SELECT COUNT(*) FROM big' --format csv 2>/dev/null | tail -1)
-  [[ "$committed" =~ ^[0-9]+$ ]] && [ "$committed" -ge 3000 ] && break
-done
-kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+# kill_mid_import DB MIN ERRFILE IMPORT-ARGS...: start `eavdb --db DB import IMPORT-ARGS` in the
+# background, poll until at least MIN entities are committed (slow under sanitizers: allow
+# minutes), then SIGKILL it. The poller opens the file while the importer creates it: both must
+# succeed.
+kill_mid_import() {
+  local db=$1 min=$2 err=$3 pid committed
+  shift 3
+  "$EAVDB" --db "$db" import "$@" --quiet >/dev/null 2>"$err" &
+  pid=$!
+  for _ in $(seq 1 3000); do
+    sleep 0.05
+    kill -0 $pid 2>/dev/null || { bad "the import exited before it was killed: $(head -c 300 "$err")"; break; }
+    committed=$("$EAVDB" --db "$db" query 'SELECT COUNT(*) FROM big' --format csv 2>/dev/null | tail -1)
+    [[ "$committed" =~ ^[0-9]+$ ]] && [ "$committed" -ge "$min" ] && break
+  done
+  kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+  return 0
+}
+kill_mid_import "$KDB" 3000 "$TMP/kill.err" "$BIG" --type big --key sku --transaction-size 1000
 after=$("$EAVDB" --db "$KDB" query 'SELECT COUNT(*) FROM big' --format csv | tail -1)
 [ "$after" -gt 0 ] && [ "$after" -lt $N ] && ok || bad "kill did not land mid-import (count $after of $N)"
 expect_eq "$("$EAVDB" --db "$KDB" check)" ok "integrity after SIGKILL"
@@ -80,15 +87,7 @@ expect_eq "$("$EAVDB" --db "$KDB" check)" ok "integrity after rerun"
 # checkpoints the WAL in the background while it commits. Killed mid-way, the file must hold only
 # whole transactions, pass the integrity check, and get its indexes back on the next open.
 LDB="$TMP/load.db"
-"$EAVDB" --db "$LDB" import "$BIG" --type big --transaction-size 1000 --quiet >/dev/null 2>"$TMP/load.err" &
-pid=$!
-for _ in $(seq 1 3000); do
-  sleep 0.05
-  kill -0 $pid 2>/dev/null || { bad "the bulk load exited before it was killed: $(head -c 300 "$TMP/load.err")"; break; }
-  committed=$("$EAVDB" --db "$LDB" query 'SELECT COUNT(*) FROM big' --format csv 2>/dev/null | tail -1)
-  [[ "$committed" =~ ^[0-9]+$ ]] && [ "$committed" -ge 20000 ] && break
-done
-kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+kill_mid_import "$LDB" 20000 "$TMP/load.err" "$BIG" --type big --transaction-size 1000
 after=$("$EAVDB" --db "$LDB" query 'SELECT COUNT(*) FROM big' --format csv | tail -1)
 [ "$after" -gt 0 ] && [ "$after" -lt $N ] && ok || bad "kill did not land mid-load (count $after of $N)"
 expect_eq "$("$EAVDB" --db "$LDB" check)" ok "integrity after SIGKILL of a bulk load"

@@ -405,16 +405,22 @@ TEST_F(BatchTest, MemoryIsBoundedByChunksNotInput) {
 namespace eavdb {
 namespace {
 
-int64_t index_count(const std::string& path) {
+// The first column of the first row of `sql` on the file at `path`, opened with raw SQLite
+// (not through eavdb); -1 when the statement fails or returns no row.
+int64_t raw_scalar(const std::string& path, const std::string& sql) {
   sqlite3* raw = nullptr;
   sqlite3_open(path.c_str(), &raw);
   sqlite3_stmt* st = nullptr;
-  sqlite3_prepare_v2(raw, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name LIKE 'eav_%'", -1, &st, nullptr);
-  sqlite3_step(st);
-  int64_t n = sqlite3_column_int64(st, 0);
+  int64_t n = -1;
+  if (sqlite3_prepare_v2(raw, sql.c_str(), -1, &st, nullptr) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+    n = sqlite3_column_int64(st, 0);
   sqlite3_finalize(st);
   sqlite3_close(raw);
   return n;
+}
+
+int64_t index_count(const std::string& path) {
+  return raw_scalar(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name LIKE 'eav_%'");
 }
 
 TEST_F(BatchTest, LargeLoadIntoSmallStoreRebuildsIndexesAfterwards) {
@@ -450,16 +456,7 @@ int64_t rows_in_main_file(const std::string& path, const std::string& copy, cons
     std::ofstream out(copy, std::ios::binary | std::ios::trunc);
     out << in.rdbuf();
   }
-  sqlite3* raw = nullptr;
-  sqlite3_open(copy.c_str(), &raw);
-  sqlite3_stmt* st = nullptr;
-  int64_t n = -1;
-  if (sqlite3_prepare_v2(raw, ("SELECT count(*) FROM " + table).c_str(), -1, &st, nullptr) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
-    n = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(raw);
-  return n;
+  return raw_scalar(copy, "SELECT count(*) FROM " + table);
 }
 
 // A bulk load checkpoints the WAL on a second connection and thread while it commits and while
