@@ -283,6 +283,19 @@ int top_n_split_join(const BoundQuery& q) {
   return static_cast<int>(j);
 }
 
+// The join of the single ORDER BY key when a flat bounded walk applies to `q` (a filtered,
+// non-aggregate top-N on one plain, non-text, non-decimal attribute), else -1.
+int walk_join(const BoundQuery& q) {
+  if (q.aggregate || !q.limit || !q.where || q.order_by.size() != 1) return -1;
+  if (*q.limit + q.offset.value_or(0) > 100000) return -1;
+  const BoundOrder& o = q.order_by.front();
+  if (o.value.agg != Agg::kNone || o.value.column.system != BoundColumn::System::kNone || o.value.column.join < 0)
+    return -1;
+  const ValueType t = q.joins[static_cast<std::size_t>(o.value.column.join)].attribute->type;
+  if (t == ValueType::kText || t == ValueType::kDecimal) return -1;
+  return o.value.column.join;
+}
+
 // Marks every join `p` reads.
 void mark_joins(const BoundPred& p, std::vector<bool>& used) {
   if (p.column.system == BoundColumn::System::kNone && p.column.join >= 0 &&
@@ -474,6 +487,15 @@ double flat_fetch_cost(double k, bool id_order, double weight, const FlatIo& io,
   return cost + reads * kFlatPageRead;
 }
 
+// The bounded walk's bound for `q`'s literals: kWalkFactor times LIMIT + OFFSET over the
+// WHERE's estimated share, at least kWalkMin.
+double walk_bound(const BoundQuery& q, const Estimator& est) {
+  const double n = std::max(est.entities(), 1.0);
+  const double needed = static_cast<double>(q.limit.value_or(0) + q.offset.value_or(0));
+  const double share = std::max((q.where ? est.pred_rows(*q.where) : n) / n, 1e-9);
+  return std::min(1e12, std::max(kWalkMin, std::ceil(kWalkFactor * needed / share)));
+}
+
 // The cheapest flat-table plan of `q` (the flat table covers it).
 PlanChoice best_flat_plan(const BoundQuery& q, const PlanContext& ctx, const Estimator& est) {
   const double n = est.entities();
@@ -510,6 +532,7 @@ PlanChoice best_flat_plan(const BoundQuery& q, const PlanContext& ctx, const Est
       if (c.estimated_cost < best.estimated_cost) best = std::move(c);
     }
   }
+  const PlanChoice filter_best = best;  // the bounded walk's fallback
   // Top-N: the sort key's index in key order, stopping after LIMIT + OFFSET matches (a nullable
   // key through the null split, as for the EAV plan).
   int j = top_n_join(q);
@@ -528,6 +551,24 @@ PlanChoice best_flat_plan(const BoundQuery& q, const PlanContext& ctx, const Est
     c.estimated_cost = rows * (1 + topn_fetch);
     if (split && out_rows * key_rows / n < needed) c.estimated_cost += best.estimated_cost;  // the tail runs
     if (c.estimated_cost < best.estimated_cost) best = std::move(c);
+  }
+  // Bounded walk of the sort key's index, falling back to the best filter plan above + sort.
+  if (int w = walk_join(q); w >= 0 && ctx.flat->indexed(q.joins[static_cast<std::size_t>(w)].attribute->id)) {
+    const double needed = static_cast<double>(*q.limit + q.offset.value_or(0));
+    const double expected = needed / std::max(out_rows / n, 1e-9);
+    const double bound = walk_bound(q, est);
+    const double per_row = 1 + flat_fetch_cost(1, false, weight, io, ctx.page_cache_bytes);
+    if (bound < n) {
+      PlanChoice c;
+      c.source = Source::kFlat;
+      c.flat_considered = true;
+      c.driver_join = w;
+      c.bounded_walk = true;
+      c.fallback_paths = filter_best.leaf_paths;
+      c.estimated_cost = std::min(expected, bound) * per_row +
+                         kWalkFallbackRisk * (std::max(0.0, bound - expected) * per_row + filter_best.estimated_cost);
+      if (c.estimated_cost < best.estimated_cost) best = std::move(c);
+    }
   }
   // GROUP BY one indexed column: walk its whole index in key order (INDEXED BY) so groups arrive
   // sorted and SQLite needs no GROUP BY sorter; a row fetch per entity (cheap when resident).
@@ -695,6 +736,15 @@ bool choice_fits(const BoundQuery& q, const PlanChoice& c, const PlanContext& ct
   if (c.source == Source::kFlat) {
     if (!flat_ok || ctx.mode == PlanMode::kForceEav) return false;
     if (c.leaf_paths.empty()) {
+      if (c.bounded_walk) {
+        if (c.null_split || walk_join(q) != c.driver_join || c.driver_join < 0 ||
+            !ctx.flat->indexed(q.joins[static_cast<std::size_t>(c.driver_join)].attribute->id))
+          return false;
+        PlanChoice f;
+        f.source = Source::kFlat;
+        f.leaf_paths = c.fallback_paths;
+        return choice_fits(q, f, ctx);
+      }
       if (c.driver_join < 0) return !c.null_split;  // full scan
       if (static_cast<std::size_t>(c.driver_join) >= q.joins.size() ||
           !ctx.flat->indexed(q.joins[static_cast<std::size_t>(c.driver_join)].attribute->id))
@@ -773,6 +823,13 @@ Layout make_layout(const BoundQuery& q, const PlanChoice& c, const PlanContext& 
     } else if (c.leaf_paths.empty()) {  // top-N in the key index's order
       l.flat_access = Layout::FlatAccess::kIndex;
       l.flat_index = flat::index_name(ctx.flat->table, q.joins[static_cast<std::size_t>(c.driver_join)].attribute->code);
+      if (c.bounded_walk) {
+        l.flat_walk_bound = static_cast<int64_t>(walk_bound(q, Estimator(q, ctx.stats, &ctx)));
+        PlanChoice f;
+        f.source = Source::kFlat;
+        f.leaf_paths = c.fallback_paths;
+        l.flat_fallback = std::make_shared<const Layout>(make_layout(q, f, ctx));
+      }
     } else if (leaf && flat_index_pinnable(*leaf)) {
       l.flat_access = Layout::FlatAccess::kIndex;
       l.flat_index = flat::index_name(ctx.flat->table, q.joins[static_cast<std::size_t>(leaf->column.join)].attribute->code);
@@ -799,6 +856,14 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
         const std::string& code = q.joins[static_cast<std::size_t>(c.driver_join)].attribute->code;
         node = {"IndexOrderScan", fmt::format("{} ascending via {} (INDEXED BY): groups arrive in key order", code,
                                               flat::index_name(ctx.flat ? ctx.flat->table : "", code)), n, {}};
+      } else if (c.leaf_paths.empty() && c.driver_join >= 0 && c.bounded_walk) {
+        const std::string& code = q.joins[static_cast<std::size_t>(c.driver_join)].attribute->code;
+        node = {"BoundedIndexWalk",
+                fmt::format("{} {} via {} (INDEXED BY), at most {} keys; not exact: the {} plan + sort", code,
+                            q.order_by.front().desc ? "descending" : "ascending",
+                            flat::index_name(ctx.flat ? ctx.flat->table : "", code), walk_bound(q, est),
+                            c.fallback_paths.empty() ? "full-scan" : "filter-index"),
+                std::min(walk_bound(q, est), n), {}};
       } else if (c.leaf_paths.empty() && c.driver_join >= 0) {
         const double needed = static_cast<double>(q.limit.value_or(0) + q.offset.value_or(0));
         const double share = std::max((q.where ? est.pred_rows(*q.where) : n) / n, 1e-9);

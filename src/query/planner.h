@@ -22,6 +22,13 @@
 // it and keeps the rows its conjuncts select (estimated); sorting R rows costs R·log2(R)·kSortStep;
 // a scan of the sort key's index in key order under LIMIT n stops after about n / selectivity
 // rows (costed kTopNRisk times higher: correlation between filter and key is not modelled).
+// On a flat table a filtered top-N on one non-text, non-decimal key (either direction, nullable
+// or not) may instead walk the key's index over at most walk_bound() keys (kWalkFactor times the
+// independence estimate) and, in the same statement, fall back to the best filter plan + sort
+// when that walk does not fill the LIMIT page (or a row without the key matches and NULLs sort
+// first): its worst case is bounded, so it is costed expected walk + kWalkFallbackRisk x (rest
+// of the bound + fallback) instead of the kTopNRisk hedge (issue 5, flights Q5 at 200,000: the
+// distance-index + sort plan took 1.1 ms against 0.14 ms for the wide table's index walk).
 //
 // Sources that deliver entities in id order (the type's entity list; one equality's index
 // entries, sorted by entity id within the key; a flat table's rowid scan) need no sorter when the
@@ -79,6 +86,14 @@ inline constexpr double kSortStep = 0.05;
 /// predicts before LIMIT matches are found: a filter correlated with the sort key (zip codes in
 /// California sorted by latitude) can make the real scan far longer, while sorting is bounded.
 inline constexpr double kTopNRisk = 10;
+/// A bounded top-N walk (PlanChoice::bounded_walk) reads at most kWalkFactor times the keys that
+/// independence of filter and key predicts (LIMIT + OFFSET over the filter's share), at least
+/// kWalkMin; it is costed at the expected walk plus kWalkFallbackRisk times (the rest of the
+/// bound + the fallback plan): the share of queries whose filter is correlated with the key
+/// enough to exhaust the bound (a guess, not fitted).
+inline constexpr double kWalkFactor = 4;
+inline constexpr double kWalkMin = 256;
+inline constexpr double kWalkFallbackRisk = 0.1;
 // CALIBRATION. Units: one EAV index step = 1 (kLookup, kSortStep, kTopNRisk predate this).
 // The flat constants were fitted so that a unit costs about the same wall time in both families:
 // EXPLAIN ANALYZE (min of 3, `eavdb explain --analyze --plan eav|flat`) of catalog Q2/Q4/Q5/Q6/Q8
@@ -170,6 +185,11 @@ struct PlanChoice {
   /// entities holding the key in key-index order (LIMIT + OFFSET rows), and only when fewer
   /// match, the entities without it (they sort last); see split_null_tail().
   bool null_split = false;
+  /// kFlat, driver_join = the single ORDER BY key: a bounded walk of its flat index (at most
+  /// walk_bound() keys, Layout::flat_walk_bound) that falls back, in the same statement, to the
+  /// flat plan of `fallback_paths` (empty: a full scan) + sort when it is not exact.
+  bool bounded_walk = false;
+  std::vector<std::vector<int>> fallback_paths;
   double estimated_cost = 0;
   /// True when the flat table was eligible (existed, fresh, covering) when this choice was made:
   /// a cached EAV choice is re-planned once that changes.

@@ -230,8 +230,90 @@ void flat_union(SqlBuilder& b, const Layout& layout, bool all = false) {
 
 CompiledQuery generate(BoundQuery q) { return generate(std::move(q), Layout{}); }
 
+namespace {
+
+std::unique_ptr<BoundPred> copy_pred(const BoundPred& p) {
+  auto c = std::make_unique<BoundPred>();
+  c->kind = p.kind;
+  c->op = p.op;
+  c->negated = p.negated;
+  c->truth = p.truth;
+  c->column = p.column;
+  c->values = p.values;
+  for (const auto& child : p.children) c->children.push_back(copy_pred(*child));
+  return c;
+}
+
+BoundQuery copy_query(const BoundQuery& q) {
+  BoundQuery c;
+  c.type = q.type;
+  c.star = q.star;
+  c.aggregate = q.aggregate;
+  c.joins = q.joins;
+  c.outputs = q.outputs;
+  c.columns = q.columns;
+  if (q.where) c.where = copy_pred(*q.where);
+  c.group_by = q.group_by;
+  c.order_by = q.order_by;
+  c.limit = q.limit;
+  c.offset = q.offset;
+  return c;
+}
+
+}  // namespace
+
 CompiledQuery generate(BoundQuery q, const Layout& layout) {
   using Source = Layout::Source;
+  // Bounded top-N walk with its fallback in one statement (Layout::flat_walk_bound): the walk's
+  // page, kept when exact, else the fallback plan's rows. Only one arm returns rows.
+  if (layout.source == Source::kFlat && layout.flat_walk_bound > 0 && layout.flat_fallback) {
+    const BoundOrder key = q.order_by.front();
+    Layout wl = layout;
+    wl.flat_fallback.reset();
+    CompiledQuery walk = generate(copy_query(q), wl);
+    SqlBuilder b;
+    for (const BoundJoin& j : q.joins) b.inner_joins.push_back(j.inner);
+    b.system_alias = "f";
+    for (const BoundJoin& j : q.joins) b.join_columns.push_back(fmt::format("f.\"{}\"", j.attribute->code));
+    if (q.where) arrange(*q.where);
+    b.text("WITH w AS MATERIALIZED (");
+    b.statement(walk);
+    b.text("), g AS MATERIALIZED (SELECT (SELECT count(*) FROM w) >= ");
+    b.param(q.limit.value_or(0));
+    if (key.nulls_first) {
+      // Rows without the key sort first: the walk (non-null keys only) is exact only when none
+      // of them matches.
+      b.text(" AND NOT EXISTS (SELECT 1 FROM ");
+      b.text(layout.flat_table);
+      b.text(" f INDEXED BY ");
+      b.text(layout.flat_index);
+      b.text(" WHERE ");
+      b.value(key.value);
+      b.text(" IS NULL");
+      if (q.where) {
+        b.text(" AND (");
+        if (q.where->children.empty()) b.pred(*q.where);
+        else b.chain(*q.where);
+        b.text(")");
+      }
+      b.text(")");
+    }
+    b.text(" AS ok) SELECT * FROM w WHERE (SELECT ok FROM g) UNION ALL SELECT * FROM (");
+    const bool star = q.star;
+    // The guard sits in the fallback's own WHERE: a constant term SQLite tests before its loop
+    // (outside, it would be tested per row after the fallback's sorter had read every match).
+    Layout fl = *layout.flat_fallback;
+    fl.guard = "NOT (SELECT ok FROM g)";
+    CompiledQuery fallback = generate(std::move(q), fl);
+    b.statement(fallback);
+    b.text(")");
+    CompiledQuery out = b.finish();
+    out.type = walk.type;
+    out.columns = std::move(walk.columns);
+    out.select_star = star;
+    out.star_inline = star;
+    return out;
+  }
   // Late fetch: the ids of the page first (every join but the late ones, the query's WHERE,
   // ORDER BY, LIMIT and OFFSET), then the whole rows for those ids, re-sorted.
   std::optional<CompiledQuery> page;
@@ -300,10 +382,25 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       b.param(q.type->id);
       break;
     case Source::kFlat:
-      b.text(" FROM ");
+      b.text(layout.flat_walk_bound > 0 && layout.flat_access == Layout::FlatAccess::kIndex ? " FROM (SELECT * FROM "
+                                                                                              : " FROM ");
       b.text(layout.flat_table);
       if (layout.flat_access == Layout::FlatAccess::kScan) {
         b.text(" f NOT INDEXED WHERE 1");
+      } else if (layout.flat_access == Layout::FlatAccess::kIndex && layout.flat_walk_bound > 0) {
+        // The bounded walk: the first flat_walk_bound non-null keys in the query's order (ties
+        // by id, as the reference), then the WHERE over them.
+        const BoundOrder& o = q.order_by.front();
+        b.text(" f INDEXED BY ");
+        b.text(layout.flat_index);
+        b.text(" WHERE ");
+        b.value(o.value);
+        b.text(" IS NOT NULL ORDER BY ");
+        b.value(o.value);
+        b.text(o.desc ? " DESC" : " ASC");
+        b.text(", f.id ASC LIMIT ");
+        b.param(layout.flat_walk_bound);
+        b.text(") f WHERE 1");
       } else if (layout.flat_access == Layout::FlatAccess::kIndex) {
         // union_leaves then holds the one leaf the index serves (for driver_sql).
         b.text(" f INDEXED BY ");
@@ -392,6 +489,10 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       break;
     }
   }
+  if (!layout.guard.empty()) {
+    b.text(" AND ");
+    b.text(layout.guard);
+  }
   if (q.where) {
     b.text(" AND (");
     if (q.where->children.empty()) b.pred(*q.where);
@@ -407,7 +508,11 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
   }
   // One row per aggregate query without GROUP BY: nothing to order.
   bool single_row = q.aggregate && q.group_by.empty();
-  if (!single_row) {
+  // The bounded walk's rows arrive from its subquery in the reference order already (non-null
+  // keys, key order, ties by id): no ORDER BY, so SQLite stops reading at LIMIT + OFFSET matches
+  // instead of sorting the whole bound.
+  const bool walk = flat && layout.flat_walk_bound > 0 && layout.flat_access == Layout::FlatAccess::kIndex;
+  if (!single_row && !walk) {
     b.text(" ORDER BY ");
     for (const auto& o : q.order_by) {
       b.order_key(o.value, o.desc, o.nulls_first);

@@ -9,6 +9,7 @@
 // Pure function; thread-safe.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,6 +65,18 @@ struct Layout {
   /// row of one of the type's attributes can only belong to a live entity of that type and
   /// tenant. make_layout sets it; the default keeps the join.
   bool entity_join = true;
+  /// kFlat bounded top-N walk (flat_access kIndex on the single ORDER BY key's index): read at
+  /// most this many non-null keys of that index in the query's order, filter them and keep the
+  /// LIMIT page; exact when that page is full (and, for a NULLS FIRST key, no row without the key
+  /// matches the WHERE). 0: off.
+  int64_t flat_walk_bound = 0;
+  /// With flat_walk_bound: the plan run instead, in the same statement, when the walk is not
+  /// exact (a filter-driven flat plan + sort). The walk's statement is then
+  /// `WITH w AS (walk), g AS (exact?) SELECT * FROM w WHERE ok UNION ALL SELECT * FROM (fallback) WHERE NOT ok`.
+  std::shared_ptr<const Layout> flat_fallback;
+  /// Internal to generate(): a constant condition ANDed to the WHERE (the fallback's "walk not
+  /// exact" test), so SQLite skips the fallback's scan and sort before starting them.
+  std::string guard;
 };
 
 /// Generates the SQLite statement for `q`; may reorder AND/OR operands (they commute) so the
