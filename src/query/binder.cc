@@ -450,4 +450,32 @@ BoundQuery bind(const SelectStmt& stmt, const std::vector<Value>& params, const 
   return Binder(stmt, params, catalog).run();
 }
 
+std::unique_ptr<BoundPred> clone(const BoundPred& p) {
+  auto c = std::make_unique<BoundPred>();
+  c->kind = p.kind;
+  c->op = p.op;
+  c->negated = p.negated;
+  c->truth = p.truth;
+  c->column = p.column;
+  c->values = p.values;
+  for (const auto& child : p.children) c->children.push_back(clone(*child));
+  return c;
+}
+
+BoundQuery clone(const BoundQuery& q) {
+  BoundQuery c;
+  c.type = q.type;
+  c.star = q.star;
+  c.aggregate = q.aggregate;
+  c.joins = q.joins;
+  c.outputs = q.outputs;
+  c.columns = q.columns;
+  if (q.where) c.where = clone(*q.where);
+  c.group_by = q.group_by;
+  c.order_by = q.order_by;
+  c.limit = q.limit;
+  c.offset = q.offset;
+  return c;
+}
+
 }  // namespace eavdb::query

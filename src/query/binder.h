@@ -92,4 +92,12 @@ struct BoundQuery {
 /// predicates.
 BoundQuery bind(const SelectStmt& stmt, const std::vector<Value>& params, const Catalog& catalog);
 
+/// A deep copy of `p` (children included). BoundPred owns its children through unique_ptr, so
+/// it has no copy constructor; planning and SQL generation copy predicates to rewrite them.
+std::unique_ptr<BoundPred> clone(const BoundPred& p);
+
+/// A deep copy of `q` (its WHERE tree cloned; attribute and type pointers shared, as they point
+/// into the catalog).
+BoundQuery clone(const BoundQuery& q);
+
 }  // namespace eavdb::query

@@ -344,18 +344,6 @@ int group_order_join(const BoundQuery& q) {
   return g.join;
 }
 
-std::unique_ptr<BoundPred> clone(const BoundPred& p) {
-  auto c = std::make_unique<BoundPred>();
-  c->kind = p.kind;
-  c->op = p.op;
-  c->negated = p.negated;
-  c->truth = p.truth;
-  c->column = p.column;
-  c->values = p.values;
-  for (const auto& child : p.children) c->children.push_back(clone(*child));
-  return c;
-}
-
 // Adds `key IS [NOT] NULL` as a top-level conjunct.
 void add_null_test(BoundQuery& q, int join, bool not_null) {
   auto t = std::make_unique<BoundPred>();
@@ -710,16 +698,8 @@ PlanChoice choose_plan(const BoundQuery& q, const PlanContext& ctx) {
 
 
 BoundQuery split_null_tail(BoundQuery& q, int key_join) {
-  BoundQuery tail;
-  tail.type = q.type;
-  tail.star = q.star;
-  tail.aggregate = q.aggregate;
-  tail.joins = q.joins;
-  tail.outputs = q.outputs;
-  tail.columns = q.columns;
-  if (q.where) tail.where = clone(*q.where);
-  tail.group_by = q.group_by;
-  tail.order_by = q.order_by;
+  BoundQuery tail = clone(q);
+  tail.offset.reset();
   const int64_t wanted = q.limit.value_or(0) + q.offset.value_or(0);
   tail.limit = wanted;
   add_null_test(tail, key_join, false);

@@ -230,38 +230,6 @@ void flat_union(SqlBuilder& b, const Layout& layout, bool all = false) {
 
 CompiledQuery generate(BoundQuery q) { return generate(std::move(q), Layout{}); }
 
-namespace {
-
-std::unique_ptr<BoundPred> copy_pred(const BoundPred& p) {
-  auto c = std::make_unique<BoundPred>();
-  c->kind = p.kind;
-  c->op = p.op;
-  c->negated = p.negated;
-  c->truth = p.truth;
-  c->column = p.column;
-  c->values = p.values;
-  for (const auto& child : p.children) c->children.push_back(copy_pred(*child));
-  return c;
-}
-
-BoundQuery copy_query(const BoundQuery& q) {
-  BoundQuery c;
-  c.type = q.type;
-  c.star = q.star;
-  c.aggregate = q.aggregate;
-  c.joins = q.joins;
-  c.outputs = q.outputs;
-  c.columns = q.columns;
-  if (q.where) c.where = copy_pred(*q.where);
-  c.group_by = q.group_by;
-  c.order_by = q.order_by;
-  c.limit = q.limit;
-  c.offset = q.offset;
-  return c;
-}
-
-}  // namespace
-
 CompiledQuery generate(BoundQuery q, const Layout& layout) {
   using Source = Layout::Source;
   // Bounded top-N walk with its fallback in one statement (Layout::flat_walk_bound): the walk's
@@ -270,7 +238,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
     const BoundOrder key = q.order_by.front();
     Layout wl = layout;
     wl.flat_fallback.reset();
-    CompiledQuery walk = generate(copy_query(q), wl);
+    CompiledQuery walk = generate(clone(q), wl);
     SqlBuilder b;
     for (const BoundJoin& j : q.joins) b.inner_joins.push_back(j.inner);
     b.system_alias = "f";
