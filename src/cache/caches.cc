@@ -416,7 +416,6 @@ void Caches::apply_foreign(const Invalidation& inv) {
 
 void Caches::on_bus_message(const Invalidation& inv) {
   if (inv.origin == origin_ || inv.ns != ns_) return;
-  bus_messages_.fetch_add(1, std::memory_order_relaxed);
   for (const auto& e : inv.entities) {
     if (e.id == 0) {
       l2_.invalidate_all();
@@ -433,6 +432,11 @@ void Caches::on_bus_message(const Invalidation& inv) {
     if (bus_delays_us_.size() < kDelaySamples) bus_delays_us_.push_back(delay);
     else bus_delays_us_[bus_delay_next_++ % kDelaySamples] = delay;
   }
+  // Counted last, with release: whoever sees the message counted (stats() loads it with acquire)
+  // also sees its invalidations applied and its delay sample recorded. Counting first let a reader
+  // that waited for the count read the delays before this message's sample was in (a TSan-slowed
+  // CI run saw bus_messages advance with bus_delay_max_us still 0).
+  bus_messages_.fetch_add(1, std::memory_order_release);
 }
 
 void Caches::on_bus_connection(bool connected) {
@@ -477,7 +481,7 @@ CacheStats Caches::stats() const {
   s.policy = options_.policy;
   s.policy_metadata_bytes = l2_.policy_metadata_bytes();
   s.full_flushes = full_flushes_.load(std::memory_order_relaxed);
-  s.bus_messages = bus_messages_.load(std::memory_order_relaxed);
+  s.bus_messages = bus_messages_.load(std::memory_order_acquire);
   s.foreign_commits = foreign_commits_.load(std::memory_order_relaxed);
   if (l3_) {
     RemoteStats r = l3_->stats();
