@@ -484,6 +484,16 @@ double walk_bound(const BoundQuery& q, const Estimator& est) {
   return std::min(1e12, std::max(kWalkMin, std::ceil(kWalkFactor * needed / share)));
 }
 
+// Where the bounded walk of join `j`'s key stops after about `bound` keys (Layout::flat_walk_stop),
+// from the key's histogram; monostate without one (the walk may then read every non-null key).
+SqlParam walk_stop(const BoundQuery& q, int j, const TypeStats* stats, double bound) {
+  const AttributeStats* a = stats ? stats->find(q.joins[static_cast<std::size_t>(j)].attribute->id) : nullptr;
+  if (!a) return {};
+  const std::optional<StatKey> k = walk_stop_key(*a, bound, q.order_by.front().desc);
+  if (!k) return {};
+  return std::visit([](const auto& v) -> SqlParam { return v; }, *k);
+}
+
 // The cheapest flat-table plan of `q` (the flat table covers it).
 PlanChoice best_flat_plan(const BoundQuery& q, const PlanContext& ctx, const Estimator& est) {
   const double n = est.entities();
@@ -805,6 +815,7 @@ Layout make_layout(const BoundQuery& q, const PlanChoice& c, const PlanContext& 
       l.flat_index = flat::index_name(ctx.flat->table, q.joins[static_cast<std::size_t>(c.driver_join)].attribute->code);
       if (c.bounded_walk) {
         l.flat_walk_bound = static_cast<int64_t>(walk_bound(q, Estimator(q, ctx.stats, &ctx)));
+        l.flat_walk_stop = walk_stop(q, c.driver_join, ctx.stats, static_cast<double>(l.flat_walk_bound));
         PlanChoice f;
         f.source = Source::kFlat;
         f.leaf_paths = c.fallback_paths;
@@ -838,11 +849,21 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
                                               flat::index_name(ctx.flat ? ctx.flat->table : "", code)), n, {}};
       } else if (c.leaf_paths.empty() && c.driver_join >= 0 && c.bounded_walk) {
         const std::string& code = q.joins[static_cast<std::size_t>(c.driver_join)].attribute->code;
+        const bool desc = q.order_by.front().desc;
+        const SqlParam stop = walk_stop(q, c.driver_join, ctx.stats, walk_bound(q, est));
+        const std::string until =
+            std::holds_alternative<std::monostate>(stop)
+                ? std::string("every key")
+                : fmt::format("{} {} {}", code, desc ? ">=" : "<=",
+                              std::visit([](const auto& v) -> std::string {
+                                if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::monostate>) return "";
+                                else if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>) return fmt::format("'{}'", v);
+                                else return fmt::format("{}", v);
+                              }, stop));
         node = {"BoundedIndexWalk",
-                fmt::format("{} {} via {} (INDEXED BY), at most {} keys; not exact: the {} plan + sort", code,
-                            q.order_by.front().desc ? "descending" : "ascending",
-                            flat::index_name(ctx.flat ? ctx.flat->table : "", code), walk_bound(q, est),
-                            c.fallback_paths.empty() ? "full-scan" : "filter-index"),
+                fmt::format("{} {} via {} (INDEXED BY) while {} (about {} keys); not exact: the {} plan + sort", code,
+                            desc ? "descending" : "ascending", flat::index_name(ctx.flat ? ctx.flat->table : "", code),
+                            until, walk_bound(q, est), c.fallback_paths.empty() ? "full-scan" : "filter-index"),
                 std::min(walk_bound(q, est), n), {}};
       } else if (c.leaf_paths.empty() && c.driver_join >= 0) {
         const double needed = static_cast<double>(q.limit.value_or(0) + q.offset.value_or(0));

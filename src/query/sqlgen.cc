@@ -268,10 +268,9 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
     }
     b.text(" AS ok) SELECT * FROM w WHERE (SELECT ok FROM g) UNION ALL SELECT * FROM (");
     const bool star = q.star;
-    // The guard sits in the fallback's own WHERE: a constant term SQLite tests before its loop
-    // (outside, it would be tested per row after the fallback's sorter had read every match).
+    // The gate is the fallback's outer loop (Layout::gate): empty when the walk was exact.
     Layout fl = *layout.flat_fallback;
-    fl.guard = "NOT (SELECT ok FROM g)";
+    fl.gate = "(SELECT 1 FROM g WHERE NOT ok) gate CROSS JOIN ";
     CompiledQuery fallback = generate(std::move(q), fl);
     b.statement(fallback);
     b.text(")");
@@ -350,25 +349,26 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       b.param(q.type->id);
       break;
     case Source::kFlat:
-      b.text(layout.flat_walk_bound > 0 && layout.flat_access == Layout::FlatAccess::kIndex ? " FROM (SELECT * FROM "
-                                                                                              : " FROM ");
+      b.text(" FROM ");
+      b.text(layout.gate);
       b.text(layout.flat_table);
       if (layout.flat_access == Layout::FlatAccess::kScan) {
         b.text(" f NOT INDEXED WHERE 1");
       } else if (layout.flat_access == Layout::FlatAccess::kIndex && layout.flat_walk_bound > 0) {
-        // The bounded walk: the first flat_walk_bound non-null keys in the query's order (ties
-        // by id, as the reference), then the WHERE over them.
+        // The bounded walk: the non-null keys from the first in the query's order to the stop
+        // key, in the index's order (ties by id, as the reference, sorted per key by SQLite).
         const BoundOrder& o = q.order_by.front();
         b.text(" f INDEXED BY ");
         b.text(layout.flat_index);
         b.text(" WHERE ");
         b.value(o.value);
-        b.text(" IS NOT NULL ORDER BY ");
-        b.value(o.value);
-        b.text(o.desc ? " DESC" : " ASC");
-        b.text(", f.id ASC LIMIT ");
-        b.param(layout.flat_walk_bound);
-        b.text(") f WHERE 1");
+        b.text(" IS NOT NULL");
+        if (!std::holds_alternative<std::monostate>(layout.flat_walk_stop)) {
+          b.text(" AND ");
+          b.value(o.value);
+          b.text(o.desc ? " >= " : " <= ");
+          b.param(layout.flat_walk_stop);
+        }
       } else if (layout.flat_access == Layout::FlatAccess::kIndex) {
         // union_leaves then holds the one leaf the index serves (for driver_sql).
         b.text(" f INDEXED BY ");
@@ -457,10 +457,6 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       break;
     }
   }
-  if (!layout.guard.empty()) {
-    b.text(" AND ");
-    b.text(layout.guard);
-  }
   if (q.where) {
     b.text(" AND (");
     if (q.where->children.empty()) b.pred(*q.where);
@@ -476,11 +472,17 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
   }
   // One row per aggregate query without GROUP BY: nothing to order.
   bool single_row = q.aggregate && q.group_by.empty();
-  // The bounded walk's rows arrive from its subquery in the reference order already (non-null
-  // keys, key order, ties by id): no ORDER BY, so SQLite stops reading at LIMIT + OFFSET matches
-  // instead of sorting the whole bound.
+  // The bounded walk reads non-null keys only: its ORDER BY leaves out NULLS FIRST/LAST, which
+  // would keep SQLite from walking the index in order (it would sort every match).
   const bool walk = flat && layout.flat_walk_bound > 0 && layout.flat_access == Layout::FlatAccess::kIndex;
-  if (!single_row && !walk) {
+  if (walk) {
+    const BoundOrder& o = q.order_by.front();
+    b.text(" ORDER BY ");
+    b.value(o.value);
+    b.text(o.desc ? " DESC, " : " ASC, ");
+    b.text(tie_break);
+    b.text(" ASC");
+  } else if (!single_row) {
     b.text(" ORDER BY ");
     for (const auto& o : q.order_by) {
       b.order_key(o.value, o.desc, o.nulls_first);

@@ -165,4 +165,33 @@ double estimate_range(const AttributeStats& s, const std::optional<StatKey>& lo,
   return std::min(rows, static_cast<double>(s.non_null));
 }
 
+std::optional<StatKey> walk_stop_key(const AttributeStats& s, double rows, bool from_top) {
+  const auto& b = s.bounds;
+  if (b.size() < 2 || s.non_null <= 0) return std::nullopt;
+  const double m = static_cast<double>(b.size() - 1);
+  // Position from the bottom, in buckets, where the walk has passed `rows` values.
+  const double share = rows / static_cast<double>(s.non_null);
+  if (!(share < 1)) return std::nullopt;
+  const double pos = (from_top ? 1 - share : share) * m;
+  const auto i = std::min(static_cast<std::size_t>(std::max(0.0, pos)), b.size() - 2);
+  const double t = std::clamp(pos - static_cast<double>(i), 0.0, 1.0);
+  const StatKey& lo = b[i];
+  const StatKey& hi = b[i + 1];
+  if (const auto* l = std::get_if<int64_t>(&lo)) {
+    if (const auto* h = std::get_if<int64_t>(&hi)) {
+      const double v = static_cast<double>(*l) + t * (static_cast<double>(*h) - static_cast<double>(*l));
+      // Outward: a descending walk stops at or below v, an ascending one at or above.
+      const int64_t k = static_cast<int64_t>(from_top ? std::floor(v) : std::ceil(v));
+      return StatKey(std::clamp(k, std::min(*l, *h), std::max(*l, *h)));
+    }
+  }
+  const auto num = [](const StatKey& x) -> std::optional<double> {
+    if (const auto* v = std::get_if<int64_t>(&x)) return static_cast<double>(*v);
+    if (const auto* v = std::get_if<double>(&x)) return *v;
+    return std::nullopt;
+  };
+  if (auto l = num(lo), h = num(hi); l && h) return StatKey(*l + t * (*h - *l));
+  return from_top ? lo : hi;
+}
+
 }  // namespace eavdb::query

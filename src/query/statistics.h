@@ -108,4 +108,13 @@ double estimate_eq(const AttributeStats& s, const StatKey& k);
 /// from the histogram with linear interpolation inside a bucket for numbers.
 double estimate_range(const AttributeStats& s, const std::optional<StatKey>& lo, const std::optional<StatKey>& hi);
 
+/// The key at which a walk over the attribute's values in key order, from the largest
+/// (`from_top`, a descending walk) or from the smallest, has passed about `rows` values by the
+/// histogram: the walk stops after it (`key >= k` descending, `key <= k` ascending) and holds at
+/// least `rows` values while the statistics are current (stale ones only move the stop; a caller
+/// must not rely on the count for correctness). Interpolates inside a bucket for numbers, rounded
+/// outward for integers; a string stop is the bucket's far bound. std::nullopt when there is no
+/// histogram or `rows` reaches every value (the whole index is the walk).
+std::optional<StatKey> walk_stop_key(const AttributeStats& s, double rows, bool from_top);
+
 }  // namespace eavdb::query

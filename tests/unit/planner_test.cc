@@ -89,6 +89,38 @@ TEST(Statistics, EquiDepthHistogramAndEstimates) {
   EXPECT_EQ(query::estimate_eq(ns, StatKey(int64_t{1})), 0);
 }
 
+TEST(Statistics, WalkStopKeyHoldsAboutTheAskedValues) {
+  // 0..9999 once each: a walk of 500 keys from the top stops near 9500, from the bottom near 499;
+  // rounded outward, so the range holds at least the asked number of values.
+  query::AttributeStatsBuilder b(1, 10000);
+  for (int64_t i = 0; i < 10000; ++i) b.add(StatKey(i));
+  const query::AttributeStats s = b.finish();
+  const auto top = query::walk_stop_key(s, 500, true);
+  ASSERT_TRUE(top);
+  const int64_t t = std::get<int64_t>(*top);
+  EXPECT_LE(t, 9500);
+  EXPECT_GE(t, 9450);
+  const auto bottom = query::walk_stop_key(s, 500, false);
+  ASSERT_TRUE(bottom);
+  const int64_t u = std::get<int64_t>(*bottom);
+  EXPECT_GE(u, 499);
+  EXPECT_LE(u, 550);
+  // Every value, or no histogram: no stop (the whole index).
+  EXPECT_FALSE(query::walk_stop_key(s, 10000, true));
+  EXPECT_FALSE(query::walk_stop_key(query::AttributeStatsBuilder(2, 0).finish(), 10, true));
+  // Strings: the far bound of the bucket the walk reaches (never inside it).
+  query::AttributeStatsBuilder sb(3, 26 * 100);
+  for (char c = 'a'; c <= 'z'; ++c)
+    for (int i = 0; i < 100; ++i) sb.add(StatKey(std::string(1, c) + fmt::format("{:03}", i)));
+  const query::AttributeStats ss = sb.finish();
+  const auto sk = query::walk_stop_key(ss, 250, true);
+  ASSERT_TRUE(sk);
+  EXPECT_LE(query::estimate_range(ss, *sk, std::nullopt), 26 * 100);
+  EXPECT_GE(query::estimate_range(ss, *sk, std::nullopt), 250);
+  EXPECT_LT(std::get<std::string>(*sk), "y000");
+  EXPECT_GE(std::get<std::string>(*sk), "w000");
+}
+
 // ---- plan choice on crafted statistics ------------------------------------------------------
 
 // A type with attributes numbered from 1 (`attrs`, then varchar `extra_N` up to `width`), a catalog
@@ -908,6 +940,14 @@ TEST_F(PlannerDb, FlatTopNWalksTheKeyIndexBoundedAndFallsBackWhenNotExact) {
   const std::string indep = "SELECT id, n FROM item WHERE grp = 'g3' ORDER BY n DESC LIMIT 5";
   walks(indep);
   EXPECT_EQ(db_->explain(indep, {}, true).rows, 5);  // EXPLAIN ANALYZE runs the combined statement
+  // The walk is a key range from the statistics (n >= a stop about 4 x 5 / 10% keys down), read
+  // in the query's own order; the fallback is gated by a CROSS JOIN, not tested per row.
+  {
+    ExplainResult e = db_->explain(indep, {}, false);
+    EXPECT_NE(explain_text(e).find("while n >= "), std::string::npos) << explain_text(e);
+    EXPECT_NE(e.sql.find("\"n\" >= ?"), std::string::npos) << e.sql;
+    EXPECT_NE(e.sql.find("(SELECT 1 FROM g WHERE NOT ok) gate CROSS JOIN"), std::string::npos) << e.sql;
+  }
   QueryResult r = same_under_all_plans(indep);
   ASSERT_EQ(r.rows.size(), 5u);
   EXPECT_EQ(r.rows[0], (std::vector<Value>{Value(int64_t{3994}), Value(int64_t{3993})}));
@@ -938,6 +978,36 @@ TEST_F(PlannerDb, FlatTopNWalksTheKeyIndexBoundedAndFallsBackWhenNotExact) {
   insert(5, 4000);
   same_under_all_plans(indep);
   same_under_all_plans(corr);
+  // Stale statistics move the walk's stop, never the answer: 600 new entities above every key
+  // the last analyze saw (fewer than its 20% refresh share), none in g3 — the stop now lies among
+  // them and the walk of n >= stop finds no g3 row, so the fallback answers with the old top five;
+  // then 5 in g3 above them all, which the walk must return.
+  ChangeSet cs;
+  for (int i = 0; i < 600; ++i) {
+    EntityWrite w;
+    w.type_id = type_.id;
+    w.values.push_back({attr("grp").id, ValueType::kVarchar, Value(std::string("g0"))});
+    w.values.push_back({attr("n").id, ValueType::kInt, Value(int64_t{10000 + i})});
+    cs.writes.push_back(std::move(w));
+  }
+  db_->commit(cs);
+  walks(indep);
+  r = same_under_all_plans(indep);
+  ASSERT_EQ(r.rows.size(), 5u);
+  EXPECT_EQ(r.rows[0][1], Value(int64_t{4003}));
+  ChangeSet hi;
+  for (int i = 0; i < 5; ++i) {
+    EntityWrite w;
+    w.type_id = type_.id;
+    w.values.push_back({attr("grp").id, ValueType::kVarchar, Value(std::string("g3"))});
+    w.values.push_back({attr("n").id, ValueType::kInt, Value(int64_t{20000 + i})});
+    hi.writes.push_back(std::move(w));
+  }
+  db_->commit(hi);
+  r = same_under_all_plans(indep);
+  ASSERT_EQ(r.rows.size(), 5u);
+  EXPECT_EQ(r.rows[0][1], Value(int64_t{20004}));
+  EXPECT_EQ(r.rows[4][1], Value(int64_t{20000}));
 }
 
 }  // namespace
