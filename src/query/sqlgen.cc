@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <utility>
 
 #include "eavdb/error.h"
 
@@ -23,6 +24,12 @@ class SqlBuilder {
   std::vector<bool> inner_joins;  // per join: the WHERE makes its value non-null
   /// When set, every attribute column renders as this (a UNION branch reads one value table).
   std::string forced_column;
+  /// Leaves rendered as `unlikely(leaf)`: SQLite's planner then takes them as selective (the
+  /// branches of an OR it should serve by MULTI-INDEX OR; it has no histogram of its own).
+  const std::vector<const BoundPred*>* unlikely = nullptr;
+  /// ORDER BY keys render as `+key` (a no-op that keeps the collation): SQLite may not satisfy
+  /// the order by walking an index, so it keeps the access path the WHERE chose and sorts.
+  bool sort_keys_unindexed = false;
 
   void text(std::string_view s) { sql_ += s; }
   void param(SqlParam p) {
@@ -70,6 +77,14 @@ class SqlBuilder {
   // A leaf predicate, or a parenthesised AND/OR chain.
   void pred(const BoundPred& p) {
     using K = BoundPred::Kind;
+    if (unlikely && std::find(unlikely->begin(), unlikely->end(), &p) != unlikely->end()) {
+      const auto* leaves = std::exchange(unlikely, nullptr);
+      text("unlikely(");
+      pred(p);
+      text(")");
+      unlikely = leaves;
+      return;
+    }
     switch (p.kind) {
       case K::kAnd:
       case K::kOr:
@@ -131,6 +146,7 @@ class SqlBuilder {
   }
 
   void order_key(const BoundValue& v, bool desc, bool nulls_first) {
+    if (sort_keys_unindexed) text("+");
     value(v);
     // Aggregates lose the column collation; decimal TEXT must still order numerically.
     if (v.type == ValueType::kDecimal && v.agg != Agg::kNone) text(" COLLATE eavdb_decimal");
@@ -212,6 +228,17 @@ void union_branch(SqlBuilder& b, const BoundQuery& q, const BoundPred& p) {
   b.forced_column = "value";
   b.pred(p);
   b.forced_column.clear();
+}
+
+// True when `q` (no aggregate, no GROUP BY) filters by exactly the OR of layout's union leaves,
+// so the flat table can be read by SQLite's MULTI-INDEX OR instead of `id IN (UNION ...)`.
+bool flat_or_of_leaves(const BoundQuery& q, const Layout& layout) {
+  if (q.aggregate || !q.group_by.empty() || !q.where || q.where->kind != BoundPred::Kind::kOr) return false;
+  const auto& c = q.where->children;
+  if (c.size() != layout.union_leaves.size()) return false;
+  return std::all_of(c.begin(), c.end(), [&](const auto& child) {
+    return std::find(layout.union_leaves.begin(), layout.union_leaves.end(), child.get()) != layout.union_leaves.end();
+  });
 }
 
 // The UNION of flat-table index lookups, one branch per leaf (columns render as f."code");
@@ -374,6 +401,14 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
         b.text(" f INDEXED BY ");
         b.text(layout.flat_index);
         b.text(" WHERE 1");
+      } else if (!layout.union_leaves.empty() && flat_or_of_leaves(q, layout)) {
+        // The WHERE is the OR of the union's leaves: SQLite's MULTI-INDEX OR reads each leaf's
+        // index with the row fetch in one loop and de-duplicates in a RowSet, then sorts
+        // (flights-200k Q4, 160 rows: 0.11 vs 0.16 ms for `id IN (UNION ALL ...)`, interleaved).
+        // unlikely() makes SQLite's own estimate agree with the planner's choice.
+        b.text(" f WHERE 1");
+        b.unlikely = &layout.union_leaves;
+        b.sort_keys_unindexed = true;
       } else if (!layout.union_leaves.empty()) {
         // `id IN (lookups)`: SQLite probes the primary key from the IN list's sorted ephemeral
         // index, so rows come out in id order (no sort for the default order, no second
@@ -494,6 +529,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
         b.order_key({Agg::kNone, q.group_by[k], q.group_by[k].type}, false, false);
       }
     } else {
+      if (b.sort_keys_unindexed) b.text("+");
       b.text(tie_break);
       b.text(" ASC");
     }

@@ -566,6 +566,15 @@ TEST_F(PlannerDb, FlatTableStaysExactThroughWritesAndKnowsItsColumns) {
   EXPECT_TRUE(has_op(u.root, "IndexUnion")) << explain_text(u);
   EXPECT_EQ(u.rows, 2);
   EXPECT_EQ(find_op(u.root, "IndexUnion")->actual_rows, 2) << explain_text(u);
+  // The WHERE is exactly the OR of the union's leaves: SQLite reads it by MULTI-INDEX OR (index
+  // lookups and row fetches in one loop), not through an `id IN (UNION ...)` list, and sorts.
+  EXPECT_EQ(u.sql.find("IN (SELECT"), std::string::npos) << u.sql;
+  EXPECT_NE(u.sql.find("ORDER BY +f.id"), std::string::npos) << u.sql;
+  EXPECT_TRUE(std::any_of(u.backend_plan.begin(), u.backend_plan.end(),
+                          [](const std::string& l) { return l.find("MULTI-INDEX OR") != std::string::npos; }))
+      << explain_text(u);
+  same_under_all_plans("SELECT id, n FROM item WHERE code = 'C00007' OR n = 300 ORDER BY n DESC LIMIT 1 OFFSET 1");
+  same_under_all_plans("SELECT code FROM item WHERE code = 'C00007' OR n = 300 OR code = 'C00300'");
   same_under_all_plans("SELECT id, n FROM item WHERE code = 'C00007' OR n = 300 OR (grp = 'g1' AND opt = 3)");
   QueryResult top = db_->query("SELECT id, price FROM item ORDER BY price DESC LIMIT 1", {}, QueryOptions{PlanKind::kFlat});
   EXPECT_EQ(top.rows[0][0], Value(int64_t{5}));
