@@ -981,7 +981,11 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
     for (const auto& o : q.order_by)
       keys += (keys.empty() ? "" : ", ") + (o.value.agg == Agg::kNone ? o.value.column.code : std::string("aggregate")) +
               (o.desc ? " DESC" : " ASC");
-    keys += keys.empty() ? "id ASC" : ", id ASC";
+    // Ties break as the generator orders them: by the group keys for an aggregate, else by id.
+    if (q.aggregate)
+      for (const auto& g : q.group_by) keys += (keys.empty() ? "" : ", ") + g.code + " ASC";
+    else
+      keys += keys.empty() ? "id ASC" : ", id ASC";
     const bool index_order = (c.source == Source::kValueIndex || (c.source == Source::kFlat && c.driver_join >= 0)) &&
                              c.leaf_paths.empty() && !q.aggregate;
     std::string how = index_order ? " (index order)" : "";

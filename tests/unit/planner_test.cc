@@ -669,6 +669,9 @@ TEST_F(PlannerDb, FlatGroupByScansTheTableInsteadOfWalkingAnIndex) {
                                  QueryOptions{PlanKind::kFlat});
   EXPECT_NE(e.sql.find("NOT INDEXED"), std::string::npos) << e.sql;
   for (const std::string& line : e.backend_plan) EXPECT_EQ(line.find("USING INDEX"), std::string::npos) << explain_text(e);
+  // The groups come out ordered by the group key, as the SQL orders them (not "id ASC").
+  ASSERT_NE(find_op(e.root, "Sort"), nullptr) << explain_text(e);
+  EXPECT_EQ(find_op(e.root, "Sort")->detail, "grp ASC") << explain_text(e);
   same_under_all_plans("SELECT grp, COUNT(*), AVG(price) FROM item GROUP BY grp");
   // A selective filter pins its column's index instead.
   ExplainResult p = db_->explain("SELECT id FROM item WHERE code = 'C00042'", {}, false, QueryOptions{PlanKind::kFlat});
