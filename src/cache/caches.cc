@@ -297,7 +297,8 @@ std::shared_ptr<const CachedResult> Caches::cached_result(const std::string& sig
   return nullptr;
 }
 
-std::shared_ptr<const CachedResult> Caches::query(const std::string& signature, const QueryRunner& run) {
+std::shared_ptr<const CachedResult> Caches::query(const std::string& signature, const QueryRunner& run,
+                                                  std::optional<std::chrono::steady_clock::time_point> deadline) {
   const bool use_l4 = l2_usable();
   if (use_l4) {
     if (auto v = cached_result(signature)) {
@@ -345,7 +346,7 @@ std::shared_ptr<const CachedResult> Caches::query(const std::string& signature, 
   };
 
   if (!use_l4) return execute().value;
-  auto v = l4_.get_or_load(signature, [&](const std::string&) { return execute(); });
+  auto v = l4_.get_or_load(signature, [&](const std::string&) { return execute(); }, deadline);
   // A follower may have joined a load that started before a commit this caller already saw.
   if (v && !v->valid()) v = execute().value;
   return v;

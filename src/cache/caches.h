@@ -130,10 +130,13 @@ class Caches {
 
   /// A query result through L4 (and L3's shared results). `run` compiles and executes the query;
   /// it must call `before_execute(tags)` after compiling and before reading the database, and use
-  /// the result it returns instead of executing when that is set (an L3 hit).
+  /// the result it returns instead of executing when that is set (an L3 hit). A caller that
+  /// finds the same query already running in another thread waits for that run until `deadline`
+  /// (steady clock; none: no limit), then Error(kTimeout).
   using BeforeExecute = std::function<std::optional<QueryResult>(const std::vector<std::string>& tags)>;
   using QueryRunner = std::function<QueryResult(const BeforeExecute& before_execute)>;
-  std::shared_ptr<const CachedResult> query(const std::string& signature, const QueryRunner& run);
+  std::shared_ptr<const CachedResult> query(const std::string& signature, const QueryRunner& run,
+                                            std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt);
   /// The L4 entry for `signature` when present and valid (for L1's cheap re-validation path).
   std::shared_ptr<const CachedResult> cached_result(const std::string& signature);
 

@@ -63,6 +63,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <pthread.h>
 #include <random>
 #include <shared_mutex>
@@ -450,8 +451,12 @@ class SharedCache {
   /// The cached value, or the one `load(key)` returns (Loaded<V>), with single-flight: concurrent
   /// callers missing the same key in the same epoch wait for one load. An XFetch-selected hit
   /// reloads early. Exceptions from `load` propagate to the leader and to every waiting follower.
+  /// A follower waits for the leader's load until `deadline` at most (steady clock; none: no
+  /// limit), then throws Error(kTimeout) — the leader's load, which may run under a later
+  /// deadline or none, goes on and is stored as usual.
   template <class Loader>
-  ValuePtr get_or_load(const K& key, Loader&& load) {
+  ValuePtr get_or_load(const K& key, Loader&& load,
+                       std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) {
     const uint64_t h = hash_of(key);
     bool refresh = false;
     if (ValuePtr v = lookup(key, h, refresh); v && !refresh) return v;
@@ -464,7 +469,7 @@ class SharedCache {
     }
     auto flight = lead(key, h);
     if (flight.leader) return run_flight(key, h, flight, load);
-    return wait_flight(*flight.flight);
+    return wait_flight(*flight.flight, deadline);
   }
 
   /// Counters summed over the shards.
@@ -859,9 +864,14 @@ class SharedCache {
     return result;
   }
 
-  static ValuePtr wait_flight(Flight& f) {
+  static ValuePtr wait_flight(Flight& f, std::optional<std::chrono::steady_clock::time_point> deadline) {
     std::unique_lock lock(f.mu);
-    f.cv.wait(lock, [&] { return f.done; });
+    if (!deadline) {
+      f.cv.wait(lock, [&] { return f.done; });
+    } else if (!f.cv.wait_until(lock, *deadline, [&] { return f.done; })) {
+      throw Error(ErrorCode::kTimeout,
+                  "query interrupted while waiting for a concurrent run of the same query: it ran past its time limit");
+    }
     if (f.error) std::rethrow_exception(f.error);
     return f.value;
   }

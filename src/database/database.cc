@@ -723,9 +723,9 @@ std::shared_ptr<const cache::CachedResult> Database::query_cached(std::string_vi
   t_plan = nullptr;
   impl_->sync_foreign();
   std::string sig = cache::Caches::signature(impl_->tenant_id, query::normalized_text(sql), params);
-  auto entry = impl_->caches->query(sig, [&](const cache::Caches::BeforeExecute& before) {
-    return run_query(sql, params, &before, options);
-  });
+  auto entry = impl_->caches->query(
+      sig, [&](const cache::Caches::BeforeExecute& before) { return run_query(sql, params, &before, options); },
+      options.deadline);
   impl_->record_query(sql, params, t_plan, ms_between(start, std::chrono::steady_clock::now()),
                       entry->result.rows.size());
   return entry;

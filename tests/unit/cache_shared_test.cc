@@ -213,6 +213,53 @@ TEST(CacheShared, SingleFlightPropagatesErrorsAndRetries) {
   EXPECT_EQ(*v, "ok");
 }
 
+// A follower waits for the leader's load only until its own deadline: a request with a 20 ms
+// limit must not hang behind a leader running without one. (Before, the follower waited for the
+// leader however long it took.) The leader is held until the follower has given up, so the
+// order of events does not depend on timing.
+TEST(CacheShared, SingleFlightFollowerGivesUpAtItsDeadline) {
+  Cache c(opts(1 << 20, 1000));
+  std::atomic<bool> leader_started{false}, release{false};
+  std::atomic<int> loads{0};
+  std::thread leader([&] {
+    auto v = c.get_or_load(9, [&](int64_t) {
+      loads.fetch_add(1);
+      leader_started = true;
+      while (!release) std::this_thread::yield();
+      return Loaded<std::string>{val("slow"), 10, {}};
+    });
+    EXPECT_EQ(*v, "slow");
+  });
+  while (!leader_started) std::this_thread::yield();
+  // Without the deadline the follower would wait for ever (the leader waits for us): a watchdog
+  // releases the leader after 5 s so such a failure reports instead of hanging.
+  std::thread watchdog([&] {
+    for (int i = 0; i < 500 && !release; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    release = true;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+  try {
+    c.get_or_load(9, [&](int64_t) {
+      loads.fetch_add(1);
+      return Loaded<std::string>{val("mine"), 10, {}};
+    }, deadline);
+    ADD_FAILURE() << "the follower returned instead of timing out";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kTimeout) << e.what();
+    EXPECT_GE(std::chrono::steady_clock::now(), deadline);
+  }
+  release = true;
+  leader.join();
+  watchdog.join();
+  EXPECT_EQ(loads.load(), 1);  // the follower joined the flight; it did not load on its own
+  ASSERT_NE(c.get(9), nullptr);  // the leader's load was stored as usual
+  EXPECT_EQ(*c.get(9), "slow");
+  // A follower whose deadline is later than the load returns the loaded value.
+  EXPECT_EQ(*c.get_or_load(9, [](int64_t) { return Loaded<std::string>{val("x"), 10, {}}; },
+                           std::chrono::steady_clock::now() + std::chrono::seconds(60)),
+            "slow");
+}
+
 TEST(CacheShared, FollowerDoesNotJoinALoadFromBeforeAnInvalidation) {
   Cache c(opts(1 << 20, 1000));
   std::atomic<bool> leader_started{false}, release{false};
