@@ -106,19 +106,31 @@ std::vector<std::string> query_tags(int64_t type_id, const std::vector<int64_t>&
 Invalidation make_invalidation(std::string ns, const ChangeSet& changes, const CommitResult& result) {
   Invalidation inv;
   inv.ns = std::move(ns);
-  std::set<std::string> tags;
+  inv.entities.reserve(changes.writes.size());
+  // Tags as (kind, id) pairs, named once each at the end: a bulk commit of 200,000 creates of
+  // one type formatted and set-inserted 200,000 equal strings (about 6% of the commit thread).
+  enum Kind : int { kTypeTag, kUpdateTag, kAttributeTag };
+  std::vector<std::pair<int, int64_t>> keys;
+  auto add = [&keys](int kind, int64_t id) {
+    if (keys.empty() || keys.back() != std::pair<int, int64_t>{kind, id}) keys.emplace_back(kind, id);
+  };
   for (size_t i = 0; i < changes.writes.size(); ++i) {
     if (i < result.ids.size() && result.ids[i] == 0) continue;  // rejected by an isolating commit
     const EntityWrite& w = changes.writes[i];
     inv.entities.push_back({w.type_id, result.ids[i], result.versions[i]});
     if (w.kind == EntityWrite::Kind::kUpdate) {
-      tags.insert(update_tag(w.type_id));
-      for (const AttributeWrite& a : w.values) tags.insert(attribute_tag(a.attribute_id));
+      add(kUpdateTag, w.type_id);
+      for (const AttributeWrite& a : w.values) add(kAttributeTag, a.attribute_id);
     } else {
-      tags.insert(type_tag(w.type_id));
+      add(kTypeTag, w.type_id);
     }
   }
-  inv.tags.assign(tags.begin(), tags.end());
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  inv.tags.reserve(keys.size());
+  for (const auto& [kind, id] : keys)
+    inv.tags.push_back(kind == kTypeTag ? type_tag(id) : kind == kUpdateTag ? update_tag(id) : attribute_tag(id));
+  std::sort(inv.tags.begin(), inv.tags.end());
   return inv;
 }
 

@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "cache/caches.h"
 #include "cache/circuit_breaker.h"
 #include "cache/codec.h"
 #include "cache/file_store.h"
@@ -285,6 +286,53 @@ void expect_corrupt(F&& fn, const std::string& what) {
   } catch (const std::exception& e) {
     ADD_FAILURE() << what << ": unexpected exception " << e.what();
   }
+}
+
+// A commit's invalidation: every accepted write's entity, and each tag once, sorted — a create
+// or delete bumps its type's tag, an update its type's update tag and each written attribute's.
+TEST(CacheInvalidation, OneTagPerTypeAndAttributeWhateverTheWriteCount) {
+  ChangeSet cs;
+  CommitResult r;
+  for (int i = 0; i < 1000; ++i) {  // a bulk create of type 7
+    EntityWrite w;
+    w.type_id = 7;
+    w.values.push_back({3, ValueType::kInt, Value(int64_t{i})});
+    cs.writes.push_back(w);
+    r.ids.push_back(100 + i);
+    r.versions.push_back(1);
+  }
+  for (int i = 0; i < 3; ++i) {  // updates of type 2 writing attributes 5 and 11
+    EntityWrite w;
+    w.type_id = 2;
+    w.kind = EntityWrite::Kind::kUpdate;
+    w.id = 50 + i;
+    w.values.push_back({11, ValueType::kInt, Value(int64_t{i})});
+    w.values.push_back({5, ValueType::kInt, Value(int64_t{i})});
+    cs.writes.push_back(w);
+    r.ids.push_back(50 + i);
+    r.versions.push_back(2);
+  }
+  EntityWrite rejected;  // an isolating commit's failed write: no entity, no tag
+  rejected.type_id = 9;
+  cs.writes.push_back(rejected);
+  r.ids.push_back(0);
+  r.versions.push_back(0);
+  EntityWrite gone;  // a delete of type 7
+  gone.type_id = 7;
+  gone.kind = EntityWrite::Kind::kDelete;
+  gone.id = 100;
+  cs.writes.push_back(gone);
+  r.ids.push_back(100);
+  r.versions.push_back(0);
+  const cache::Invalidation inv = cache::make_invalidation("ns", cs, r);
+  EXPECT_EQ(inv.ns, "ns");
+  ASSERT_EQ(inv.entities.size(), 1004u);
+  EXPECT_EQ(inv.entities[1000].type_id, 2);
+  EXPECT_EQ(inv.entities[1000].id, 50);
+  EXPECT_EQ(inv.entities[1003].id, 100);
+  std::vector<std::string> want = {cache::type_tag(7), "u2", "a5", "a11"};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(inv.tags, want);
 }
 
 TEST(CacheCodec, EntityRoundTripKeepsExactTypes) {
