@@ -938,7 +938,10 @@ TEST(CachePolicyClimber, RecencyShiftAfterZipfStaysNearLru) {
   // victims would be the young probation entries, which come back as often as the rejected
   // candidates, and the climber would not see that the window must grow: the recency phase lost
   // 10.2 points against LRU. It is off while rejected candidates come back more often than
-  // victims: 3.6 points behind LRU (2.3 with no rotation at all).
+  // victims: 3.6 points behind LRU (2.3 with no rotation at all). The shift collapses the hit
+  // rate (62% -> 2%), and for three periods after such a collapse the climber grows the window on
+  // any clear regret gap instead of a 2x one: 1.88 / 2.06 points behind (seeds 1 / 2), so the
+  // bound is now the 2.3 points of before victim rotation.
   constexpr uint64_t kCap = 2000;
   const Zipf zipf(kCap * 100, 0.99);
   for (uint64_t seed : {1, 2}) {
@@ -954,8 +957,32 @@ TEST(CachePolicyClimber, RecencyShiftAfterZipfStaysNearLru) {
     }
     const double w = static_cast<double>(hits[0]) / (50 * kCap), l = static_cast<double>(hits[1]) / (50 * kCap);
     RecordProperty("seed_" + std::to_string(seed), std::to_string(w) + " vs " + std::to_string(l));
-    EXPECT_GE(w, l - 0.06) << "seed " << seed;
+    EXPECT_GE(w, l - 0.023) << "seed " << seed;
   }
+}
+
+TEST(CachePolicyClimber, ScanCollapseDoesNotGrowWindowOnZipf) {
+  // A long scan of keys never seen again collapses the hit rate just as a shift to a new working
+  // set does, and the climber then grows the window on any clear regret gap. The scan's rejected
+  // keys never come back, so the gap points the other way: the window must stay at 1% through
+  // the scan and after it.
+  constexpr uint64_t kCap = 2000;
+  const Zipf zipf(kCap * 100, 0.99);
+  Owner o(PolicyKind::kWTinyLfu, kCap, kCap, true);
+  std::mt19937_64 rng(9);
+  for (uint64_t i = 0; i < 50 * kCap; ++i) o.access(key(zipf(rng)));
+  uint64_t fresh = 1'000'000'000, largest = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (uint64_t i = 0; i < 10 * kCap; ++i) {
+      o.access(key(fresh++));
+      largest = std::max(largest, o.policy().stats().window_max);
+    }
+    for (uint64_t i = 0; i < 20 * kCap; ++i) {
+      o.access(key(zipf(rng)));
+      largest = std::max(largest, o.policy().stats().window_max);
+    }
+  }
+  EXPECT_EQ(largest, kCap / 100);
 }
 
 TEST(CachePolicyHitRatio, VictimRotationOnZipf) {
