@@ -476,7 +476,8 @@ constexpr uint64_t kMinDrops = 4;                  // drops a regret rate needs 
 constexpr double kCollapseRatio = 0.5;             // a period's hit rate below half the last one's
 constexpr double kCollapseMinDrop = 0.1;           // and 10 points lower is a collapse (climb())
 constexpr uint32_t kCollapsePeriods = 3;           // periods of relaxed growth after a collapse
-constexpr uint64_t kMinFillHits = 16;              // fill-phase hits the first-fill test needs
+constexpr uint64_t kFillSampleDivisor = 8;         // the first-fill test reads the last 1/8 of the entries hit
+constexpr uint64_t kMinFillHits = 16;              // and needs at least 16 of them
 constexpr double kFillAgeSigmas = 3.0;             // and its one-sided margin (standard errors)
 constexpr uint64_t kRotateAfterPeriods = 4;        // victim rotation starts this many periods after the first fill
 constexpr double kGuardDrop = 0.01;                // a move that costs more hit ratio is undone
@@ -629,10 +630,7 @@ class WTinyLfuPolicy final : public SlabPolicy {
       case kFree:
         break;
     }
-    if (!filled_) [[unlikely]] {
-      fill_hit(i);
-      if (!warm_) return;
-    }
+    if (!warm_) return;
     ++hits_in_sample_;
     maybe_climb();
   }
@@ -652,40 +650,44 @@ class WTinyLfuPolicy final : public SlabPolicy {
     while (protected_over()) slab_.move_to_tail(slab_.head(kProtected), kProbation);
   }
 
-  // A hit before the first fill (see first_fill_decision()): from half full on, adds the hit
-  // entry's insertion age relative to the entries inserted so far. Before any slot is freed, slot
-  // i is the (i + 1)-th entry inserted, so the age is the slab's length - 1 - i; a slot recycled
-  // after a remove() is younger than its index says, which only makes the trace look less
-  // recency-biased (the decision's safe side). Out of line: it runs only while the cache fills.
-  [[gnu::noinline]] void fill_hit(uint32_t i) noexcept {
-    const uint64_t n = slab_.slots_used();
-    if (!warm_ || i >= n) return;
-    ++fill_hits_;
-    fill_age_sum_ += static_cast<double>(n - 1 - i) / static_cast<double>(n);
-  }
-
-  // At the first fill, before the first duel: the fill phase's hits are free evidence about the
-  // trace (idea from issue 4's brief). Under an independent reference model (any popularity,
-  // no temporal correlation) a more popular key tends to be inserted earlier, so the relative
-  // insertion ages of the hit entries are at least uniform: mean >= 1/2 (exactly 1/2 for uniform
-  // popularity; Zipf 0.6-1.2 in bench/cache_sim.cc gave 0.55-0.96). A mean well below 1/2 means
-  // hits land on what was inserted recently: temporal locality, where recency predicts and the
-  // sketch's fill-phase counts only describe keys that are going stale. The test is one-sided at
-  // 3 standard errors of a uniform mean (sd 1/sqrt(12)) and needs kMinFillHits hits (a loop
-  // longer than the cache has none and keeps the 1% window; the sliding trace gave 0.34 over
-  // 771-74,982 hits). When it passes, the window starts with the whole protected share, so the
-  // policy starts as LRU in front of a 3% probation and the climber shrinks it if victims come
-  // back (regret). Measured alternatives (sliding, seed 42, W-LRU at 0.1 / 1 / 10%, before:
-  // -0.03 / -0.07 / -0.16): the whole share, refilled youngest-first (grow_window_young()): +0.00
-  // at all three (W-TinyLFU = LRU to 0.01 point); refilled from the LRU ends as
-  // increase_window() does: -0.00 / -0.01 / -0.13 (the never-hit young entries of probation
-  // became the first candidates and lost their duels); a window covering 90% of the hits' ages
-  // (70%): -0.19 / -0.30 / -0.02. Every other trace of the simulator never passes the test and
-  // is unchanged.
+  // At the first fill, before the first duel: the fill phase is free evidence about the trace
+  // (idea from issue 4's brief). Until the first eviction every entry is still cached and no slot
+  // was recycled unless the owner removed one, so slot i is the (i + 1)-th entry inserted; the
+  // protected region holds the entries hit since they left the window, its MRU end the most
+  // recently hit. The test takes the relative insertion ages, (slots - 1 - i) / slots, of the
+  // last 1/kFillSampleDivisor of the entries hit (from protected's MRU end), once, here: nothing
+  // runs per hit. (A first version summed the age of every fill-phase hit in record_hits(): +24
+  // instructions per L2 hit under cachegrind, cache_bench --l2-probe, for as long as a cache is
+  // not full, i.e. forever for one larger than its working set.) Under an independent
+  // reference model (any popularity, no temporal correlation) a more popular key tends to be
+  // inserted earlier and to be hit, so the hit entries are at least as old as a uniform draw:
+  // mean >= 1/2 (exactly 1/2 for uniform popularity; Zipf 0.6-1.2 in bench/cache_sim.cc gave
+  // 0.66-0.74). A mean well below 1/2 means recent hits land on what was inserted recently:
+  // temporal locality, where recency predicts and the sketch's fill-phase counts describe keys
+  // going stale (the sliding trace gave 0.27-0.28). The test is one-sided at kFillAgeSigmas
+  // standard errors of a uniform mean (sd 1/sqrt(12)) and needs kMinFillHits entries (a loop
+  // longer than the cache has no hits and keeps the 1% window; so does a 20-entry cache). A
+  // recycled slot (after remove()) is younger than its index says, which only makes the trace
+  // look less recency-biased (the safe side). When the test passes, the window starts with the
+  // whole protected share, so the policy starts as LRU in front of a 3% probation and the
+  // climber shrinks the window if victims come back (regret). Measured alternatives (sliding,
+  // seed 42, W-LRU at 0.1 / 1 / 10%, before: -0.03 / -0.07 / -0.16): the whole share, refilled
+  // youngest first (grow_window_young()): +0.00 at all three (W-TinyLFU = LRU exactly); refilled
+  // from the LRU ends as increase_window() does: -0.00 / -0.01 / -0.13 (the never-hit young
+  // entries of probation became the first candidates and lost their duels); a window covering
+  // 90% of the hits' ages (70%): -0.19 / -0.30 / -0.02. No other trace of the simulator passes
+  // the test; their rows are unchanged.
   void first_fill_decision() noexcept {
-    if (fill_hits_ < kMinFillHits) return;
-    const double k = static_cast<double>(fill_hits_);
-    const double mean = fill_age_sum_ / k;
+    const uint64_t n = slab_.slots_used();
+    const uint64_t want = std::min<uint64_t>(slab_.list(kProtected).count, n / kFillSampleDivisor);
+    uint64_t sampled = 0;
+    double age_sum = 0;
+    for (uint32_t i = slab_.tail(kProtected); i != kNil && sampled < want; i = slab_.prev(i), ++sampled) {
+      age_sum += static_cast<double>(n - 1 - i) / static_cast<double>(n);
+    }
+    if (sampled < kMinFillHits) return;
+    const double k = static_cast<double>(sampled);
+    const double mean = age_sum / k;
     if (mean < 0.5 - kFillAgeSigmas * std::sqrt(1.0 / 12.0) / std::sqrt(k)) grow_window_young(protected_ppm_);
   }
 
@@ -1073,8 +1075,6 @@ class WTinyLfuPolicy final : public SlabPolicy {
   bool filled_ = false;             // the policy has been over a bound (evicted) at least once
   bool first_fill_period_ = false;  // the current climber period began at the first fill
   uint32_t collapse_periods_ = 0;   // periods left with the relaxed growth rule after a collapse (climb())
-  uint64_t fill_hits_ = 0;          // hits from half full to the first fill (fill_hit())
-  double fill_age_sum_ = 0;         // their relative insertion ages, summed
   uint64_t periods_since_fill_ = 0;  // climber periods since the first fill (counted up to kRotateAfterPeriods)
   bool rotate_ok_ = false;           // last period: rejected regret <= victim regret (rotate_victims())
   uint64_t hits_in_sample_ = 0;

@@ -822,10 +822,10 @@ TEST(CachePolicyClimber, FirstFillDoesNotFallBehindLruOnRecencyTrace) {
 }
 
 TEST(CachePolicyClimber, FillPhaseHitsOnYoungEntriesStartWindowLarge) {
-  // The hits of the fill phase say whether the trace is recency-biased: under an independent
-  // reference model (Zipf, uniform) hit entries are at least as old, relative to the entries
+  // The fill phase says whether the trace is recency-biased: under an independent reference
+  // model (Zipf, uniform) the entries hit last are at least as old, relative to the entries
   // inserted so far, as a uniform draw (mean 1/2); on a sliding working set they are young (mean
-  // about 1/3). Young hits start the window at the whole protected share the moment the cache
+  // about 0.27). Young hits start the window at the whole protected share the moment the cache
   // first fills (before: 1%, and the climber took periods to grow it, losing 6 points to LRU in
   // the 1/40 of bench/cache_sim's sliding trace after the fill). A loop longer than the cache has
   // no fill-phase hits and Zipf's are old: both keep the 1% window.
