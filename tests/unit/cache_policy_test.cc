@@ -457,6 +457,21 @@ TEST(CachePolicySketch, HalvesAfterSamplePeriod) {
   EXPECT_GE(other, 640u - 12u);
 }
 
+TEST(CachePolicySketch, AgeHalvesNow) {
+  // age() halves every counter at once, as the periodic aging does, and counts as a reset.
+  FrequencySketch sketch(1000, 10);
+  for (int i = 0; i < 12; ++i) sketch.increment(key(1));
+  for (int i = 0; i < 5; ++i) sketch.increment(key(2));
+  ASSERT_EQ(sketch.frequency(key(1)), 12u);
+  ASSERT_EQ(sketch.frequency(key(2)), 5u);
+  const uint64_t size = sketch.size();
+  sketch.age();
+  EXPECT_EQ(sketch.frequency(key(1)), 6u);
+  EXPECT_EQ(sketch.frequency(key(2)), 2u);
+  EXPECT_EQ(sketch.resets(), 1u);
+  EXPECT_LT(sketch.size(), size);
+}
+
 TEST(CachePolicySketch, ConservativeUpdateLimitsOverestimate) {
   // 4,000 keys seen once each in a sketch of 256 words (4,096 counters): every key's estimate is
   // at least 1; collisions push it higher. An increment raises only the counters at the key's
@@ -940,8 +955,8 @@ TEST(CachePolicyClimber, RecencyShiftAfterZipfStaysNearLru) {
   // 10.2 points against LRU. It is off while rejected candidates come back more often than
   // victims: 3.6 points behind LRU (2.3 with no rotation at all). The shift collapses the hit
   // rate (62% -> 2%), and for three periods after such a collapse the climber grows the window on
-  // any clear regret gap instead of a 2x one: 1.88 / 2.06 points behind (seeds 1 / 2), so the
-  // bound is now the 2.3 points of before victim rotation.
+  // any clear regret gap instead of a 2x one: 1.88 / 2.06 points behind (seeds 1 / 2); with the
+  // sketch aged once when the rejected regret doubles in a collapse, 1.62 / 1.77.
   constexpr uint64_t kCap = 2000;
   const Zipf zipf(kCap * 100, 0.99);
   for (uint64_t seed : {1, 2}) {
@@ -957,7 +972,37 @@ TEST(CachePolicyClimber, RecencyShiftAfterZipfStaysNearLru) {
     }
     const double w = static_cast<double>(hits[0]) / (50 * kCap), l = static_cast<double>(hits[1]) / (50 * kCap);
     RecordProperty("seed_" + std::to_string(seed), std::to_string(w) + " vs " + std::to_string(l));
-    EXPECT_GE(w, l - 0.023) << "seed " << seed;
+    EXPECT_GE(w, l - 0.02) << "seed " << seed;
+  }
+}
+
+TEST(CachePolicyClimber, PopularityShiftStaysAtLru) {
+  // After 100 periods of Zipf 0.99 the popularity moves to other keys (Zipf 0.99 again). The
+  // protected region is full of keys no one asks for any more, with sketch counts that last for
+  // up to 64 periods. The collapse of the hit rate lets the window grow on any clear regret gap,
+  // and ages the sketch once when the rejected regret has doubled. Hit ratio over the 50
+  // periods after the shift, W-TinyLFU vs LRU: before, at 500 entries 43.9 / 43.6 / 47.1%
+  // against 45.6 / 45.6 / 44.8% (seeds 1-3) and at 2,000 entries 47.6% against 51.1% (seed 1);
+  // now 50.7 / 49.6 / 50.3% at 500 entries and 55.5 / 55.4 / 55.4% at 2,000 (LRU 51.1 / 51.3 /
+  // 51.2%). (At 5,000
+  // entries seed 2 stays below LRU, 52.8% against 54.2%: its victims came back more often than
+  // the rejected candidates before and after the shift, so the window does not grow.)
+  for (uint64_t cap : {500u, 2000u}) {
+    const Zipf zipf(cap * 100, 0.99);
+    for (uint64_t seed : {1, 2, 3}) {
+      uint64_t hits[2] = {0, 0};
+      for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+        Owner o(kind, cap, cap, true);
+        std::mt19937_64 rng(seed);
+        for (uint64_t i = 0; i < 100 * cap; ++i) o.access(key(zipf(rng)));
+        for (uint64_t i = 0; i < 50 * cap; ++i) {
+          hits[kind == PolicyKind::kLru] += o.access(key(1'000'000'000 + zipf(rng))) ? 1 : 0;
+        }
+      }
+      RecordProperty("cap_" + std::to_string(cap) + "_seed_" + std::to_string(seed),
+                     std::to_string(hits[0]) + " vs " + std::to_string(hits[1]));
+      EXPECT_GE(hits[0], hits[1]) << "cap " << cap << " seed " << seed;
+    }
   }
 }
 
