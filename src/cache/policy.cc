@@ -92,9 +92,10 @@
 //    hit last are significantly younger (by insertion) than an independent-reference trace
 //    allows, the window starts with the whole protected share, refilled youngest first
 //    (first_fill_decision(); sliding -0.16 -> +0.00 at 10%). After a collapse (a period's hit
-//    rate below half the last one's, 10+ points lower: a shift to another working set) the
-//    climber grows for three periods on any clear regret gap, with the first fill's 3x step
-//    (climb(); Zipf -> recency shift at 2,000 entries: 3.6 -> 2.1 points behind LRU). The
+//    rate below half the better of the last two, 10+ points lower: a shift to another working
+//    set) the climber grows for three periods on any clear regret gap, with the first fill's 3x
+//    step, and the sketch is aged once if the rejected regret doubles meanwhile (climb(); Zipf
+//    -> recency shift at 2,000 entries: 3.6 -> 1.7 points behind LRU). The
 //    victim regret is an add-one estimate ((hits + 1) / (drops + 1)):
 //    on Zipf 1.2 at 5,000 entries 9 sampled victims, none back, read as 0% and grew the window
 //    to 74% (87.2% -> 89.0% hit ratio with the estimate). A period is max(max_entries, 512)
