@@ -670,8 +670,10 @@ class WTinyLfuPolicy final : public SlabPolicy {
   // not full, i.e. forever for one larger than its working set.) Under an independent
   // reference model (any popularity, no temporal correlation) a more popular key tends to be
   // inserted earlier and to be hit, so the hit entries are at least as old as a uniform draw:
-  // mean >= 1/2 (exactly 1/2 for uniform popularity; Zipf 0.6-1.2 in bench/cache_sim.cc gave
-  // 0.66-0.74). A mean well below 1/2 means recent hits land on what was inserted recently:
+  // mean >= 1/2 (exactly 1/2 for the hits of uniform popularity; the sample here, the entries
+  // promoted and hit last, leans older still, as entries cached longer had more chances to be
+  // promoted: uniform keys gave 0.61-0.66 in CachePolicyClimber.FillPhaseHitsOnUniformKeys...,
+  // Zipf 0.6-1.2 in bench/cache_sim.cc 0.66-0.74). A mean well below 1/2 means recent hits land on what was inserted recently:
   // temporal locality, where recency predicts and the sketch's fill-phase counts describe keys
   // going stale (the sliding trace gave 0.27-0.28). The test is one-sided at kFillAgeSigmas
   // standard errors of a uniform mean (sd 1/sqrt(12)) and needs kMinFillHits entries (a loop

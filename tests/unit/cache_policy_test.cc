@@ -867,8 +867,11 @@ TEST(CachePolicyClimber, FillPhaseHitsOnYoungEntriesStartWindowLarge) {
 }
 
 TEST(CachePolicyClimber, FillPhaseHitsOnUniformKeysKeepSmallWindow) {
-  // Uniform popularity is the edge of the fill-phase test (mean relative age 1/2 exactly in
-  // expectation): the one-sided 3-sigma margin must keep it from reading as recency, over seeds.
+  // Uniform popularity is the edge of the fill-phase test among independent-reference traces
+  // (the least skew toward old entries): it must not read as recency, over seeds. The entries
+  // hit last were promoted from probation, which favours entries cached longer, so the mean
+  // relative age here is 0.61-0.66; with the threshold at 0.7 instead of 1/2 (less 3 standard
+  // errors) this test fails on 6 of the 8 seeds.
   constexpr uint64_t kCap = 2000;
   for (uint64_t seed : {1, 2, 3, 4, 5, 6, 7, 8}) {
     Owner o(PolicyKind::kWTinyLfu, kCap, kCap, true);
