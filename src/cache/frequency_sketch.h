@@ -71,6 +71,9 @@ class FrequencySketch {
   void prefetch(uint64_t key_hash) const noexcept;
   /// Forgets everything (all counters and the increment count back to zero).
   void clear() noexcept;
+  /// Halves every counter now, as the periodic aging does (the increment count is adjusted the
+  /// same way, so the next periodic halving comes correspondingly later). O(table size).
+  void age() noexcept { reset(); }
 
   /// Increments between two halvings: sample_factor × capacity.
   uint64_t sample_size() const noexcept { return sample_size_; }

@@ -457,6 +457,21 @@ TEST(CachePolicySketch, HalvesAfterSamplePeriod) {
   EXPECT_GE(other, 640u - 12u);
 }
 
+TEST(CachePolicySketch, AgeHalvesNow) {
+  // age() halves every counter at once, as the periodic aging does, and counts as a reset.
+  FrequencySketch sketch(1000, 10);
+  for (int i = 0; i < 12; ++i) sketch.increment(key(1));
+  for (int i = 0; i < 5; ++i) sketch.increment(key(2));
+  ASSERT_EQ(sketch.frequency(key(1)), 12u);
+  ASSERT_EQ(sketch.frequency(key(2)), 5u);
+  const uint64_t size = sketch.size();
+  sketch.age();
+  EXPECT_EQ(sketch.frequency(key(1)), 6u);
+  EXPECT_EQ(sketch.frequency(key(2)), 2u);
+  EXPECT_EQ(sketch.resets(), 1u);
+  EXPECT_LT(sketch.size(), size);
+}
+
 TEST(CachePolicySketch, ConservativeUpdateLimitsOverestimate) {
   // 4,000 keys seen once each in a sketch of 256 words (4,096 counters): every key's estimate is
   // at least 1; collisions push it higher. An increment raises only the counters at the key's
@@ -800,8 +815,9 @@ TEST(CachePolicyClimber, FirstFillDoesNotFallBehindLruOnRecencyTrace) {
   // fill and is a quarter period long, and its growth step scales its regret gap by 3. Before,
   // the first decision came a whole period after the fill and W-TinyLFU lost 18 points to LRU
   // over the next two periods (bench/cache_sim sliding at 50,000 entries: -0.54 points overall,
-  // -0.16 now). Measured here over the 8 periods after the fill: 4.2 points behind LRU before,
-  // 0.65 now.
+  // -0.16 then). Measured here over the 8 periods after the fill: 4.2 points behind LRU before,
+  // 0.65 with that; the fill-phase test (FillPhaseHitsOnYoungEntriesStartWindowLarge) now starts
+  // the window at 97% at the fill: 74.95% for both policies.
   constexpr uint64_t kCap = 20000;
   uint64_t hits[2] = {0, 0};
   for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
@@ -817,7 +833,52 @@ TEST(CachePolicyClimber, FirstFillDoesNotFallBehindLruOnRecencyTrace) {
   }
   const double w = static_cast<double>(hits[0]) / (8 * kCap), l = static_cast<double>(hits[1]) / (8 * kCap);
   RecordProperty("wtinylfu_vs_lru_after_fill", std::to_string(w) + " vs " + std::to_string(l));
-  EXPECT_GE(w, l - 0.02);
+  EXPECT_GE(w, l - 0.001);
+}
+
+TEST(CachePolicyClimber, FillPhaseHitsOnYoungEntriesStartWindowLarge) {
+  // The fill phase says whether the trace is recency-biased: under an independent reference
+  // model (Zipf, uniform) the entries hit last are at least as old, relative to the entries
+  // inserted so far, as a uniform draw (mean 1/2); on a sliding working set they are young (mean
+  // about 0.27). Young hits start the window at the whole protected share the moment the cache
+  // first fills (before: 1%, and the climber took periods to grow it, losing 6 points to LRU in
+  // the 1/40 of bench/cache_sim's sliding trace after the fill). A loop longer than the cache has
+  // no fill-phase hits and Zipf's are old: both keep the 1% window.
+  constexpr uint64_t kCap = 5000;
+  {
+    Owner o(PolicyKind::kWTinyLfu, kCap, kCap, true);
+    std::mt19937_64 rng(4);
+    uint64_t newest = 0;
+    while (o.policy().stats().evictions == 0) o.access(key(sliding(rng, newest, kCap / 2)));
+    EXPECT_GE(o.policy().stats().window_max, kCap * 9 / 10) << "sliding";
+  }
+  {
+    const Zipf zipf(100 * kCap, 0.99);
+    Owner o(PolicyKind::kWTinyLfu, kCap, kCap, true);
+    std::mt19937_64 rng(4);
+    while (o.policy().stats().evictions == 0) o.access(key(zipf(rng)));
+    EXPECT_EQ(o.policy().stats().window_max, kCap / 100) << "zipf";
+  }
+  {
+    Owner o(PolicyKind::kWTinyLfu, kCap, kCap, true);
+    for (uint64_t i = 0; o.policy().stats().evictions == 0; ++i) o.access(key(i % (kCap + kCap / 10)));
+    EXPECT_EQ(o.policy().stats().window_max, kCap / 100) << "loop";
+  }
+}
+
+TEST(CachePolicyClimber, FillPhaseHitsOnUniformKeysKeepSmallWindow) {
+  // Uniform popularity is the edge of the fill-phase test among independent-reference traces
+  // (the least skew toward old entries): it must not read as recency, over seeds. The entries
+  // hit last were promoted from probation, which favours entries cached longer, so the mean
+  // relative age here is 0.61-0.66; with the threshold at 0.7 instead of 1/2 (less 3 standard
+  // errors) this test fails on 6 of the 8 seeds.
+  constexpr uint64_t kCap = 2000;
+  for (uint64_t seed : {1, 2, 3, 4, 5, 6, 7, 8}) {
+    Owner o(PolicyKind::kWTinyLfu, kCap, kCap, true);
+    std::mt19937_64 rng(seed);
+    while (o.policy().stats().evictions == 0) o.access(key(rng() % (4 * kCap)));
+    EXPECT_EQ(o.policy().stats().window_max, kCap / 100) << "seed " << seed;
+  }
 }
 
 TEST(CachePolicyClimber, FewVictimsDoNotGrowWindowOnSkewedZipf) {
@@ -895,7 +956,10 @@ TEST(CachePolicyClimber, RecencyShiftAfterZipfStaysNearLru) {
   // victims would be the young probation entries, which come back as often as the rejected
   // candidates, and the climber would not see that the window must grow: the recency phase lost
   // 10.2 points against LRU. It is off while rejected candidates come back more often than
-  // victims: 3.6 points behind LRU (2.3 with no rotation at all).
+  // victims: 3.6 points behind LRU (2.3 with no rotation at all). The shift collapses the hit
+  // rate (62% -> 2%), and for three periods after such a collapse the climber grows the window on
+  // any clear regret gap instead of a 2x one: 1.88 / 2.06 points behind (seeds 1 / 2); with the
+  // sketch aged once when the rejected regret doubles in a collapse, 1.62 / 1.77.
   constexpr uint64_t kCap = 2000;
   const Zipf zipf(kCap * 100, 0.99);
   for (uint64_t seed : {1, 2}) {
@@ -911,8 +975,62 @@ TEST(CachePolicyClimber, RecencyShiftAfterZipfStaysNearLru) {
     }
     const double w = static_cast<double>(hits[0]) / (50 * kCap), l = static_cast<double>(hits[1]) / (50 * kCap);
     RecordProperty("seed_" + std::to_string(seed), std::to_string(w) + " vs " + std::to_string(l));
-    EXPECT_GE(w, l - 0.06) << "seed " << seed;
+    EXPECT_GE(w, l - 0.02) << "seed " << seed;
   }
+}
+
+TEST(CachePolicyClimber, PopularityShiftStaysAtLru) {
+  // After 100 periods of Zipf 0.99 the popularity moves to other keys (Zipf 0.99 again). The
+  // protected region is full of keys no one asks for any more, with sketch counts that last for
+  // up to 64 periods. The collapse of the hit rate lets the window grow on any clear regret gap,
+  // and ages the sketch once when the rejected regret has doubled. Hit ratio over the 50
+  // periods after the shift, W-TinyLFU vs LRU: before, at 500 entries 43.9 / 43.6 / 47.1%
+  // against 45.6 / 45.6 / 44.8% (seeds 1-3) and at 2,000 entries 47.6% against 51.1% (seed 1);
+  // now 50.7 / 49.6 / 50.3% at 500 entries and 55.5 / 55.4 / 55.4% at 2,000 (LRU 51.1 / 51.3 /
+  // 51.2%). (At 5,000
+  // entries seed 2 stays below LRU, 52.8% against 54.2%: its victims came back more often than
+  // the rejected candidates before and after the shift, so the window does not grow.)
+  for (uint64_t cap : {500u, 2000u}) {
+    const Zipf zipf(cap * 100, 0.99);
+    for (uint64_t seed : {1, 2, 3}) {
+      uint64_t hits[2] = {0, 0};
+      for (PolicyKind kind : {PolicyKind::kWTinyLfu, PolicyKind::kLru}) {
+        Owner o(kind, cap, cap, true);
+        std::mt19937_64 rng(seed);
+        for (uint64_t i = 0; i < 100 * cap; ++i) o.access(key(zipf(rng)));
+        for (uint64_t i = 0; i < 50 * cap; ++i) {
+          hits[kind == PolicyKind::kLru] += o.access(key(1'000'000'000 + zipf(rng))) ? 1 : 0;
+        }
+      }
+      RecordProperty("cap_" + std::to_string(cap) + "_seed_" + std::to_string(seed),
+                     std::to_string(hits[0]) + " vs " + std::to_string(hits[1]));
+      EXPECT_GE(hits[0], hits[1]) << "cap " << cap << " seed " << seed;
+    }
+  }
+}
+
+TEST(CachePolicyClimber, ScanCollapseDoesNotGrowWindowOnZipf) {
+  // A long scan of keys never seen again collapses the hit rate just as a shift to a new working
+  // set does, and the climber then grows the window on any clear regret gap. The scan's rejected
+  // keys never come back, so the gap points the other way: the window must stay at 1% through
+  // the scan and after it.
+  constexpr uint64_t kCap = 2000;
+  const Zipf zipf(kCap * 100, 0.99);
+  Owner o(PolicyKind::kWTinyLfu, kCap, kCap, true);
+  std::mt19937_64 rng(9);
+  for (uint64_t i = 0; i < 50 * kCap; ++i) o.access(key(zipf(rng)));
+  uint64_t fresh = 1'000'000'000, largest = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (uint64_t i = 0; i < 10 * kCap; ++i) {
+      o.access(key(fresh++));
+      largest = std::max(largest, o.policy().stats().window_max);
+    }
+    for (uint64_t i = 0; i < 20 * kCap; ++i) {
+      o.access(key(zipf(rng)));
+      largest = std::max(largest, o.policy().stats().window_max);
+    }
+  }
+  EXPECT_EQ(largest, kCap / 100);
 }
 
 TEST(CachePolicyHitRatio, VictimRotationOnZipf) {
