@@ -53,11 +53,11 @@ FrequencySketch::FrequencySketch(uint64_t capacity, uint32_t sample_factor, uint
   bits_per_entry = std::clamp<uint32_t>(bits_per_entry, 16, 64);
   const uint64_t words = (capacity * bits_per_entry + 63) / 64;
   blocks_ = (words + kWordsPerBlock - 1) / kWordsPerBlock;
-  table_.assign(blocks_ * kWordsPerBlock, 0);
   sample_size_ = std::max<uint64_t>(1, sample_factor) * capacity;
 }
 
 uint32_t FrequencySketch::frequency(uint64_t key_hash) const noexcept {
+  if (table_.empty()) [[unlikely]] return 0;  // nothing counted yet
   CounterRef refs[4];
   locate(key_hash, blocks_, refs);
   uint64_t result = kCounterMax;
@@ -66,11 +66,24 @@ uint32_t FrequencySketch::frequency(uint64_t key_hash) const noexcept {
 }
 
 void FrequencySketch::prefetch(uint64_t key_hash) const noexcept {
+  if (table_.empty()) [[unlikely]] return;
   const uint64_t block = block_of(mix(key_hash), blocks_);
   __builtin_prefetch(&table_[block], 1);
 }
 
 void FrequencySketch::increment(uint64_t key_hash) noexcept {
+  if (table_.empty()) [[unlikely]] {
+    // The table is allocated (zeroed) at the first increment, not in the constructor: a process
+    // that opens a database for one command and never caches anything does not pay for a sketch
+    // sized for the cache's capacity (4 MiB for the default L2, most of a CLI command's start-up
+    // page faults). Caffeine sizes its sketch lazily too. Out of memory, this access goes
+    // uncounted and the next one tries again.
+    try {
+      table_.assign(blocks_ * kWordsPerBlock, 0);
+    } catch (const std::bad_alloc&) {
+      return;
+    }
+  }
   CounterRef refs[4];
   locate(key_hash, blocks_, refs);
   // Conservative update: only the counters at the key's current minimum (its estimate) grow.

@@ -81,9 +81,9 @@ class FrequencySketch {
   uint64_t size() const noexcept { return size_; }
   /// How many times the counters were halved so far.
   uint64_t resets() const noexcept { return resets_; }
-  /// Bytes held by the counter table.
+  /// Bytes held by the counter table (0 until the first increment allocates it).
   size_t memory_bytes() const noexcept { return table_.size() * sizeof(uint64_t); }
-  /// The counter table: 64-byte aligned, so a key's block of counters is one cache line (with
+  /// The counter table (nullptr until the first increment): 64-byte aligned, so a key's block of counters is one cache line (with
   /// the 16-byte alignment of a plain allocation most blocks straddled two lines, and prefetch()
   /// loaded only the first).
   const uint64_t* table() const noexcept { return table_.data(); }

@@ -696,10 +696,35 @@ TEST(CachePolicyHandles, HitWithinAQueueDoesNotAskForTheWeight) {
 TEST(CachePolicySketch, TableIsCacheLineAligned) {
   for (uint64_t capacity : {1ull, 100ull, 5000ull, 1ull << 20}) {
     FrequencySketch sketch(capacity);
-    EXPECT_EQ(reinterpret_cast<uintptr_t>(sketch.table()) % 64, 0u) << capacity;
     sketch.increment(key(1));
+    ASSERT_NE(sketch.table(), nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(sketch.table()) % 64, 0u) << capacity;
     EXPECT_EQ(sketch.frequency(key(1)), 1u);
   }
+}
+
+// The table is allocated by the first increment, not by the constructor: a database opened for
+// one command that caches nothing does not zero a sketch sized for the whole cache (4 MiB for
+// the default L2). Until then every estimate is 0, and clear/age/prefetch are harmless.
+TEST(CachePolicySketch, TableIsAllocatedAtTheFirstIncrement) {
+  FrequencySketch sketch(1u << 20, 10, 32);
+  EXPECT_EQ(sketch.memory_bytes(), 0u);
+  EXPECT_EQ(sketch.table(), nullptr);
+  EXPECT_EQ(sketch.frequency(key(7)), 0u);
+  sketch.prefetch(key(7));
+  sketch.age();
+  sketch.clear();
+  EXPECT_EQ(sketch.memory_bytes(), 0u);
+  sketch.increment(key(7));
+  EXPECT_EQ(sketch.memory_bytes(), (1u << 20) * 32 / 8);
+  EXPECT_EQ(sketch.frequency(key(7)), 1u);
+  // A policy sized for a million entries holds no sketch before its first access (its sampled
+  // ghost, 0.5 bytes per entry, is allocated up front).
+  auto policy = Policy::create(PolicyKind::kWTinyLfu, 1u << 30, 1u << 20, nullptr);
+  const uint64_t before = policy->stats().metadata_bytes;
+  EXPECT_LE(before, (1u << 20) / 2 + 64u * 1024);
+  policy->record_miss(key(1));
+  EXPECT_GE(policy->stats().metadata_bytes - before, (1u << 20) * 32 / 8);
 }
 
 // ---- hill climber ----------------------------------------------------------------------------
