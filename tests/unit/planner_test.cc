@@ -994,28 +994,23 @@ TEST_F(PlannerDb, FlatTopNWalksTheKeyIndexBoundedAndFallsBackWhenNotExact) {
   // the last analyze saw (fewer than its 20% refresh share), none in g3 — the stop now lies among
   // them and the walk of n >= stop finds no g3 row, so the fallback answers with the old top five;
   // then 5 in g3 above them all, which the walk must return.
-  ChangeSet cs;
-  for (int i = 0; i < 600; ++i) {
-    EntityWrite w;
-    w.type_id = type_.id;
-    w.values.push_back({attr("grp").id, ValueType::kVarchar, Value(std::string("g0"))});
-    w.values.push_back({attr("n").id, ValueType::kInt, Value(int64_t{10000 + i})});
-    cs.writes.push_back(std::move(w));
-  }
-  db_->commit(cs);
+  auto add = [&](const std::string& grp, int64_t first, int count) {  // entities with grp and n only
+    ChangeSet cs;
+    for (int i = 0; i < count; ++i) {
+      EntityWrite w;
+      w.type_id = type_.id;
+      w.values.push_back({attr("grp").id, ValueType::kVarchar, Value(grp)});
+      w.values.push_back({attr("n").id, ValueType::kInt, Value(first + i)});
+      cs.writes.push_back(std::move(w));
+    }
+    db_->commit(cs);
+  };
+  add("g0", 10000, 600);
   walks(indep);
   r = same_under_all_plans(indep);
   ASSERT_EQ(r.rows.size(), 5u);
   EXPECT_EQ(r.rows[0][1], Value(int64_t{4003}));
-  ChangeSet hi;
-  for (int i = 0; i < 5; ++i) {
-    EntityWrite w;
-    w.type_id = type_.id;
-    w.values.push_back({attr("grp").id, ValueType::kVarchar, Value(std::string("g3"))});
-    w.values.push_back({attr("n").id, ValueType::kInt, Value(int64_t{20000 + i})});
-    hi.writes.push_back(std::move(w));
-  }
-  db_->commit(hi);
+  add("g3", 20000, 5);
   r = same_under_all_plans(indep);
   ASSERT_EQ(r.rows.size(), 5u);
   EXPECT_EQ(r.rows[0][1], Value(int64_t{20004}));
