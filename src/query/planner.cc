@@ -851,15 +851,9 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
         const std::string& code = q.joins[static_cast<std::size_t>(c.driver_join)].attribute->code;
         const bool desc = q.order_by.front().desc;
         const SqlParam stop = walk_stop(q, c.driver_join, ctx.stats, walk_bound(q, est));
-        const std::string until =
-            std::holds_alternative<std::monostate>(stop)
-                ? std::string("every key")
-                : fmt::format("{} {} {}", code, desc ? ">=" : "<=",
-                              std::visit([](const auto& v) -> std::string {
-                                if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::monostate>) return "";
-                                else if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::string>) return fmt::format("'{}'", v);
-                                else return fmt::format("{}", v);
-                              }, stop));
+        const std::string until = std::holds_alternative<std::monostate>(stop)
+                                      ? std::string("every key")
+                                      : fmt::format("{} {} {}", code, desc ? ">=" : "<=", describe(stop));
         node = {"BoundedIndexWalk",
                 fmt::format("{} {} via {} (INDEXED BY) while {} (about {} keys); not exact: the {} plan + sort", code,
                             desc ? "descending" : "ascending", flat::index_name(ctx.flat ? ctx.flat->table : "", code),

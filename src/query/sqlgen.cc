@@ -605,9 +605,7 @@ std::pair<std::string, std::vector<SqlParam>> driver_sql(const BoundQuery& q, co
   return {std::move(c.sql), std::move(c.params)};
 }
 
-namespace {
-
-std::string param_text(const SqlParam& p) {
+std::string describe(const SqlParam& p) {
   if (std::holds_alternative<std::monostate>(p)) return "NULL";
   if (auto* i = std::get_if<int64_t>(&p)) return std::to_string(*i);
   if (auto* d = std::get_if<double>(&p)) return fmt::format("{}", *d);
@@ -615,6 +613,8 @@ std::string param_text(const SqlParam& p) {
   for (char c : std::get<std::string>(p)) out += c == '\'' ? std::string("''") : std::string(1, c);
   return out + "'";
 }
+
+namespace {
 
 std::string column_text(const BoundColumn& c) { return c.code; }
 
@@ -636,17 +636,17 @@ std::string describe(const BoundPred& p) {
     case K::kIsNull: return column_text(p.column) + (p.negated ? " IS NOT NULL" : " IS NULL");
     case K::kConst: return fmt::format("{} IS NOT NULL AND {}", column_text(p.column), p.truth ? "TRUE" : "FALSE");
     case K::kCompare:
-      return column_text(p.column) + std::string(kOps[static_cast<int>(p.op)]) + param_text(p.values[0]);
+      return column_text(p.column) + std::string(kOps[static_cast<int>(p.op)]) + describe(p.values[0]);
     case K::kIn: {
       std::string s = column_text(p.column) + (p.negated ? " NOT IN (" : " IN (");
-      for (std::size_t k = 0; k < p.values.size(); ++k) s += (k ? ", " : "") + param_text(p.values[k]);
+      for (std::size_t k = 0; k < p.values.size(); ++k) s += (k ? ", " : "") + describe(p.values[k]);
       return s + ")";
     }
     case K::kBetween:
       return fmt::format("{}{}{} AND {}", column_text(p.column), p.negated ? " NOT BETWEEN " : " BETWEEN ",
-                         param_text(p.values[0]), param_text(p.values[1]));
+                         describe(p.values[0]), describe(p.values[1]));
     case K::kLike:
-      return column_text(p.column) + (p.negated ? " NOT LIKE " : " LIKE ") + param_text(p.values[0]);
+      return column_text(p.column) + (p.negated ? " NOT LIKE " : " LIKE ") + describe(p.values[0]);
   }
   return "?";
 }

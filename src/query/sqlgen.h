@@ -107,4 +107,7 @@ std::pair<std::string, std::vector<SqlParam>> driver_sql(const BoundQuery& q, co
 /// and literal values.
 std::string describe(const BoundPred& p);
 
+/// Renders a literal for EXPLAIN: NULL, a number, or a quoted string ('' for a quote).
+std::string describe(const SqlParam& p);
+
 }  // namespace eavdb::query
