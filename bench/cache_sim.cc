@@ -6,6 +6,8 @@
 //                 by inverse CDF (binary search over the precomputed cumulative weights).
 //   zipf-0.99+scan  the Zipf(0.99) trace interrupted every accesses/20 draws by a sequential scan
 //                 over keys/20 fresh keys that never recur (a batch job reading through a table).
+//   zipf-shift    Zipf(0.99) over --keys keys, then from half the accesses Zipf(0.99) over as many
+//                 other keys (a seeded scramble): a shift of popularity to a disjoint working set.
 //   loop          a cycle over a set 10% larger than the cache (LRU's worst case); one trace per
 //                 cache size.
 //   sliding       recency-biased: each access is a new key (1/4) or one of the cache/2 newest keys,
@@ -111,6 +113,24 @@ Trace scan_trace(uint32_t keys, uint64_t accesses, uint64_t seed) {
     }
   }
   t.key_space = static_cast<uint32_t>(fresh);
+  return t;
+}
+
+// A popularity shift: Zipf(0.99) over keys [0, keys) for the first half of the accesses, then
+// Zipf(0.99) over the disjoint keys [keys, 2 keys), ranks mapped to keys by a seeded random
+// permutation (so the new hot keys are not the old ones' neighbours). Every cached key goes
+// stale at once, with sketch counts that last for many periods (issue 4: "never below LRU on
+// any trace").
+Trace zipf_shift_trace(uint32_t keys, uint64_t accesses, uint64_t seed) {
+  Trace t{"zipf-shift", {}, 2 * keys};
+  const ZipfSampler zipf(keys, 0.99);
+  std::mt19937_64 rng(seed);
+  std::vector<uint32_t> scramble(keys);
+  for (uint32_t k = 0; k < keys; ++k) scramble[k] = keys + k;
+  std::shuffle(scramble.begin(), scramble.end(), rng);
+  t.keys.reserve(accesses);
+  for (uint64_t i = 0; i < accesses / 2; ++i) t.keys.push_back(zipf(rng));
+  for (uint64_t i = accesses / 2; i < accesses; ++i) t.keys.push_back(scramble[zipf(rng)]);
   return t;
 }
 
@@ -342,7 +362,7 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "also write the results to this JSON file");
   app.add_option("--trace", only,
                  "run only these traces (zipf-0.6, zipf-0.8, zipf-0.99, zipf-1.2, "
-                 "zipf-0.99+scan, loop, sliding)");
+                 "zipf-0.99+scan, zipf-shift, loop, sliding)");
   try {
     app.parse(argc, argv);
     if (small) {
@@ -364,6 +384,7 @@ int main(int argc, char** argv) {
       if (wanted(fmt::format("zipf-{}", alpha))) traces.push_back(zipf_trace(keys, accesses, alpha, seed));
     }
     if (wanted("zipf-0.99+scan")) traces.push_back(scan_trace(keys, accesses, seed));
+    if (wanted("zipf-shift")) traces.push_back(zipf_shift_trace(keys, accesses, seed));
     const bool loop = wanted("loop");
     const bool sliding = wanted("sliding");
 

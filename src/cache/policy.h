@@ -18,8 +18,8 @@
 //    ("aging"; Caffeine: 10 ×, see policy.cc);
 //  - the window share adapts each sample period: regret measured on a ghost of dropped keys
 //    picks the direction, the hit ratio vetoes moves that cost, and after a collapse of the hit
-//    ratio growth needs less evidence for a few periods (and the sketch is aged once if the
-//    filter now rejects keys that come back); when the cache first fills and the
+//    ratio growth needs less evidence for a few periods (and if the filter now rejects keys
+//    that come back, the window grows regardless of the victims and the sketch is aged once); when the cache first fills and the
 //    entries hit last are young ones (recency, not frequency), the window starts at 97%
 //    (details in policy.cc).
 // Both bounds (weight and entry count) apply to every region: window and protected maxima are
