@@ -575,6 +575,13 @@ TEST_F(PlannerDb, FlatTableStaysExactThroughWritesAndKnowsItsColumns) {
       << explain_text(u);
   same_under_all_plans("SELECT id, n FROM item WHERE code = 'C00007' OR n = 300 ORDER BY n DESC LIMIT 1 OFFSET 1");
   same_under_all_plans("SELECT code FROM item WHERE code = 'C00007' OR n = 300 OR code = 'C00300'");
+  // `+price` keeps the column's decimal collation: 10.90 sorts above 9.90 (as text it would not).
+  const std::string by_price = "SELECT id, price FROM item WHERE code = 'C00009' OR code = 'C00010' OR n = 300 ORDER BY price DESC";
+  EXPECT_NE(db_->explain(by_price, {}, false, QueryOptions{PlanKind::kFlat}).sql.find("+f.\"price\""), std::string::npos);
+  QueryResult priced = same_under_all_plans(by_price);
+  ASSERT_EQ(priced.rows.size(), 3u);
+  EXPECT_EQ(to_string(priced.rows[0][1]), "10.90");
+  EXPECT_EQ(to_string(priced.rows[1][1]), "9.90");
   same_under_all_plans("SELECT id, n FROM item WHERE code = 'C00007' OR n = 300 OR (grp = 'g1' AND opt = 3)");
   QueryResult top = db_->query("SELECT id, price FROM item ORDER BY price DESC LIMIT 1", {}, QueryOptions{PlanKind::kFlat});
   EXPECT_EQ(top.rows[0][0], Value(int64_t{5}));
