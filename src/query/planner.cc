@@ -874,9 +874,14 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
                                                 flat_index_pinnable(*leaf) ? " (INDEXED BY)" : ""), r, {}};
         node = {"FlatLookup", fmt::format("{} by id", ctx.flat ? ctx.flat->table : ""), r, {std::move(i)}};
       } else if (!c.leaf_paths.empty()) {
-        PlanNodeInfo u{"IndexUnion", "UNION of flat-table index lookups (OR branches)", 0, {}};
-        for (const auto& p : c.leaf_paths) {
-          const BoundPred* leaf = resolve(q.where.get(), p);
+        std::vector<const BoundPred*> leaves;
+        for (const auto& p : c.leaf_paths) leaves.push_back(resolve(q.where.get(), p));
+        PlanNodeInfo u{"IndexUnion",
+                       or_of_leaves(q, leaves)
+                           ? "MULTI-INDEX OR: each branch's index lookups, rows fetched in the same loop, de-duplicated"
+                           : "UNION of flat-table index lookups (OR branches)",
+                       0, {}};
+        for (const BoundPred* leaf : leaves) {
           double r = est.leaf_rows(*leaf);
           u.estimated_rows += r;
           u.children.push_back({"IndexScan", fmt::format("{} via the flat table's index", describe(*leaf)), r, {}});

@@ -88,6 +88,11 @@ struct Layout {
   std::string gate;
 };
 
+/// True when `q` (no aggregate, no GROUP BY) filters by exactly the OR of `leaves` (pointers into
+/// q.where): a kFlat union of those leaves is then read by SQLite's MULTI-INDEX OR (the leaves
+/// marked unlikely(), sort keys as +key) instead of `id IN (SELECT id ... UNION ALL ...)`.
+bool or_of_leaves(const BoundQuery& q, const std::vector<const BoundPred*>& leaves);
+
 /// Generates the SQLite statement for `q`; may reorder AND/OR operands (they commute) so the
 /// most deeply nested one comes first. Throws Error(kLimit) when it would need more than
 /// kMaxSqlParams parameters or when the WHERE nesting exceeds kMaxSqlNesting.

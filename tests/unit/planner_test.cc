@@ -569,6 +569,7 @@ TEST_F(PlannerDb, FlatTableStaysExactThroughWritesAndKnowsItsColumns) {
   // The WHERE is exactly the OR of the union's leaves: SQLite reads it by MULTI-INDEX OR (index
   // lookups and row fetches in one loop), not through an `id IN (UNION ...)` list, and sorts.
   EXPECT_EQ(u.sql.find("IN (SELECT"), std::string::npos) << u.sql;
+  EXPECT_EQ(find_op(u.root, "IndexUnion")->detail.rfind("MULTI-INDEX OR", 0), 0u) << explain_text(u);
   EXPECT_NE(u.sql.find("ORDER BY +f.id"), std::string::npos) << u.sql;
   EXPECT_TRUE(std::any_of(u.backend_plan.begin(), u.backend_plan.end(),
                           [](const std::string& l) { return l.find("MULTI-INDEX OR") != std::string::npos; }))
