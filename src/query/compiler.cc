@@ -11,34 +11,6 @@
 
 namespace eavdb::query {
 
-namespace {
-
-bool is_row_version(const BoundColumn& c) {
-  return c.system != BoundColumn::System::kNone && c.system != BoundColumn::System::kId;
-}
-
-bool pred_reads_row_version(const BoundPred* p) {
-  if (!p) return false;
-  if (p->kind == BoundPred::Kind::kAnd || p->kind == BoundPred::Kind::kOr) {
-    for (const auto& c : p->children)
-      if (pred_reads_row_version(c.get())) return true;
-    return false;
-  }
-  return is_row_version(p->column);
-}
-
-bool reads_row_versions(const BoundQuery& q) {
-  for (const auto& o : q.outputs)
-    if (o.agg != Agg::kCountStar && is_row_version(o.column)) return true;
-  for (const auto& g : q.group_by)
-    if (is_row_version(g)) return true;
-  for (const auto& o : q.order_by)
-    if (o.value.agg != Agg::kCountStar && is_row_version(o.value.column)) return true;
-  return pred_reads_row_version(q.where.get());
-}
-
-}  // namespace
-
 std::string normalized_text(std::string_view sql) {
   if (sql.size() > kMaxQueryBytes)
     throw Error(ErrorCode::kLimit,
@@ -69,7 +41,7 @@ CompiledQuery compile_bound(BoundQuery bound, const Layout& layout) {
     for (const AttributeDef& a : bound.type->attributes) read.push_back(a.id);
   else
     for (const BoundJoin& j : bound.joins) read.push_back(j.attribute->id);
-  const bool row_versions = reads_row_versions(bound);
+  const bool row_versions = needs_entity_row(bound);  // the L4 tag of row versions, too
   CompiledQuery q = generate(std::move(bound), layout);
   q.attributes_read = std::move(read);
   q.reads_row_versions = row_versions;

@@ -219,7 +219,8 @@ bool flat_covers(const BoundQuery& q, const flat::FlatTable& flat);
 
 /// True when `q` reads a system column of eav_entity other than id (version, created_at,
 /// updated_at) anywhere: output, WHERE, GROUP BY or ORDER BY. EAV plans driven by a value index
-/// or a union of them leave eav_entity out otherwise (Layout::entity_join).
+/// or a union of them leave eav_entity out otherwise (Layout::entity_join), and the compiled query
+/// reads row versions (CompiledQuery::reads_row_versions, an L4 tag) exactly then.
 bool needs_entity_row(const BoundQuery& q);
 
 /// Chooses the plan for `q`. Throws Error(kInvalidArgument) for kForceFlat when the type has no
