@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -95,9 +96,16 @@ class Backend {
   virtual std::vector<std::optional<int64_t>> find_by_values(int64_t attribute_id, ValueType type,
                                                              const std::vector<Value>& values) = 0;
 
-  /// Runs the backend's own consistency check (SQLite: PRAGMA integrity_check); returns the
-  /// problems found, empty when the store is intact.
+  /// Runs the backend's own consistency check (SQLite: PRAGMA integrity_check, plus the exact
+  /// counts of exact_counts() against the rows they count); returns the problems found, empty
+  /// when the store is intact.
   virtual std::vector<std::string> integrity_check() = 0;
+
+  /// The exact counts of type `type_id` as of the last commit, maintained by commit() in the
+  /// same transaction as the writes: key 0 -> live entities of the type, key A -> entities of
+  /// the type holding a (non-null) value of attribute A. Absent keys mean 0 (a stored 0 may also
+  /// appear). One read of one snapshot; thread-safe.
+  virtual std::map<int64_t, int64_t> exact_counts(int64_t type_id) = 0;
 
   /// Runs compiled query SQL in one read snapshot and decodes its rows by `q.columns`. For
   /// SELECT * (q.select_star) each row is [id, every attribute of q.type in definition order].

@@ -14,7 +14,7 @@ namespace eavdb::storage::sqlite {
 // index for filters and sorts — except text: its values are long (any length), so an index
 // would copy them whole and double the write cost; text filters scan. Decimals are canonical decimal TEXT under the eavdb_decimal
 // collation (numeric comparison, registered on every connection); datetimes are INTEGER µs.
-inline constexpr std::array<std::string_view, 5> kMigrations = {
+inline constexpr std::array<std::string_view, 6> kMigrations = {
     R"sql(
 CREATE TABLE eav_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE eav_tenant(id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE);
@@ -103,6 +103,27 @@ CREATE TABLE eav_attribute_histogram(attribute_id INTEGER NOT NULL, bucket INTEG
 CREATE TABLE eav_flat_table(type_id INTEGER PRIMARY KEY, table_name TEXT NOT NULL UNIQUE,
   attribute_ids TEXT NOT NULL, sync_delete TEXT NOT NULL, sync_insert TEXT NOT NULL,
   created_at INTEGER NOT NULL);
+)sql",
+    // 6: exact counts, kept by the commit funnel in the same transaction as every write: row
+    // (T, 0) holds the live entities of type T, row (T, A) the entities of type T holding a
+    // (non-null) value of attribute A; an absent row means 0. The planner reads them to know
+    // whether every entity of a type holds an attribute (an index walk of its values is then a
+    // complete order). Filled here from the existing rows: each attribute counted in its own
+    // value table only, so every (T, A) gets one row.
+    R"sql(
+CREATE TABLE eav_count(type_id INTEGER NOT NULL, attribute_id INTEGER NOT NULL, n INTEGER NOT NULL,
+  PRIMARY KEY(type_id, attribute_id)) WITHOUT ROWID;
+INSERT INTO eav_count(type_id, attribute_id, n) SELECT type_id, 0, count(*) FROM eav_entity GROUP BY type_id;
+INSERT INTO eav_count(type_id, attribute_id, n) SELECT a.type_id, v.attribute_id, count(*) FROM eav_value_varchar v
+  JOIN eav_attribute a ON a.id = v.attribute_id WHERE a.value_type = 'varchar' GROUP BY v.attribute_id;
+INSERT INTO eav_count(type_id, attribute_id, n) SELECT a.type_id, v.attribute_id, count(*) FROM eav_value_int v
+  JOIN eav_attribute a ON a.id = v.attribute_id WHERE a.value_type = 'int' GROUP BY v.attribute_id;
+INSERT INTO eav_count(type_id, attribute_id, n) SELECT a.type_id, v.attribute_id, count(*) FROM eav_value_decimal v
+  JOIN eav_attribute a ON a.id = v.attribute_id WHERE a.value_type = 'decimal' GROUP BY v.attribute_id;
+INSERT INTO eav_count(type_id, attribute_id, n) SELECT a.type_id, v.attribute_id, count(*) FROM eav_value_datetime v
+  JOIN eav_attribute a ON a.id = v.attribute_id WHERE a.value_type = 'datetime' GROUP BY v.attribute_id;
+INSERT INTO eav_count(type_id, attribute_id, n) SELECT a.type_id, v.attribute_id, count(*) FROM eav_value_text v
+  JOIN eav_attribute a ON a.id = v.attribute_id WHERE a.value_type = 'text' GROUP BY v.attribute_id;
 )sql",
 };
 

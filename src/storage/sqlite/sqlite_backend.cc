@@ -613,6 +613,9 @@ struct SqliteBackend::CommitContext {
   int64_t next_id;                 // ids are allocated in blocks from max(id) + 1
   std::set<int64_t> unique_attrs;  // attribute ids declared unique
   CommitResult& out;
+  // eav_count deltas of the chunk (or replayed write) being applied, not yet written:
+  // (type id, attribute id; 0 for the entity count) -> change. Cleared when it rolls back.
+  std::map<std::pair<int64_t, int64_t>, int64_t> count_delta = {};
 };
 
 void SqliteBackend::write_entity(CommitContext& ctx, size_t index) {
@@ -632,6 +635,7 @@ void SqliteBackend::write_entity(CommitContext& ctx, size_t index) {
     ins.bind(5, ctx.now);
     ins.run();
     version = 1;
+    ++ctx.count_delta[{w.type_id, 0}];
   } else {
     // Version check and bump (or delete) in one statement; zero rows changed means the entity
     // is missing or stale. Numbered parameters let both statements share one binding.
@@ -660,10 +664,11 @@ void SqliteBackend::write_entity(CommitContext& ctx, size_t index) {
                               id, w.expected_version, sel.column_int(0)));
     }
     if (w.kind == EntityWrite::Kind::kDelete) {
+      --ctx.count_delta[{w.type_id, 0}];
       for (ValueType t : kAllTypes) {
-        Statement del = c.prepare(fmt::format("DELETE FROM {} WHERE entity_id = ?", value_table(t)));
+        Statement del = c.prepare(fmt::format("DELETE FROM {} WHERE entity_id = ? RETURNING attribute_id", value_table(t)));
         del.bind(1, id);
-        del.run();
+        while (del.step()) --ctx.count_delta[{w.type_id, del.column_int(0)}];
         ctx.out.value_rows_written += c.changes();
       }
       ctx.out.ids[index] = id;
@@ -676,7 +681,8 @@ void SqliteBackend::write_entity(CommitContext& ctx, size_t index) {
     sel.step();
     version = sel.column_int(0);
   }
-  for (const AttributeWrite& a : w.values) {
+  for (size_t k = 0; k < w.values.size(); ++k) {
+    const AttributeWrite& a = w.values[k];
     const std::string table = value_table(a.type);
     if (is_null(a.value)) {
       if (w.kind == EntityWrite::Kind::kInsert) continue;
@@ -685,16 +691,41 @@ void SqliteBackend::write_entity(CommitContext& ctx, size_t index) {
       del.bind(2, a.attribute_id);
       del.run();
       ctx.out.value_rows_written += c.changes();
+      ctx.count_delta[{w.type_id, a.attribute_id}] -= c.changes();
       continue;
     }
-    Statement up = c.prepare(fmt::format(
-        "INSERT INTO {}(entity_id, attribute_id, value) VALUES(?,?,?)"
-        " ON CONFLICT(entity_id, attribute_id) DO UPDATE SET value = excluded.value",
-        table));
-    up.bind(1, id);
-    up.bind(2, a.attribute_id);
-    up.bind_value(3, a.value);
-    up.run();
+    if (w.kind == EntityWrite::Kind::kInsert) {
+      // A new entity has no rows but those of this write: a row is new unless an earlier value
+      // of the write already set the attribute (NULLs are skipped above, they remove nothing).
+      Statement up = c.prepare(fmt::format(
+          "INSERT INTO {}(entity_id, attribute_id, value) VALUES(?,?,?)"
+          " ON CONFLICT(entity_id, attribute_id) DO UPDATE SET value = excluded.value",
+          table));
+      up.bind(1, id);
+      up.bind(2, a.attribute_id);
+      up.bind_value(3, a.value);
+      up.run();
+      const bool repeated = std::any_of(w.values.begin(), w.values.begin() + static_cast<std::ptrdiff_t>(k),
+                                        [&](const AttributeWrite& b) {
+                                          return b.attribute_id == a.attribute_id && b.type == a.type && !is_null(b.value);
+                                        });
+      if (!repeated) ++ctx.count_delta[{w.type_id, a.attribute_id}];
+    } else {
+      // An update replaces the row when it exists and adds it otherwise (counted: a new holder).
+      Statement set = c.prepare(fmt::format("UPDATE {} SET value = ?1 WHERE entity_id = ?2 AND attribute_id = ?3", table));
+      set.bind_value(1, a.value);
+      set.bind(2, id);
+      set.bind(3, a.attribute_id);
+      set.run();
+      if (c.changes() == 0) {
+        Statement ins = c.prepare(fmt::format("INSERT INTO {}(entity_id, attribute_id, value) VALUES(?,?,?)", table));
+        ins.bind(1, id);
+        ins.bind(2, a.attribute_id);
+        ins.bind_value(3, a.value);
+        ins.run();
+        ++ctx.count_delta[{w.type_id, a.attribute_id}];
+      }
+    }
     ctx.out.value_rows_written += 1;
   }
   ctx.out.ids[index] = id;
@@ -756,6 +787,31 @@ struct ValueRow {
   const Value* value;
 };
 
+// Counts occurrences per key for keys that mostly recur in one cycle (the attribute ids of one
+// entity after another, each in its write's order): a lookup probes from the slot after the
+// previous hit, so the usual cost per key is one comparison, with no hashing or allocation.
+class CycleCounter {
+ public:
+  void add(int64_t key) {
+    const size_t n = counts_.size();
+    for (size_t probe = 0, i = next_; probe < n; ++probe, i = i + 1 == n ? 0 : i + 1) {
+      if (counts_[i].first == key) {
+        ++counts_[i].second;
+        next_ = i + 1 == n ? 0 : i + 1;
+        return;
+      }
+    }
+    counts_.emplace_back(key, 1);
+    next_ = 0;
+  }
+  /// (key, occurrences) in order of first occurrence.
+  const std::vector<std::pair<int64_t, int64_t>>& counts() const { return counts_; }
+
+ private:
+  std::vector<std::pair<int64_t, int64_t>> counts_;
+  size_t next_ = 0;  ///< slot where the next lookup starts
+};
+
 }  // namespace
 
 bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size_t end) {
@@ -815,6 +871,7 @@ bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size
 
   // Inserts: a block of ids, one multi-row statement per 256 entities and per value type.
   if (!inserts.empty()) {
+    CycleCounter held;  // value rows per attribute id
     const int64_t first = ctx.next_id;
     ctx.next_id += static_cast<int64_t>(inserts.size());
     multi_row(c, "INSERT INTO eav_entity(id, type_id, tenant_id, version, created_at, updated_at) VALUES ", "",
@@ -831,9 +888,16 @@ bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size
       ctx.out.ids[i] = id;
       ctx.out.versions[i] = 1;
       for (const AttributeWrite& a : writes[i].values)
-        if (!is_null(a.value)) rows[type_slot(a.type)].push_back({id, a.attribute_id, &a.value});
+        if (!is_null(a.value)) {
+          rows[type_slot(a.type)].push_back({id, a.attribute_id, &a.value});
+          held.add(a.attribute_id);
+        }
     }
     ctx.out.entities_written += static_cast<int64_t>(inserts.size());
+    // Counts: every value row is new (plain INSERTs: an attribute repeated in a write fails the
+    // chunk, which then rolls back with its counts).
+    ctx.count_delta[{type_id, 0}] += static_cast<int64_t>(inserts.size());
+    for (const auto& [attribute, n] : held.counts()) ctx.count_delta[{type_id, attribute}] += n;
     write_value_rows("");
   }
 
@@ -859,7 +923,25 @@ bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size
       }
     }
     ctx.out.entities_written += static_cast<int64_t>(updates.size());
+    // Counts: an upsert adds a holder only where the (entity, attribute) row did not exist. The
+    // rows that exist now are read per value table the upserts touch (a primary-key range per
+    // id), then the upserts are simulated in the order they run (an entity may be updated twice
+    // in the chunk: its second upsert of an attribute finds the first one's row).
+    for (ValueType t : kAllTypes) {
+      const auto& r = rows[type_slot(t)];
+      if (r.empty()) continue;
+      std::set<std::pair<int64_t, int64_t>> present;
+      {
+        Statement st = c.prepare(fmt::format(
+            "SELECT entity_id, attribute_id FROM {} WHERE entity_id IN (SELECT value FROM json_each(?))", value_table(t)));
+        st.bind(1, std::string_view(json));
+        while (st.step()) present.emplace(st.column_int(0), st.column_int(1));
+      }
+      for (const ValueRow& v : r)
+        if (present.emplace(v.entity_id, v.attribute_id).second) ++ctx.count_delta[{type_id, v.attribute_id}];
+    }
     write_value_rows(" ON CONFLICT(entity_id, attribute_id) DO UPDATE SET value = excluded.value");
+    // NULLs run after every upsert of the chunk; each removes the row it finds (counted exactly).
     for (auto& [id, a] : removals) {
       Statement del = c.prepare(
           fmt::format("DELETE FROM {} WHERE entity_id = ? AND attribute_id = ?", value_table(a->type)));
@@ -867,6 +949,7 @@ bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size
       del.bind(2, a->attribute_id);
       del.run();
       ctx.out.value_rows_written += c.changes();
+      ctx.count_delta[{type_id, a->attribute_id}] -= c.changes();
     }
   }
 
@@ -875,11 +958,14 @@ bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size
     std::vector<int64_t> ids(deleted_ids.begin(), deleted_ids.end());
     const std::string json = id_array(ids);
     touch_entities(EntityWrite::Kind::kDelete, json, ids.size());
+    ctx.count_delta[{type_id, 0}] -= static_cast<int64_t>(ids.size());
     for (ValueType t : kAllTypes) {
-      Statement st = c.prepare(
-          fmt::format("DELETE FROM {} WHERE entity_id IN (SELECT value FROM json_each(?))", value_table(t)));
+      Statement st = c.prepare(fmt::format(
+          "DELETE FROM {} WHERE entity_id IN (SELECT value FROM json_each(?)) RETURNING attribute_id", value_table(t)));
       st.bind(1, std::string_view(json));
-      st.run();
+      CycleCounter removed;  // value rows per attribute id
+      while (st.step()) removed.add(st.column_int(0));
+      for (const auto& [attribute, n] : removed.counts()) ctx.count_delta[{type_id, attribute}] -= n;
       ctx.out.value_rows_written += c.changes();
     }
     for (size_t i : deletes) {
@@ -921,6 +1007,7 @@ CommitResult SqliteBackend::commit(const ChangeSet& changes, const BeforeCommit&
       // Counters and the id block as they were before the chunk, to undo it on rollback.
       const int64_t next_id = ctx.next_id, rows = out.value_rows_written, entities = out.entities_written;
       c.exec("SAVEPOINT eav_chunk");
+      ctx.count_delta.clear();
       try {
         if (!write_chunk_set_based(ctx, begin, end)) {
           for (size_t i = begin; i < end; ++i) {
@@ -928,11 +1015,13 @@ CommitResult SqliteBackend::commit(const ChangeSet& changes, const BeforeCommit&
             check_unique(ctx, i);
           }
         }
+        apply_count_deltas(ctx);  // inside the savepoint: a rollback undoes the counts with the rows
         c.exec("RELEASE eav_chunk");
         continue;
       } catch (const Error& e) {
         c.exec("ROLLBACK TO eav_chunk");
         c.exec("RELEASE eav_chunk");
+        ctx.count_delta.clear();
         if (!changes.isolate || e.code() == ErrorCode::kStorage) throw;
       }
       // Replay the chunk write by write, each under its own savepoint.
@@ -945,10 +1034,12 @@ CommitResult SqliteBackend::commit(const ChangeSet& changes, const BeforeCommit&
         try {
           write_entity(ctx, i);
           check_unique(ctx, i);
+          apply_count_deltas(ctx);
           c.exec("RELEASE eav_write");
         } catch (const Error& e) {
           c.exec("ROLLBACK TO eav_write");
           c.exec("RELEASE eav_write");
+          ctx.count_delta.clear();
           if (e.code() == ErrorCode::kStorage) throw;
           ctx.next_id = rec_next_id;
           out.value_rows_written = rec_rows;
@@ -971,6 +1062,22 @@ CommitResult SqliteBackend::commit(const ChangeSet& changes, const BeforeCommit&
     log_invalidations(c, changes, out, announced);
   });
   return out;
+}
+
+void SqliteBackend::apply_count_deltas(CommitContext& ctx) {
+  if (ctx.count_delta.empty()) return;
+  Statement st = ctx.c.prepare(
+      "INSERT INTO eav_count(type_id, attribute_id, n) VALUES(?, ?, ?)"
+      " ON CONFLICT(type_id, attribute_id) DO UPDATE SET n = n + excluded.n");
+  for (const auto& [key, delta] : ctx.count_delta) {
+    if (delta == 0) continue;
+    st.bind(1, key.first);
+    st.bind(2, key.second);
+    st.bind(3, delta);
+    st.run();
+    sqlite3_reset(st.raw());
+  }
+  ctx.count_delta.clear();
 }
 
 void SqliteBackend::log_invalidations(Connection& c, const ChangeSet& changes, CommitResult& out, bool announced) {
@@ -1373,7 +1480,49 @@ std::vector<std::string> SqliteBackend::integrity_check() {
       problems.push_back(fmt::format("{} value rows in {} whose attribute is not of their entity's type or value type",
                                      n, value_table(t)));
   }
+  // The exact counts (eav_count) against the rows they count, in one snapshot: the entities per
+  // type, and per attribute the rows of its own value table (as migration 6 fills them).
+  std::map<std::pair<int64_t, int64_t>, std::pair<int64_t, int64_t>> counts;  // -> (stored, actual)
+  reader->exec("BEGIN");
+  try {
+    {
+      Statement st = reader->prepare_once("SELECT type_id, attribute_id, n FROM eav_count");
+      while (st.step()) counts[{st.column_int(0), st.column_int(1)}].first = st.column_int(2);
+    }
+    {
+      Statement st = reader->prepare_once("SELECT type_id, count(*) FROM eav_entity GROUP BY type_id");
+      while (st.step()) counts[{st.column_int(0), 0}].second = st.column_int(1);
+    }
+    for (ValueType t : kAllTypes) {
+      Statement st = reader->prepare_once(fmt::format(
+          "SELECT a.type_id, v.attribute_id, count(*) FROM {} v JOIN eav_attribute a ON a.id = v.attribute_id"
+          " WHERE a.value_type = '{}' GROUP BY v.attribute_id",
+          value_table(t), value_type_name(t)));
+      while (st.step()) counts[{st.column_int(0), st.column_int(1)}].second = st.column_int(2);
+    }
+    reader->exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(reader->raw(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  for (const auto& [key, n] : counts) {
+    if (n.first == n.second) continue;
+    if (key.second == 0)
+      problems.push_back(fmt::format("eav_count of type {} (entities): stored {}, actual {}", key.first, n.first, n.second));
+    else
+      problems.push_back(fmt::format("eav_count of type {} attribute {}: stored {}, actual {}", key.first, key.second,
+                                     n.first, n.second));
+  }
   return problems;
+}
+
+std::map<int64_t, int64_t> SqliteBackend::exact_counts(int64_t type_id) {
+  auto reader = lease_reader();
+  std::map<int64_t, int64_t> out;
+  Statement st = reader->prepare("SELECT attribute_id, n FROM eav_count WHERE type_id = ?");
+  st.bind(1, type_id);
+  while (st.step()) out.emplace(st.column_int(0), st.column_int(1));
+  return out;
 }
 
 Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::chrono::steady_clock::time_point> deadline) {

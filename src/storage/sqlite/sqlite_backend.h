@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,7 +55,9 @@ class SqliteBackend final : public Backend {
                                                      const std::vector<Value>& values) override;
   Rows execute(const query::CompiledQuery& q,
                std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) override;
+  /// Also reports every (type, attribute) whose eav_count row differs from the rows it counts.
   std::vector<std::string> integrity_check() override;
+  std::map<int64_t, int64_t> exact_counts(int64_t type_id) override;
   query::TypeStats analyze(const EntityTypeDef& type) override;
   std::optional<query::TypeStats> load_statistics(int64_t type_id) override;
   std::vector<std::string> backend_plan(const query::CompiledQuery& q) override;
@@ -102,6 +105,9 @@ class SqliteBackend final : public Backend {
   // SQLite's mapping of the WAL-index header (first 96 bytes of the -shm file) through
   // version_conn_'s VFS, or nullptr when not mapped. Caller holds version_mu_.
   const unsigned char* wal_index_header();
+  // Adds the pending eav_count deltas of ctx (one upsert per touched (type, attribute)) and
+  // clears them; runs inside the savepoint of the chunk or replayed write they belong to.
+  void apply_count_deltas(CommitContext& ctx);
   // Appends the commit's rows to eav_invalidation and prunes old ones.
   void log_invalidations(Connection& c, const ChangeSet& changes, CommitResult& out, bool announced);
   // Inside the commit's transaction: re-syncs the flat tables of the written types and adds the
