@@ -1025,5 +1025,128 @@ TEST_F(PlannerDb, FlatTopNWalksTheKeyIndexBoundedAndFallsBackWhenNotExact) {
   EXPECT_EQ(r.rows[4][1], Value(int64_t{20000}));
 }
 
+// Forced EAV: a filtered top-N walks the key's (attribute_id, value) index in either direction,
+// bounded, and falls back in the same statement; a nullable DESC key (NULLS FIRST) reads the
+// entities without it first, gated by the store's exact counts.
+TEST_F(PlannerDb, EavTopNWalksTheKeyIndexBoundedInBothDirections) {
+  insert(4000);
+  db_->analyze("item");
+  db_->flat_enable("item");  // same_under_all_plans then checks the EAV answers against the flat plan's
+  const QueryOptions eav{PlanKind::kEav};
+  auto walks = [&](const std::string& sql) {
+    ExplainResult e = db_->explain(sql, {}, false, eav);
+    EXPECT_NE(find_op(e.root, "BoundedIndexWalk"), nullptr) << explain_text(e);
+    EXPECT_EQ(e.plan, "eav") << explain_text(e);
+    EXPECT_NE(e.sql.find("WITH w AS MATERIALIZED (SELECT"), std::string::npos) << e.sql;
+    EXPECT_NE(e.sql.find("(SELECT 1 FROM g WHERE NOT ok) gate CROSS JOIN eav_"), std::string::npos) << e.sql;
+    return e;
+  };
+  // Every entity holds n: DESC, a key range n >= stop read backwards.
+  const std::string desc = "SELECT id, n FROM item WHERE grp = 'g3' ORDER BY n DESC LIMIT 5";
+  ExplainResult e = walks(desc);
+  EXPECT_NE(explain_text(e).find("n descending via eav_value_int(attribute_id, value) while n >= "), std::string::npos)
+      << explain_text(e);
+  QueryResult r = same_under_all_plans(desc);
+  ASSERT_EQ(r.rows.size(), 5u);
+  EXPECT_EQ(r.rows[0], (std::vector<Value>{Value(int64_t{3994}), Value(int64_t{3993})}));
+  EXPECT_EQ(r.rows[4][1], Value(int64_t{3953}));
+  // ASC and an OFFSET.
+  r = same_under_all_plans("SELECT id, n FROM item WHERE grp = 'g3' ORDER BY n LIMIT 4 OFFSET 2");
+  ASSERT_EQ(r.rows.size(), 4u);
+  EXPECT_EQ(r.rows[0][1], Value(int64_t{23}));
+  // A filter correlated with the key ('note 1%' holds n = 1, 10-19, 100-199, 1000-1999): a walk
+  // from n = 3999 reads 2,000 keys before its first match (whichever walk the planner picks).
+  const std::string corr = "SELECT id, n FROM item WHERE note LIKE 'note 1%' ORDER BY n DESC LIMIT 5 OFFSET 2";
+  r = same_under_all_plans(corr);
+  ASSERT_EQ(r.rows.size(), 5u);
+  EXPECT_EQ(r.rows[0][1], Value(int64_t{1997}));
+  // A nullable DESC key: opt is held by every third entity, so the entities of g1 without it
+  // come first, by id. (While the statistics say entities lack opt, the walk is costed with the
+  // statement over them, an anti-join over g1, and the filter plan wins.)
+  const std::string nulls = "SELECT id, opt FROM item WHERE grp = 'g1' ORDER BY opt DESC LIMIT 3";
+  r = same_under_all_plans(nulls);
+  ASSERT_EQ(r.rows.size(), 3u);
+  EXPECT_EQ(r.rows[0], (std::vector<Value>{Value(int64_t{1 + 1}), Value{}}));  // n = 1: no opt
+  // Past every entity without opt in g1, the page continues with the walk:
+  // 267 of them (n = 1 + 10k, 133 of the 400 hold opt): the page's last NULL row, then opt 6 (n = 111).
+  r = same_under_all_plans("SELECT id, opt FROM item WHERE grp = 'g1' ORDER BY opt DESC LIMIT 4 OFFSET 266");
+  ASSERT_EQ(r.rows.size(), 4u);
+  EXPECT_EQ(r.rows[0][1], Value{});
+  EXPECT_EQ(r.rows[1], (std::vector<Value>{Value(int64_t{112}), Value(int64_t{6})}));
+  // Give every entity without opt a value: the counts close the gate and the walk alone answers;
+  // clear one again (an update to NULL) and it must come first.
+  {
+    QueryResult missing = db_->query("SELECT id FROM item WHERE opt IS NULL");
+    ChangeSet cs;
+    for (const auto& row : missing.rows) {
+      EntityWrite w;
+      w.kind = EntityWrite::Kind::kUpdate;
+      w.type_id = type_.id;
+      w.id = std::get<int64_t>(row[0]);
+      w.values.push_back({attr("opt").id, ValueType::kInt, Value(int64_t{1})});
+      cs.writes.push_back(std::move(w));
+    }
+    db_->commit(cs);
+  }
+  db_->analyze("item");
+  walks(nulls);
+  r = same_under_all_plans(nulls);
+  ASSERT_EQ(r.rows.size(), 3u);
+  EXPECT_EQ(r.rows[0][1], Value(int64_t{6}));
+  // The statistics still say every entity holds opt (one write since), so the walk stays chosen;
+  // the exact counts open the gate of the statement over the entity without it, which comes first.
+  {
+    ChangeSet cs;
+    EntityWrite w;
+    w.kind = EntityWrite::Kind::kUpdate;
+    w.type_id = type_.id;
+    w.id = 3992;  // n = 3991, grp g1
+    w.values.push_back({attr("opt").id, ValueType::kInt, Value{}});
+    cs.writes.push_back(std::move(w));
+    db_->commit(cs);
+  }
+  walks(nulls);
+  r = same_under_all_plans(nulls);
+  ASSERT_EQ(r.rows.size(), 3u);
+  EXPECT_EQ(r.rows[0], (std::vector<Value>{Value(int64_t{3992}), Value{}}));
+  EXPECT_EQ(r.rows[1][1], Value(int64_t{6}));
+  // SELECT * and deletes.
+  same_under_all_plans("SELECT * FROM item WHERE grp = 'g7' ORDER BY opt DESC LIMIT 4 OFFSET 1");
+  {
+    ChangeSet cs;
+    EntityWrite w;
+    w.kind = EntityWrite::Kind::kDelete;
+    w.type_id = type_.id;
+    w.id = 3992;
+    cs.writes.push_back(std::move(w));
+    db_->commit(cs);
+  }
+  r = same_under_all_plans(nulls);
+  ASSERT_EQ(r.rows.size(), 3u);
+  EXPECT_EQ(r.rows[0][1], Value(int64_t{6}));
+  // Stale statistics: the 100 entities of g3 with n >= 3000 move to g4 (fewer writes than the
+  // refresh share), so the walk's key range (about 200 keys down from the top) holds no g3 row
+  // and the fallback answers.
+  {
+    QueryResult moved = db_->query("SELECT id FROM item WHERE grp = 'g3' AND n >= 3000");
+    ASSERT_EQ(moved.rows.size(), 100u);
+    ChangeSet cs;
+    for (const auto& row : moved.rows) {
+      EntityWrite w;
+      w.kind = EntityWrite::Kind::kUpdate;
+      w.type_id = type_.id;
+      w.id = std::get<int64_t>(row[0]);
+      w.values.push_back({attr("grp").id, ValueType::kVarchar, Value(std::string("g4"))});
+      cs.writes.push_back(std::move(w));
+    }
+    db_->commit(cs);
+  }
+  walks(desc);
+  r = same_under_all_plans(desc);
+  ASSERT_EQ(r.rows.size(), 5u);
+  EXPECT_EQ(r.rows[0][1], Value(int64_t{2993}));
+  EXPECT_EQ(r.rows[4][1], Value(int64_t{2953}));
+}
+
 }  // namespace
 }  // namespace eavdb

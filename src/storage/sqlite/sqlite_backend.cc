@@ -1557,13 +1557,18 @@ Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::ch
   // second statement) see one snapshot.
   reader->exec("BEGIN");
   try {
-    run(q);
-    if (q.null_tail) {
-      const auto wanted = static_cast<size_t>(q.tail_offset + q.tail_limit);
-      if (rows.size() < wanted) run(*q.null_tail);
-      const auto skip = std::min(rows.size(), static_cast<size_t>(q.tail_offset));
+    const auto wanted = static_cast<size_t>(q.split_offset + q.split_limit);
+    if (q.null_rows && q.null_rows_first) {
+      run(*q.null_rows);
+      if (rows.size() < wanted) run(q);
+    } else {
+      run(q);
+      if (q.null_rows && rows.size() < wanted) run(*q.null_rows);
+    }
+    if (q.null_rows) {
+      const auto skip = std::min(rows.size(), static_cast<size_t>(q.split_offset));
       rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(skip));
-      if (rows.size() > static_cast<size_t>(q.tail_limit)) rows.resize(static_cast<size_t>(q.tail_limit));
+      if (rows.size() > static_cast<size_t>(q.split_limit)) rows.resize(static_cast<size_t>(q.split_limit));
     }
     reader.clear_deadline();
     reader->exec("COMMIT");
