@@ -41,6 +41,7 @@ const char* plan_name(query::Layout::Source s) {
     case query::Layout::Source::kFlat: return "flat";
     case query::Layout::Source::kValueIndex: return "eav-index";
     case query::Layout::Source::kUnion: return "eav-union";
+    case query::Layout::Source::kIntersect: return "eav-intersect";
     case query::Layout::Source::kEntityScan: return "eav-scan";
     case query::Layout::Source::kLegacy: return "eav";
   }

@@ -56,6 +56,16 @@ struct CompiledQuery {
   /// true (NULLS FIRST): run it first and this statement only when it returned fewer. Then drop
   /// the first split_offset rows and keep at most split_limit.
   std::shared_ptr<const CompiledQuery> null_rows;
+  /// An index intersection (query/sqlgen.h Layout::Source::kIntersect): the lookups, each a
+  /// statement returning entity ids in one INTEGER column, whose ids the backend intersects in
+  /// memory before running `sql` in the same snapshot; the intersection, ascending, is bound as a
+  /// JSON array of ids to parameter `id_set_param` (0-based index into `params`). Empty: none.
+  struct IdScan {
+    std::string sql;
+    std::vector<SqlParam> params;
+  };
+  std::vector<IdScan> id_scans;
+  int id_set_param = -1;
   bool null_rows_first = false;
   int64_t split_offset = 0;
   int64_t split_limit = 0;

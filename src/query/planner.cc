@@ -664,7 +664,48 @@ PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Esti
       if (cost < best.estimated_cost) best = std::move(c);
     }
   }
-  const PlanChoice filter_best = best;  // the bounded walk's fallback
+  const PlanChoice filter_best = best;  // the bounded walk's fallback (one statement: no kIntersect)
+  // An in-memory intersection of two or more conjuncts' index lookups: the smallest lookup, then
+  // (greedy, smallest first, one per attribute) each further lookup whose ids cost less to read
+  // than the primary-key probes of its attribute that it saves the candidates. The full WHERE
+  // still applies on top, so every inner join is probed for the intersection's ids.
+  if (q.where && q.where->kind == K::kAnd) {
+    struct Leg {
+      double rows;
+      int child;
+      int join;
+    };
+    std::vector<Leg> legs;
+    for (std::size_t k = 0; k < q.where->children.size(); ++k) {
+      const BoundPred& p = *q.where->children[k];
+      if (p.children.empty() && est.indexable(p)) legs.push_back({est.leaf_rows(p), static_cast<int>(k), p.column.join});
+    }
+    std::stable_sort(legs.begin(), legs.end(), [](const Leg& a, const Leg& b) { return a.rows < b.rows; });
+    std::vector<Leg> chosen;
+    double cand = 0, cost = 0;
+    for (const Leg& l : legs) {
+      if (std::any_of(chosen.begin(), chosen.end(), [&](const Leg& c) { return c.join == l.join; })) continue;
+      if (!chosen.empty() && l.rows * kIdScanStep >= cand * kLookup) continue;
+      cand = chosen.empty() ? l.rows : cand * std::min(1.0, l.rows / std::max(n, 1.0));
+      cost += l.rows * kIdScanStep;
+      chosen.push_back(l);
+    }
+    if (chosen.size() >= 2) {
+      PlanChoice c;
+      c.source = Source::kIntersect;
+      for (const Leg& l : chosen) c.leaf_paths.push_back({l.child});
+      c.inner_order = inner_joins_by_selectivity(q, sel, -1);
+      cost += cand * (1 + kLookup);  // a json_each row + the charged eav_entity lookup, as for every driver
+      double rows = cand;
+      for (int j : c.inner_order) {
+        cost += rows * kLookup;
+        if (std::none_of(chosen.begin(), chosen.end(), [&](const Leg& l) { return l.join == j; }))
+          rows *= sel[static_cast<std::size_t>(j)];
+      }
+      c.estimated_cost = cost + sort;
+      if (c.estimated_cost < best.estimated_cost) best = std::move(c);
+    }
+  }
   // Top-N: scan the sort key's index in order and stop after LIMIT + OFFSET matches.
   if (int j = top_n_join(q); j >= 0) {
     const double needed = static_cast<double>(*q.limit + q.offset.value_or(0));
@@ -830,6 +871,14 @@ bool choice_fits(const BoundQuery& q, const PlanChoice& c, const PlanContext& ct
     return leaf && eav_est.indexable(*leaf) && leaf->column.join == c.driver_join &&
            covered(*q.where, prefix, c.leaf_paths);
   }
+  if (c.source == Source::kIntersect) {
+    if (!q.where || q.where->kind != K::kAnd || c.leaf_paths.size() < 2) return false;
+    for (const auto& p : c.leaf_paths) {
+      const BoundPred* leaf = p.size() == 1 ? resolve(q.where.get(), p) : nullptr;
+      if (!leaf || !eav_est.indexable(*leaf)) return false;
+    }
+    return true;  // each leaf is a conjunct: the intersection holds every match
+  }
   // kUnion
   if (!q.where || c.leaf_paths.empty()) return false;
   for (const auto& p : c.leaf_paths) {
@@ -864,7 +913,9 @@ void set_walk(Layout& l, const BoundQuery& q, const PlanChoice& c, const PlanCon
 Layout make_layout(const BoundQuery& q, const PlanChoice& c, const PlanContext& ctx) {
   Layout l;
   l.source = c.source;
-  l.entity_join = !(c.source == Source::kValueIndex || c.source == Source::kUnion) || needs_entity_row(q);
+  l.entity_join =
+      !(c.source == Source::kValueIndex || c.source == Source::kUnion || c.source == Source::kIntersect) ||
+      needs_entity_row(q);
   l.driver_join = c.driver_join;
   l.inner_order = c.inner_order;
   if (c.source == Source::kValueIndex && c.bounded_walk) set_walk(l, q, c, ctx);
@@ -873,7 +924,7 @@ Layout make_layout(const BoundQuery& q, const PlanChoice& c, const PlanContext& 
   const bool sorts = c.source == Source::kEntityScan || c.source == Source::kUnion ||
                      (c.source == Source::kValueIndex && !c.leaf_paths.empty());
   if (sorts && !c.null_split) l.late_joins = late_joins(q);
-  if (c.source == Source::kUnion || c.source == Source::kFlat)
+  if (c.source == Source::kUnion || c.source == Source::kFlat || c.source == Source::kIntersect)
     for (const auto& p : c.leaf_paths) l.union_leaves.push_back(resolve(q.where.get(), p));
   if (c.source == Source::kFlat && ctx.flat) {
     l.flat_table = ctx.flat->table;
@@ -1007,11 +1058,31 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
       node = needs_entity_row(q) ? PlanNodeInfo{"Join", "eav_entity by id", rows, {std::move(u)}} : std::move(u);
       break;
     }
+    case Source::kIntersect: {
+      PlanNodeInfo x{"IndexIntersection", "entity ids found by every index lookup, intersected in memory", 0, {}};
+      double cand = n;
+      for (const auto& p : c.leaf_paths) {
+        const BoundPred* leaf = resolve(q.where.get(), p);
+        const double r = est.leaf_rows(*leaf);
+        cand *= std::min(1.0, r / std::max(n, 1.0));
+        x.children.push_back({"IndexScan", fmt::format("{} via {}(attribute_id, value)", describe(*leaf),
+                                                       source_table(q, leaf->column.join)), r, {}});
+      }
+      rows = cand;
+      x.estimated_rows = rows;
+      node = needs_entity_row(q) ? PlanNodeInfo{"Join", "eav_entity by id", rows, {std::move(x)}} : std::move(x);
+      break;
+    }
     case Source::kLegacy: node = {"Legacy", "SQLite-ordered joins", n, {}}; break;
   }
   if (c.source != Source::kFlat) {
     for (int j : c.inner_order) {
-      rows *= sel[static_cast<std::size_t>(j)];
+      // An intersection's candidates already hold its lookups' selectivity.
+      const bool intersected =
+          c.source == Source::kIntersect && std::any_of(c.leaf_paths.begin(), c.leaf_paths.end(), [&](const auto& p) {
+            return resolve(q.where.get(), p)->column.join == j;
+          });
+      if (!intersected) rows *= sel[static_cast<std::size_t>(j)];
       const BoundJoin& bj = q.joins[static_cast<std::size_t>(j)];
       node = {"Join", fmt::format("{} via eav_value_{}(entity_id, attribute_id)", bj.attribute->code,
                                   value_type_name(bj.attribute->type)), rows, {std::move(node)}};

@@ -32,6 +32,7 @@ class SqlBuilder {
   bool sort_keys_unindexed = false;
 
   void text(std::string_view s) { sql_ += s; }
+  std::size_t param_count() const { return params_.size(); }
   void param(SqlParam p) {
     sql_ += '?';
     params_.push_back(std::move(p));
@@ -320,7 +321,8 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
   // Late fetch: the ids of the page first (every join but the late ones, the query's WHERE,
   // ORDER BY, LIMIT and OFFSET), then the whole rows for those ids, re-sorted.
   std::optional<CompiledQuery> page;
-  if (!layout.late_joins.empty() && layout.source != Source::kFlat && layout.source != Source::kLegacy) {
+  if (!layout.late_joins.empty() && layout.source != Source::kFlat && layout.source != Source::kLegacy &&
+      layout.source != Source::kIntersect) {
     BoundQuery inner;
     inner.type = q.type;
     inner.joins = q.joins;
@@ -353,12 +355,16 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
   // Without eav_entity (Layout::entity_join): the id comes from the driver. Not for the outer
   // statement of a late fetch, which looks its page's ids up by primary key anyway.
   const bool no_entity = !layout.entity_join && !page &&
-                         (layout.source == Source::kValueIndex || layout.source == Source::kUnion);
+                         (layout.source == Source::kValueIndex || layout.source == Source::kUnion ||
+                          layout.source == Source::kIntersect);
   std::string entity_id = "e.id";
   if (no_entity) {
-    entity_id = layout.source == Source::kUnion ? "d.id" : fmt::format("a{}.entity_id", layout.driver_join + 1);
+    entity_id = layout.source == Source::kUnion       ? "d.id"
+                : layout.source == Source::kIntersect ? "d.value"
+                                                      : fmt::format("a{}.entity_id", layout.driver_join + 1);
     b.id_column = entity_id;
   }
+  int id_set_param = -1;
   b.text("SELECT ");
   if (q.star) {
     b.text(flat ? "f.id" : entity_id);
@@ -433,7 +439,8 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       break;
     case Source::kEntityScan:
     case Source::kValueIndex:
-    case Source::kUnion: {
+    case Source::kUnion:
+    case Source::kIntersect: {
       std::vector<bool> placed(q.joins.size(), false);
       for (std::size_t k = 0; k < layout.omit_joins.size() && k < placed.size(); ++k)
         placed[k] = placed[k] || layout.omit_joins[k];  // late joins: fetched by the outer statement
@@ -470,6 +477,13 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
         if (!no_entity) b.text(fmt::format(" CROSS JOIN eav_entity e ON e.id = a{}.entity_id", d + 1));
         placed[d] = true;
         tie_break = fmt::format("a{}.entity_id", d + 1);
+      } else if (layout.source == Source::kIntersect) {
+        // The backend binds the intersection of the lookups' ids (CompiledQuery::id_scans).
+        b.text("json_each(");
+        id_set_param = static_cast<int>(b.param_count());
+        b.param(std::string("[]"));
+        b.text(no_entity ? ") d" : ") d CROSS JOIN eav_entity e ON e.id = d.value");
+        if (no_entity) tie_break = "d.value";
       } else {
         b.text("(");
         for (std::size_t k = 0; k < layout.union_leaves.size(); ++k) {
@@ -506,7 +520,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       if (!no_entity) {
         b.text("e.type_id = ");
         b.param(q.type->id);
-      } else if (layout.source == Source::kUnion) {
+      } else if (layout.source == Source::kUnion || layout.source == Source::kIntersect) {
         b.text("1");
       }
       break;
@@ -568,6 +582,15 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
   out.columns = std::move(q.columns);
   out.select_star = q.star;
   out.star_inline = q.star && flat;
+  if (layout.source == Source::kIntersect && !page) {
+    out.id_set_param = id_set_param;
+    for (const BoundPred* leaf : layout.union_leaves) {
+      SqlBuilder lb;
+      union_branch(lb, q, *leaf);
+      CompiledQuery l = lb.finish();
+      out.id_scans.push_back({std::move(l.sql), std::move(l.params)});
+    }
+  }
   return out;
 }
 
@@ -610,8 +633,9 @@ std::pair<std::string, std::vector<SqlParam>> driver_sql(const BoundQuery& q, co
       break;
     }
     case Source::kUnion:
+    case Source::kIntersect:
       for (std::size_t k = 0; k < layout.union_leaves.size(); ++k) {
-        if (k) b.text(" UNION ");
+        if (k) b.text(layout.source == Source::kUnion ? " UNION " : " INTERSECT ");
         union_branch(b, q, *layout.union_leaves[k]);
       }
       break;

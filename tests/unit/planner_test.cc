@@ -799,7 +799,7 @@ TEST(PlannerMigration, SchemaVersionFourGainsThePlannerTables) {
     ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
     const char* sql =
         "DROP TABLE eav_type_stats; DROP TABLE eav_attribute_stats; DROP TABLE eav_attribute_histogram;"
-        " DROP TABLE eav_flat_table; UPDATE eav_meta SET value = '4' WHERE key = 'schema_version'";
+        " DROP TABLE eav_flat_table; DROP TABLE eav_count; UPDATE eav_meta SET value = '4' WHERE key = 'schema_version'";
     ASSERT_EQ(sqlite3_exec(raw, sql, nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(raw);
   }
@@ -875,10 +875,13 @@ TEST_F(PlannerDb, CommitRejectsValuesOfAnotherTypesAttributes) {
                                       "SELECT min(id), {}, 5 FROM eav_entity WHERE type_id = {}", x, type_.id);
   ASSERT_EQ(sqlite3_exec(raw, bad.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(raw);
+  // Two problems: the foreign value row, and the exact count of x that the row bypassed.
   const auto problems = db_->integrity_check();
-  ASSERT_EQ(problems.size(), 1u);
+  ASSERT_EQ(problems.size(), 2u);
   EXPECT_NE(problems[0].find("1 value rows in eav_value_int whose attribute is not of their entity's type"), std::string::npos)
       << problems[0];
+  EXPECT_NE(problems[1].find(fmt::format("eav_count of type {} attribute {}: stored", other.id, x)), std::string::npos)
+      << problems[1];
 }
 
 // EAV plans driven by a value index (or a union of them) leave eav_entity out when the query
@@ -1146,6 +1149,55 @@ TEST_F(PlannerDb, EavTopNWalksTheKeyIndexBoundedInBothDirections) {
   ASSERT_EQ(r.rows.size(), 5u);
   EXPECT_EQ(r.rows[0][1], Value(int64_t{2993}));
   EXPECT_EQ(r.rows[4][1], Value(int64_t{2953}));
+}
+
+// Two wide conjuncts with a small overlap: the EAV plan intersects their index lookups in memory
+// and probes only the shared ids.
+TEST_F(PlannerDb, EavPlanIntersectsTheIndexLookupsOfTwoWideConjuncts) {
+  insert(4000);
+  db_->analyze("item");
+  db_->flat_enable("item");
+  const QueryOptions eav{PlanKind::kEav};
+  // n in 1000..1399 (400 rows) and price in 10..19.90 (every n with n % 100 in 10..19: 400 rows)
+  // share 40 entities.
+  const std::string sql = "SELECT id, n, price FROM item WHERE n BETWEEN 1000 AND 1399 AND price BETWEEN 10 AND 19.95";
+  ExplainResult e = db_->explain(sql, {}, true, eav);
+  const PlanNode* x = find_op(e.root, "IndexIntersection");
+  ASSERT_NE(x, nullptr) << explain_text(e);
+  EXPECT_EQ(x->children.size(), 2u) << explain_text(e);
+  EXPECT_NE(e.sql.find("FROM json_each(?) d"), std::string::npos) << e.sql;
+  EXPECT_EQ(e.rows, 40);
+  QueryResult r = same_under_all_plans(sql);
+  ASSERT_EQ(r.rows.size(), 40u);
+  EXPECT_EQ(r.rows.front()[1], Value(int64_t{1010}));
+  EXPECT_EQ(r.rows.back()[1], Value(int64_t{1319}));
+  // Sorted, paged, SELECT *, a third conjunct applied on top, system columns (eav_entity joined).
+  same_under_all_plans("SELECT id, n FROM item WHERE n BETWEEN 1000 AND 1399 AND price BETWEEN 10 AND 19.95 "
+                       "ORDER BY price DESC LIMIT 7 OFFSET 3");
+  same_under_all_plans("SELECT * FROM item WHERE n BETWEEN 1000 AND 1399 AND price BETWEEN 10 AND 19.95");
+  r = same_under_all_plans("SELECT id, version FROM item WHERE n BETWEEN 1000 AND 1399 AND price BETWEEN 10 AND 19.95 "
+                           "AND grp = 'g2'");
+  EXPECT_EQ(r.rows.size(), 4u);  // n = 1012, 1112, 1212, 1312
+  // The same shape from the plan cache with literals whose lookups share nothing.
+  const std::string shape = "SELECT id, n FROM item WHERE n BETWEEN ? AND ? AND price BETWEEN ? AND ?";
+  r = same_under_all_plans(shape, {Value(int64_t{1000}), Value(int64_t{1399}), Value(Decimal::parse("10")),
+                                   Value(Decimal::parse("19.95"))});
+  EXPECT_EQ(r.rows.size(), 40u);
+  r = same_under_all_plans(shape, {Value(int64_t{1000}), Value(int64_t{1049}), Value(Decimal::parse("60")),
+                                   Value(Decimal::parse("69.95"))});
+  EXPECT_TRUE(r.rows.empty());
+  // After writes the intersection sees them (same snapshot as the statement).
+  {
+    ChangeSet cs;
+    EntityWrite w;
+    w.type_id = type_.id;
+    w.values.push_back({attr("n").id, ValueType::kInt, Value(int64_t{1200})});
+    w.values.push_back({attr("price").id, ValueType::kDecimal, Value(Decimal::parse("15.00"))});
+    cs.writes.push_back(std::move(w));
+    db_->commit(cs);
+  }
+  r = same_under_all_plans(sql);
+  EXPECT_EQ(r.rows.size(), 41u);
 }
 
 }  // namespace
