@@ -869,7 +869,9 @@ PlanNode to_public(const query::PlanNodeInfo& n) {
 // The node that reads the driver's candidates (pre-order: a union before its branches).
 PlanNode* driver_node(PlanNode& n) {
   if (n.op == "FlatLookup") return &n.children[0];  // its union of index lookups
-  if (n.op == "FlatScan" || n.op == "TypeScan" || n.op == "IndexScan" || n.op == "IndexUnion") return &n;
+  if (n.op == "FlatScan" || n.op == "TypeScan" || n.op == "IndexScan" || n.op == "IndexUnion" ||
+      n.op == "IndexIntersection")
+    return &n;
   for (auto& c : n.children)
     if (PlanNode* d = driver_node(c)) return d;
   return nullptr;

@@ -1076,12 +1076,17 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
     case Source::kLegacy: node = {"Legacy", "SQLite-ordered joins", n, {}}; break;
   }
   if (c.source != Source::kFlat) {
+    std::vector<bool> joined(q.joins.size(), true);
+    std::vector<const BoundPred*> leaves;
+    if (c.source == Source::kIntersect) {
+      for (const auto& p : c.leaf_paths) leaves.push_back(resolve(q.where.get(), p));
+      joined = joins_after_intersection(q, leaves);
+    }
     for (int j : c.inner_order) {
-      // An intersection's candidates already hold its lookups' selectivity.
-      const bool intersected =
-          c.source == Source::kIntersect && std::any_of(c.leaf_paths.begin(), c.leaf_paths.end(), [&](const auto& p) {
-            return resolve(q.where.get(), p)->column.join == j;
-          });
+      // An intersection's ids already satisfy its lookups: a join only they read is left out,
+      // and the candidates already hold their selectivity.
+      const bool intersected = std::any_of(leaves.begin(), leaves.end(), [&](const BoundPred* l) { return l->column.join == j; });
+      if (!joined[static_cast<std::size_t>(j)]) continue;
       if (!intersected) rows *= sel[static_cast<std::size_t>(j)];
       const BoundJoin& bj = q.joins[static_cast<std::size_t>(j)];
       node = {"Join", fmt::format("{} via eav_value_{}(entity_id, attribute_id)", bj.attribute->code,

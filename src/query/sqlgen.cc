@@ -256,6 +256,35 @@ bool or_of_leaves(const BoundQuery& q, const std::vector<const BoundPred*>& leav
 
 CompiledQuery generate(BoundQuery q) { return generate(std::move(q), Layout{}); }
 
+namespace {
+
+void mark_pred_joins(const BoundPred& p, std::vector<bool>& used) {
+  if (p.column.system == BoundColumn::System::kNone && p.column.join >= 0) used[static_cast<std::size_t>(p.column.join)] = true;
+  for (const auto& c : p.children) mark_pred_joins(*c, used);
+}
+
+}  // namespace
+
+std::vector<bool> joins_after_intersection(const BoundQuery& q, const std::vector<const BoundPred*>& leaves) {
+  std::vector<bool> used(q.joins.size(), false);
+  auto mark = [&](const BoundColumn& c) {
+    if (c.system == BoundColumn::System::kNone && c.join >= 0) used[static_cast<std::size_t>(c.join)] = true;
+  };
+  if (q.star) used.assign(q.joins.size(), true);
+  for (const BoundValue& v : q.outputs) mark(v.column);
+  for (const BoundOrder& o : q.order_by) mark(o.value.column);
+  for (const BoundColumn& g : q.group_by) mark(g);
+  if (q.where) {
+    if (q.where->kind == BoundPred::Kind::kAnd) {
+      for (const auto& c : q.where->children)
+        if (std::find(leaves.begin(), leaves.end(), c.get()) == leaves.end()) mark_pred_joins(*c, used);
+    } else if (std::find(leaves.begin(), leaves.end(), q.where.get()) == leaves.end()) {
+      mark_pred_joins(*q.where, used);
+    }
+  }
+  return used;
+}
+
 std::string missing_value_gate(const BoundQuery& q, int key_join) {
   const int64_t type = q.type->id, attribute = q.joins[static_cast<std::size_t>(key_join)].attribute->id;
   return fmt::format(
@@ -266,6 +295,37 @@ std::string missing_value_gate(const BoundQuery& q, int key_join) {
 
 CompiledQuery generate(BoundQuery q, const Layout& layout) {
   using Source = Layout::Source;
+  // Index intersection: the lookups' statements, then the query without the conjuncts they
+  // enforce (and without the joins only those read), driven by the ids the backend binds.
+  if (layout.source == Source::kIntersect && !layout.union_leaves.empty()) {
+    std::vector<CompiledQuery::IdScan> scans;
+    for (const BoundPred* leaf : layout.union_leaves) {
+      SqlBuilder lb;
+      union_branch(lb, q, *leaf);
+      CompiledQuery l = lb.finish();
+      scans.push_back({std::move(l.sql), std::move(l.params)});
+    }
+    Layout xl = layout;
+    const std::vector<bool> used = joins_after_intersection(q, layout.union_leaves);
+    xl.omit_joins.assign(q.joins.size(), false);
+    for (std::size_t k = 0; k < q.joins.size(); ++k) xl.omit_joins[k] = !used[k];
+    xl.union_leaves.clear();
+    auto& c = q.where->children;  // the planner's leaves are children of a top-level AND
+    c.erase(std::remove_if(c.begin(), c.end(),
+                           [&](const auto& p) {
+                             return std::find(layout.union_leaves.begin(), layout.union_leaves.end(), p.get()) !=
+                                    layout.union_leaves.end();
+                           }),
+            c.end());
+    if (c.empty()) q.where.reset();
+    else if (c.size() == 1) q.where = std::move(c.front());
+    // LIMIT 0 reads nothing: the lookups need not run.
+    if (q.limit && *q.limit == 0) scans.clear();
+    CompiledQuery out = generate(std::move(q), xl);
+    out.id_scans = std::move(scans);
+    if (out.id_scans.empty()) out.id_set_param = -1;
+    return out;
+  }
   // Bounded top-N walk with its fallback in one statement (Layout::walk_bound_keys): the walk's
   // page, kept when exact, else the fallback plan's rows. Only one arm returns rows.
   if ((layout.source == Source::kFlat || layout.source == Source::kValueIndex) && layout.walk_bound_keys > 0 &&
@@ -582,15 +642,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
   out.columns = std::move(q.columns);
   out.select_star = q.star;
   out.star_inline = q.star && flat;
-  if (layout.source == Source::kIntersect && !page) {
-    out.id_set_param = id_set_param;
-    for (const BoundPred* leaf : layout.union_leaves) {
-      SqlBuilder lb;
-      union_branch(lb, q, *leaf);
-      CompiledQuery l = lb.finish();
-      out.id_scans.push_back({std::move(l.sql), std::move(l.params)});
-    }
-  }
+  out.id_set_param = id_set_param;
   return out;
 }
 

@@ -109,6 +109,12 @@ bool or_of_leaves(const BoundQuery& q, const std::vector<const BoundPred*>& leav
 /// when every entity holds the key. Type and attribute ids are inlined (integers of the catalog).
 std::string missing_value_gate(const BoundQuery& q, int key_join);
 
+/// For a kIntersect layout of `q` (leaves: conjuncts of its top-level AND): which joins the
+/// statement still reads once the leaves are left to the intersection (each id it binds satisfies
+/// every leaf, in the same snapshot): those of the outputs, sort and group keys and the other
+/// conjuncts. A join read only by leaves is not joined at all.
+std::vector<bool> joins_after_intersection(const BoundQuery& q, const std::vector<const BoundPred*>& leaves);
+
 /// Generates the SQLite statement for `q`; may reorder AND/OR operands (they commute) so the
 /// most deeply nested one comes first. Throws Error(kLimit) when it would need more than
 /// kMaxSqlParams parameters or when the WHERE nesting exceeds kMaxSqlNesting.
