@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -114,6 +115,33 @@ TEST_F(DecimalAggTest, RejectsTextThatIsNoDecimal) {
   std::string error;
   EXPECT_EQ(agg("eavdb_decimal_sum", 1, &error), "");
   EXPECT_NE(error.find("1.2.3"), std::string::npos) << error;
+}
+
+// eavdb_id_array (an index intersection's gatherer): every non-NULL integer of the group, in row
+// order, as native int64s; an empty group gives an empty blob; more ids than its first buffer.
+TEST_F(DecimalAggTest, IdArrayGathersIntegersInRowOrder) {
+  exec("CREATE TABLE ids(g INTEGER, x INTEGER)");
+  exec("INSERT INTO ids VALUES (1, 7), (1, NULL), (1, -3), (1, 9223372036854775807)");
+  std::string values;
+  for (int i = 0; i < 5000; ++i) values += (i ? ",(2," : "(2,") + std::to_string(i * 3) + ")";
+  exec("INSERT INTO ids VALUES " + values);
+  auto ids = [&](int g) {
+    sqlite3_stmt* st = nullptr;
+    const std::string sql = "SELECT eavdb_id_array(x) FROM (SELECT x FROM ids WHERE g = " + std::to_string(g) +
+                            " ORDER BY rowid)";
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr), SQLITE_OK);
+    EXPECT_EQ(sqlite3_step(st), SQLITE_ROW);
+    EXPECT_EQ(sqlite3_column_type(st, 0), SQLITE_BLOB);
+    std::vector<int64_t> out(static_cast<size_t>(sqlite3_column_bytes(st, 0)) / sizeof(int64_t));
+    if (!out.empty()) std::memcpy(out.data(), sqlite3_column_blob(st, 0), out.size() * sizeof(int64_t));
+    sqlite3_finalize(st);
+    return out;
+  };
+  EXPECT_EQ(ids(1), (std::vector<int64_t>{7, -3, 9223372036854775807}));
+  const std::vector<int64_t> many = ids(2);
+  ASSERT_EQ(many.size(), 5000u);
+  EXPECT_EQ(many[4999], 4999 * 3);
+  EXPECT_TRUE(ids(3).empty());
 }
 
 }  // namespace

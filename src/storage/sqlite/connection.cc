@@ -178,6 +178,36 @@ void decimal_final(sqlite3_context* ctx) {
   agg->sum = nullptr;
 }
 
+// eavdb_id_array(x): every non-NULL integer of the group, in row order, as one blob of native
+// int64 values (empty blob for none). An index intersection (query::Layout::Source::kIntersect)
+// reads each lookup's entity ids through it: the scan stays inside one sqlite3_step instead of
+// returning a row per id to the caller.
+struct IdArray {
+  int64_t* data;
+  sqlite3_uint64 size, capacity;
+};
+
+void id_array_step(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+  auto* a = static_cast<IdArray*>(sqlite3_aggregate_context(ctx, sizeof(IdArray)));
+  if (!a) return sqlite3_result_error_nomem(ctx);
+  if (a->size == a->capacity) {
+    const sqlite3_uint64 cap = a->capacity ? 2 * a->capacity : 1024;
+    auto* grown = static_cast<int64_t*>(sqlite3_realloc64(a->data, cap * sizeof(int64_t)));
+    if (!grown) return sqlite3_result_error_nomem(ctx);
+    a->data = grown;
+    a->capacity = cap;
+  }
+  a->data[a->size++] = sqlite3_value_int64(argv[0]);
+}
+
+void id_array_final(sqlite3_context* ctx) {
+  auto* a = static_cast<IdArray*>(sqlite3_aggregate_context(ctx, 0));
+  if (!a || !a->data) return sqlite3_result_zeroblob(ctx, 0);
+  sqlite3_result_blob64(ctx, a->data, a->size * sizeof(int64_t), sqlite3_free);  // SQLite frees it
+  a->data = nullptr;
+}
+
 }  // namespace
 
 void register_functions(sqlite3* db) {
@@ -190,6 +220,9 @@ void register_functions(sqlite3* db) {
   check(db, sqlite3_create_function(db, "eavdb_decimal_avg", 1, kFlags, nullptr, nullptr,
                                     decimal_step, decimal_final<true>),
         "register eavdb_decimal_avg");
+  check(db, sqlite3_create_function(db, "eavdb_id_array", 1, SQLITE_UTF8, nullptr, nullptr, id_array_step,
+                                    id_array_final),
+        "register eavdb_id_array");
   check(db, sqlite3_exec(db, "PRAGMA case_sensitive_like = ON", nullptr, nullptr, nullptr),
         "case_sensitive_like");
 }
