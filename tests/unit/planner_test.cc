@@ -300,6 +300,22 @@ class PlannerDb : public ::testing::Test {
     db_->commit(cs);
   }
 
+  // Sets attribute `code` to `v` on the entities whose ids are the first column of `sql`'s rows
+  // (an update to NULL removes the value), in one commit; returns how many.
+  size_t update_where(const std::string& sql, const std::string& code, const Value& v) {
+    ChangeSet cs;
+    for (const auto& row : db_->query(sql).rows) {
+      EntityWrite w;
+      w.kind = EntityWrite::Kind::kUpdate;
+      w.type_id = type_.id;
+      w.id = std::get<int64_t>(row.at(0));
+      w.values.push_back({attr(code).id, attr(code).type, v});
+      cs.writes.push_back(std::move(w));
+    }
+    db_->commit(cs);
+    return cs.writes.size();
+  }
+
   // The same query under every plan kind must give the same rows (flat only when enabled).
   QueryResult same_under_all_plans(const std::string& sql, const std::vector<Value>& params = {}) {
     QueryResult a = db_->query(sql, params, QueryOptions{PlanKind::kAuto});
@@ -1081,19 +1097,7 @@ TEST_F(PlannerDb, EavTopNWalksTheKeyIndexBoundedInBothDirections) {
   EXPECT_EQ(r.rows[1], (std::vector<Value>{Value(int64_t{112}), Value(int64_t{6})}));
   // Give every entity without opt a value: the counts close the gate and the walk alone answers;
   // clear one again (an update to NULL) and it must come first.
-  {
-    QueryResult missing = db_->query("SELECT id FROM item WHERE opt IS NULL");
-    ChangeSet cs;
-    for (const auto& row : missing.rows) {
-      EntityWrite w;
-      w.kind = EntityWrite::Kind::kUpdate;
-      w.type_id = type_.id;
-      w.id = std::get<int64_t>(row[0]);
-      w.values.push_back({attr("opt").id, ValueType::kInt, Value(int64_t{1})});
-      cs.writes.push_back(std::move(w));
-    }
-    db_->commit(cs);
-  }
+  update_where("SELECT id FROM item WHERE opt IS NULL", "opt", Value(int64_t{1}));
   db_->analyze("item");
   walks(nulls);
   r = same_under_all_plans(nulls);
@@ -1101,16 +1105,7 @@ TEST_F(PlannerDb, EavTopNWalksTheKeyIndexBoundedInBothDirections) {
   EXPECT_EQ(r.rows[0][1], Value(int64_t{6}));
   // The statistics still say every entity holds opt (one write since), so the walk stays chosen;
   // the exact counts open the gate of the statement over the entity without it, which comes first.
-  {
-    ChangeSet cs;
-    EntityWrite w;
-    w.kind = EntityWrite::Kind::kUpdate;
-    w.type_id = type_.id;
-    w.id = 3992;  // n = 3991, grp g1
-    w.values.push_back({attr("opt").id, ValueType::kInt, Value{}});
-    cs.writes.push_back(std::move(w));
-    db_->commit(cs);
-  }
+  ASSERT_EQ(update_where("SELECT id FROM item WHERE n = 3991", "opt", Value{}), 1u);  // id 3992, grp g1
   walks(nulls);
   r = same_under_all_plans(nulls);
   ASSERT_EQ(r.rows.size(), 3u);
@@ -1133,20 +1128,7 @@ TEST_F(PlannerDb, EavTopNWalksTheKeyIndexBoundedInBothDirections) {
   // Stale statistics: the 100 entities of g3 with n >= 3000 move to g4 (fewer writes than the
   // refresh share), so the walk's key range (about 200 keys down from the top) holds no g3 row
   // and the fallback answers.
-  {
-    QueryResult moved = db_->query("SELECT id FROM item WHERE grp = 'g3' AND n >= 3000");
-    ASSERT_EQ(moved.rows.size(), 100u);
-    ChangeSet cs;
-    for (const auto& row : moved.rows) {
-      EntityWrite w;
-      w.kind = EntityWrite::Kind::kUpdate;
-      w.type_id = type_.id;
-      w.id = std::get<int64_t>(row[0]);
-      w.values.push_back({attr("grp").id, ValueType::kVarchar, Value(std::string("g4"))});
-      cs.writes.push_back(std::move(w));
-    }
-    db_->commit(cs);
-  }
+  ASSERT_EQ(update_where("SELECT id FROM item WHERE grp = 'g3' AND n >= 3000", "grp", Value(std::string("g4"))), 100u);
   walks(desc);
   r = same_under_all_plans(desc);
   ASSERT_EQ(r.rows.size(), 5u);
