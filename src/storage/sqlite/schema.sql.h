@@ -109,8 +109,8 @@ CREATE TABLE eav_flat_table(type_id INTEGER PRIMARY KEY, table_name TEXT NOT NUL
     // (non-null) value of attribute A; an absent row means 0. The planner reads them to know
     // whether every entity of a type holds an attribute (an index walk of its values is then a
     // complete order). Filled here from the existing rows: each attribute counted in its own
-    // value table only, over rows of entities of the attribute's type (what the commit funnel
-    // writes; rows around it are integrity_check's to report). A file below version 6 holds no
+    // value table only (the commit funnel keeps every value row within its entity's type; rows
+    // written around it are integrity_check's to report). A file below version 6 holds no
     // eav_count unless one was put there by hand: it is rebuilt.
     R"sql(
 DROP TABLE IF EXISTS eav_count;
@@ -118,20 +118,15 @@ CREATE TABLE eav_count(type_id INTEGER NOT NULL, attribute_id INTEGER NOT NULL, 
   PRIMARY KEY(type_id, attribute_id)) WITHOUT ROWID;
 INSERT INTO eav_count(type_id, attribute_id, n) SELECT type_id, 0, count(*) FROM eav_entity GROUP BY type_id;
 INSERT INTO eav_count(type_id, attribute_id, n) SELECT a.type_id, v.attribute_id, count(*) FROM eav_value_varchar v
-  JOIN eav_attribute a ON a.id = v.attribute_id JOIN eav_entity e ON e.id = v.entity_id
-  WHERE a.value_type = 'varchar' AND e.type_id = a.type_id GROUP BY v.attribute_id;
+  JOIN eav_attribute a ON a.id = v.attribute_id WHERE a.value_type = 'varchar' GROUP BY v.attribute_id;
 INSERT INTO eav_count(type_id, attribute_id, n) SELECT a.type_id, v.attribute_id, count(*) FROM eav_value_int v
-  JOIN eav_attribute a ON a.id = v.attribute_id JOIN eav_entity e ON e.id = v.entity_id
-  WHERE a.value_type = 'int' AND e.type_id = a.type_id GROUP BY v.attribute_id;
+  JOIN eav_attribute a ON a.id = v.attribute_id WHERE a.value_type = 'int' GROUP BY v.attribute_id;
 INSERT INTO eav_count(type_id, attribute_id, n) SELECT a.type_id, v.attribute_id, count(*) FROM eav_value_decimal v
-  JOIN eav_attribute a ON a.id = v.attribute_id JOIN eav_entity e ON e.id = v.entity_id
-  WHERE a.value_type = 'decimal' AND e.type_id = a.type_id GROUP BY v.attribute_id;
+  JOIN eav_attribute a ON a.id = v.attribute_id WHERE a.value_type = 'decimal' GROUP BY v.attribute_id;
 INSERT INTO eav_count(type_id, attribute_id, n) SELECT a.type_id, v.attribute_id, count(*) FROM eav_value_datetime v
-  JOIN eav_attribute a ON a.id = v.attribute_id JOIN eav_entity e ON e.id = v.entity_id
-  WHERE a.value_type = 'datetime' AND e.type_id = a.type_id GROUP BY v.attribute_id;
+  JOIN eav_attribute a ON a.id = v.attribute_id WHERE a.value_type = 'datetime' GROUP BY v.attribute_id;
 INSERT INTO eav_count(type_id, attribute_id, n) SELECT a.type_id, v.attribute_id, count(*) FROM eav_value_text v
-  JOIN eav_attribute a ON a.id = v.attribute_id JOIN eav_entity e ON e.id = v.entity_id
-  WHERE a.value_type = 'text' AND e.type_id = a.type_id GROUP BY v.attribute_id;
+  JOIN eav_attribute a ON a.id = v.attribute_id WHERE a.value_type = 'text' GROUP BY v.attribute_id;
 )sql",
 };
 
