@@ -89,7 +89,7 @@ std::string explain_json(const ExplainResult& e);
 /// 99th percentile, never above max_ms).
 struct QueryShapeStats {
   std::string shape;
-  std::string plan;  ///< plan of the latest run: flat, eav-index, eav-union, eav-scan, eav or l4-cache
+  std::string plan;  ///< plan of the latest run: flat, eav-index, eav-union, eav-intersect, eav-scan, eav or l4-cache
   uint64_t count;    ///< runs recorded
   double total_ms;
   double p99_ms;

@@ -41,6 +41,7 @@ const char* plan_name(query::Layout::Source s) {
     case query::Layout::Source::kFlat: return "flat";
     case query::Layout::Source::kValueIndex: return "eav-index";
     case query::Layout::Source::kUnion: return "eav-union";
+    case query::Layout::Source::kIntersect: return "eav-intersect";
     case query::Layout::Source::kEntityScan: return "eav-scan";
     case query::Layout::Source::kLegacy: return "eav";
   }
@@ -415,7 +416,7 @@ struct Database::Impl {
     if (explain) p.tree = query::describe_plan(bound, p.choice, ctx);
     std::optional<query::BoundQuery> tail;
     const int64_t offset = bound.offset.value_or(0), limit = bound.limit.value_or(0);
-    if (p.choice.null_split) tail = query::split_null_tail(bound, p.choice.driver_join);
+    if (p.choice.null_split) tail = query::split_null_rows(bound, p.choice.driver_join, p.choice.source == query::Layout::Source::kFlat);
     query::Layout layout = query::make_layout(bound, p.choice, ctx);
     if (explain) p.driver = query::driver_sql(bound, layout);
     p.compiled = query::compile_bound(std::move(bound), layout);
@@ -423,10 +424,13 @@ struct Database::Impl {
       query::PlanContext eav{type_stats.get(), nullptr, query::PlanMode::kForceEav, false, p.text_indexes.get()};
       query::PlanChoice second = query::choose_plan(*tail, eav);
       query::Layout tail_layout = query::make_layout(*tail, second, eav);
-      p.compiled.null_tail =
+      // Empty without a read when every entity of the type holds the key (exact counts).
+      tail_layout.gate = query::missing_value_gate(*tail, p.choice.driver_join);
+      p.compiled.null_rows_first = tail->order_by.front().nulls_first;
+      p.compiled.null_rows =
           std::make_shared<const query::CompiledQuery>(query::compile_bound(std::move(*tail), tail_layout));
-      p.compiled.tail_offset = offset;
-      p.compiled.tail_limit = limit;
+      p.compiled.split_offset = offset;
+      p.compiled.split_limit = limit;
     }
     deadline_scope.check("planning");
     return p;

@@ -50,12 +50,25 @@ struct CompiledQuery {
   /// With select_star: the SQL itself returns every column listed in `columns` (a flat-table
   /// plan), so no attribute values need loading.
   bool star_inline = false;
-  /// A top-N split (query/planner.h PlanChoice::null_split): when this statement returns fewer
-  /// than tail_offset + tail_limit rows, run `null_tail` in the same snapshot and append its rows;
-  /// then drop the first tail_offset rows and keep at most tail_limit.
-  std::shared_ptr<const CompiledQuery> null_tail;
-  int64_t tail_offset = 0;
-  int64_t tail_limit = 0;
+  /// A top-N split (query/planner.h PlanChoice::null_split): the statement over the entities
+  /// without the sort key, run in the same snapshot. null_rows_first false (NULLS LAST): run it
+  /// when this statement returns fewer than split_offset + split_limit rows and append its rows;
+  /// true (NULLS FIRST): run it first and this statement only when it returned fewer. Then drop
+  /// the first split_offset rows and keep at most split_limit.
+  std::shared_ptr<const CompiledQuery> null_rows;
+  /// An index intersection (query/sqlgen.h Layout::Source::kIntersect): the lookups, each a
+  /// statement returning entity ids in one INTEGER column, whose ids the backend intersects in
+  /// memory before running `sql` in the same snapshot; the intersection, ascending, is bound as a
+  /// JSON array of ids to parameter `id_set_param` (0-based index into `params`). Empty: none.
+  struct IdScan {
+    std::string sql;
+    std::vector<SqlParam> params;
+  };
+  std::vector<IdScan> id_scans;
+  int id_set_param = -1;
+  bool null_rows_first = false;
+  int64_t split_offset = 0;
+  int64_t split_limit = 0;
   /// Ids of the attributes whose values the query reads (filters, outputs, sort and group keys;
   /// every attribute for SELECT *): the query cache tags results with them.
   std::vector<int64_t> attributes_read;

@@ -259,28 +259,49 @@ bool needs_order(const BoundQuery& q) { return !(q.aggregate && q.group_by.empty
 double sort_cost(double rows) { return rows * std::log2(rows + 2) * kSortStep; }
 
 // The join whose index yields rows in the first ORDER BY key's order, when a LIMIT can stop the
-// scan early: a plain ascending attribute key that the WHERE makes non-null (an inner join) and
-// that has an index (not text). -1 otherwise.
+// scan early: a plain attribute key that the WHERE makes non-null (an inner join) and that has an
+// index (not text), in either direction (descending, SQLite walks the (attribute_id, value) index
+// backwards and sorts each key's ties by id: "USE TEMP B-TREE FOR RIGHT PART OF ORDER BY").
+// -1 otherwise.
 int top_n_join(const BoundQuery& q) {
   if (q.aggregate || !q.limit || q.order_by.empty()) return -1;
   const BoundOrder& o = q.order_by.front();
-  if (o.value.agg != Agg::kNone || o.desc || o.value.column.system != BoundColumn::System::kNone) return -1;
+  if (o.value.agg != Agg::kNone || o.value.column.system != BoundColumn::System::kNone) return -1;
   const auto j = static_cast<std::size_t>(o.value.column.join);
   if (!q.joins[j].inner || q.joins[j].attribute->type == ValueType::kText) return -1;
   return static_cast<int>(j);
 }
 
-// Like top_n_join, for a key the WHERE does not make non-null: ASC NULLS LAST (rows without the
-// key come last), a small LIMIT + OFFSET (the split runs up to that many rows twice).
+// Like top_n_join, for a key the WHERE does not make non-null, with a small LIMIT + OFFSET (the
+// split runs up to that many rows twice): the entities holding the key in index order, and the
+// entities without it, which sort last (NULLS LAST: they run only when fewer match) or first
+// (NULLS FIRST, the default of DESC: they run first, gated by the store's exact counts so they
+// cost nothing when every entity of the type holds the key; see PlanChoice::null_split).
 int top_n_split_join(const BoundQuery& q) {
   if (q.aggregate || !q.limit || q.order_by.empty()) return -1;
   if (*q.limit + q.offset.value_or(0) > 100000) return -1;
   const BoundOrder& o = q.order_by.front();
-  if (o.value.agg != Agg::kNone || o.desc || o.nulls_first || o.value.column.system != BoundColumn::System::kNone)
-    return -1;
+  if (o.value.agg != Agg::kNone || o.value.column.system != BoundColumn::System::kNone) return -1;
   const auto j = static_cast<std::size_t>(o.value.column.join);
   if (q.joins[j].inner || q.joins[j].attribute->type == ValueType::kText) return -1;
   return static_cast<int>(j);
+}
+
+// True when the entities of `q`'s type may lack the value of join `j` (statistics: fewer non-null
+// values than entities, or none known): the null statement of a split then has work to do.
+bool may_lack(const Estimator& est, const BoundQuery& q, int j) {
+  const double key_rows = est.non_null({BoundColumn::System::kNone, j, q.joins[static_cast<std::size_t>(j)].attribute->type, {}});
+  return key_rows < est.entities();
+}
+
+// Whether the null statement of a top-N split on join `j` is expected to run: first (NULLS
+// FIRST) whenever some entity may lack the key; last when the entities holding it are expected
+// to match fewer than LIMIT + OFFSET rows.
+bool split_null_runs(const Estimator& est, const BoundQuery& q, int j, double out_rows) {
+  if (q.order_by.front().nulls_first) return may_lack(est, q, j);
+  const double n = std::max(est.entities(), 1.0);
+  const double key_rows = est.non_null({BoundColumn::System::kNone, j, q.joins[static_cast<std::size_t>(j)].attribute->type, {}});
+  return out_rows * key_rows / n < static_cast<double>(*q.limit + q.offset.value_or(0));
 }
 
 // The join of the single ORDER BY key when a flat bounded walk applies to `q` (a filtered,
@@ -484,7 +505,7 @@ double walk_bound(const BoundQuery& q, const Estimator& est) {
   return std::min(1e12, std::max(kWalkMin, std::ceil(kWalkFactor * needed / share)));
 }
 
-// Where the bounded walk of join `j`'s key stops after about `bound` keys (Layout::flat_walk_stop),
+// Where the bounded walk of join `j`'s key stops after about `bound` keys (Layout::walk_stop_at),
 // from the key's histogram; monostate without one (the walk may then read every non-null key).
 SqlParam walk_stop(const BoundQuery& q, int j, const TypeStats* stats, double bound) {
   const AttributeStats* a = stats ? stats->find(q.joins[static_cast<std::size_t>(j)].attribute->id) : nullptr;
@@ -547,7 +568,7 @@ PlanChoice best_flat_plan(const BoundQuery& q, const PlanContext& ctx, const Est
     c.driver_join = j;
     c.null_split = split;
     c.estimated_cost = rows * (1 + topn_fetch);
-    if (split && out_rows * key_rows / n < needed) c.estimated_cost += best.estimated_cost;  // the tail runs
+    if (split && split_null_runs(est, q, j, out_rows)) c.estimated_cost += best.estimated_cost;  // the null statement runs
     if (c.estimated_cost < best.estimated_cost) best = std::move(c);
   }
   // Bounded walk of the sort key's index, falling back to the best filter plan above + sort.
@@ -562,7 +583,7 @@ PlanChoice best_flat_plan(const BoundQuery& q, const PlanContext& ctx, const Est
       c.flat_considered = true;
       c.driver_join = w;
       c.bounded_walk = true;
-      c.fallback_paths = filter_best.leaf_paths;
+      c.fallback = std::make_shared<const PlanChoice>(filter_best);
       c.estimated_cost = std::min(expected, bound) * per_row +
                          kWalkFallbackRisk * (std::max(0.0, bound - expected) * per_row + filter_best.estimated_cost);
       if (c.estimated_cost < best.estimated_cost) best = std::move(c);
@@ -643,6 +664,48 @@ PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Esti
       if (cost < best.estimated_cost) best = std::move(c);
     }
   }
+  const PlanChoice filter_best = best;  // the bounded walk's fallback (one statement: no kIntersect)
+  // An in-memory intersection of two or more conjuncts' index lookups: the smallest lookup, then
+  // (greedy, smallest first, one per attribute) each further lookup whose ids cost less to read
+  // than the primary-key probes of its attribute that it saves the candidates. The full WHERE
+  // still applies on top, so every inner join is probed for the intersection's ids.
+  if (q.where && q.where->kind == K::kAnd) {
+    struct Leg {
+      double rows;
+      int child;
+      int join;
+    };
+    std::vector<Leg> legs;
+    for (std::size_t k = 0; k < q.where->children.size(); ++k) {
+      const BoundPred& p = *q.where->children[k];
+      if (p.children.empty() && est.indexable(p)) legs.push_back({est.leaf_rows(p), static_cast<int>(k), p.column.join});
+    }
+    std::stable_sort(legs.begin(), legs.end(), [](const Leg& a, const Leg& b) { return a.rows < b.rows; });
+    std::vector<Leg> chosen;
+    double cand = 0, cost = 0;
+    for (const Leg& l : legs) {
+      if (std::any_of(chosen.begin(), chosen.end(), [&](const Leg& c) { return c.join == l.join; })) continue;
+      if (!chosen.empty() && l.rows * kIdScanStep >= cand * kLookup) continue;
+      cand = chosen.empty() ? l.rows : cand * std::min(1.0, l.rows / std::max(n, 1.0));
+      cost += l.rows * kIdScanStep;
+      chosen.push_back(l);
+    }
+    if (chosen.size() >= 2) {
+      PlanChoice c;
+      c.source = Source::kIntersect;
+      for (const Leg& l : chosen) c.leaf_paths.push_back({l.child});
+      c.inner_order = inner_joins_by_selectivity(q, sel, -1);
+      cost += cand * (1 + kLookup);  // a json_each row + the charged eav_entity lookup, as for every driver
+      double rows = cand;
+      for (int j : c.inner_order) {
+        cost += rows * kLookup;
+        if (std::none_of(chosen.begin(), chosen.end(), [&](const Leg& l) { return l.join == j; }))
+          rows *= sel[static_cast<std::size_t>(j)];
+      }
+      c.estimated_cost = cost + sort;
+      if (c.estimated_cost < best.estimated_cost) best = std::move(c);
+    }
+  }
   // Top-N: scan the sort key's index in order and stop after LIMIT + OFFSET matches.
   if (int j = top_n_join(q); j >= 0) {
     const double needed = static_cast<double>(*q.limit + q.offset.value_or(0));
@@ -659,8 +722,9 @@ PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Esti
     c.estimated_cost = cost;
     if (cost < best.estimated_cost) best = std::move(c);
   }
-  // Top-N on a nullable key: the key's index in order for the entities holding it, then (only
-  // when fewer match than needed) the entities without it.
+  // Top-N on a nullable key: the key's index in order for the entities holding it, and the
+  // entities without it: after (NULLS LAST, only when fewer match than needed) or before (NULLS
+  // FIRST, only when the exact counts say some entity lacks the key).
   if (int j = ctx.allow_null_split ? top_n_split_join(q) : -1; j >= 0) {
     const double needed = static_cast<double>(*q.limit + q.offset.value_or(0));
     const double key_rows = est.non_null({BoundColumn::System::kNone, j, q.joins[static_cast<std::size_t>(j)].attribute->type, {}});
@@ -674,9 +738,38 @@ PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Esti
     double cost = rows * (1 + kLookup);
     cost += chain_cost(rows, c.inner_order, sel);
     cost += std::min(needed, out_rows) * fetch_per_row;
-    if (out_rows * key_rows / n < needed) cost += best.estimated_cost;  // the second statement runs
+    if (split_null_runs(est, q, j, out_rows)) cost += best.estimated_cost;  // the null statement runs
     c.estimated_cost = cost;
     if (cost < best.estimated_cost) best = std::move(c);
+  }
+  // Bounded walk of the sort key's (attribute_id, value) index over its non-null keys (a nullable
+  // key through the null split), falling back in the same statement to the best filter plan +
+  // sort when the walk does not fill the page: the worst case is bounded, so it is costed like
+  // the flat walk instead of the kTopNRisk hedge (flights-200k Q5, forced EAV: 0.16 ms against
+  // 1.0 ms for the distance-index + sort plan, raw SQL in Python's sqlite3).
+  if (int w = walk_join(q); w >= 0) {
+    const bool split = !q.joins[static_cast<std::size_t>(w)].inner;
+    if (!split || (ctx.allow_null_split && top_n_split_join(q) == w)) {
+      const double needed = static_cast<double>(*q.limit + q.offset.value_or(0));
+      const double expected = needed / std::max(out_rows / n, 1e-9);
+      const double bound = walk_bound(q, est);
+      PlanChoice c;
+      c.source = Source::kValueIndex;
+      c.driver_join = w;
+      c.bounded_walk = true;
+      c.null_split = split;
+      c.inner_order = inner_joins_by_selectivity(q, sel, w);
+      c.fallback = std::make_shared<const PlanChoice>(filter_best);
+      // Per walked key: the index step, the (charged) entity lookup and the inner joins' probes.
+      double one = 1;
+      const double per_row = 1 + kLookup + chain_cost(one, c.inner_order, sel);
+      double cost = std::min(expected, bound) * per_row +
+                    kWalkFallbackRisk * (std::max(0.0, bound - expected) * per_row + filter_best.estimated_cost);
+      cost += std::min(needed, out_rows) * fetch_per_row;
+      if (split && split_null_runs(est, q, w, out_rows)) cost += filter_best.estimated_cost;
+      c.estimated_cost = cost;
+      if (bound < n && cost < best.estimated_cost) best = std::move(c);
+    }
   }
   return best;
 }
@@ -707,7 +800,7 @@ PlanChoice choose_plan(const BoundQuery& q, const PlanContext& ctx) {
 }
 
 
-BoundQuery split_null_tail(BoundQuery& q, int key_join) {
+BoundQuery split_null_rows(BoundQuery& q, int key_join, bool flat) {
   BoundQuery tail = clone(q);
   tail.offset.reset();
   const int64_t wanted = q.limit.value_or(0) + q.offset.value_or(0);
@@ -715,7 +808,10 @@ BoundQuery split_null_tail(BoundQuery& q, int key_join) {
   add_null_test(tail, key_join, false);
   q.limit = wanted;
   q.offset.reset();
-  add_null_test(q, key_join, true);
+  // An inner join is the "has the key" test of an EAV statement; a flat row needs it spelled
+  // out. Left out of EAV statements, the WHERE keeps its shape, so leaf paths into it (a walk's
+  // fallback plan) still resolve.
+  if (flat) add_null_test(q, key_join, true);
   q.joins[static_cast<std::size_t>(key_join)].inner = true;
   return tail;
 }
@@ -730,10 +826,8 @@ bool choice_fits(const BoundQuery& q, const PlanChoice& c, const PlanContext& ct
         if (c.null_split || walk_join(q) != c.driver_join || c.driver_join < 0 ||
             !ctx.flat->indexed(q.joins[static_cast<std::size_t>(c.driver_join)].attribute->id))
           return false;
-        PlanChoice f;
-        f.source = Source::kFlat;
-        f.leaf_paths = c.fallback_paths;
-        return choice_fits(q, f, ctx);
+        return c.fallback && c.fallback->source == Source::kFlat && !c.fallback->bounded_walk &&
+               choice_fits(q, *c.fallback, ctx);
       }
       if (c.driver_join < 0) return !c.null_split;  // full scan
       if (static_cast<std::size_t>(c.driver_join) >= q.joins.size() ||
@@ -762,6 +856,12 @@ bool choice_fits(const BoundQuery& q, const PlanChoice& c, const PlanContext& ct
   if (c.source == Source::kEntityScan) return true;
   if (c.source == Source::kValueIndex) {
     if (c.driver_join < 0 || static_cast<std::size_t>(c.driver_join) >= q.joins.size()) return false;
+    if (c.bounded_walk)
+      return walk_join(q) == c.driver_join && c.leaf_paths.empty() &&
+             (c.null_split ? ctx.allow_null_split && top_n_split_join(q) == c.driver_join
+                           : q.joins[static_cast<std::size_t>(c.driver_join)].inner) &&
+             c.fallback && c.fallback->source != Source::kFlat && !c.fallback->bounded_walk &&
+             !c.fallback->null_split && choice_fits(q, *c.fallback, ctx);
     if (c.null_split) return ctx.allow_null_split && c.leaf_paths.empty() && top_n_split_join(q) == c.driver_join;
     if (!q.joins[static_cast<std::size_t>(c.driver_join)].inner) return false;
     if (c.leaf_paths.empty()) return top_n_join(q) == c.driver_join;
@@ -770,6 +870,14 @@ bool choice_fits(const BoundQuery& q, const PlanChoice& c, const PlanContext& ct
     std::vector<int> prefix;
     return leaf && eav_est.indexable(*leaf) && leaf->column.join == c.driver_join &&
            covered(*q.where, prefix, c.leaf_paths);
+  }
+  if (c.source == Source::kIntersect) {
+    if (!q.where || q.where->kind != K::kAnd || c.leaf_paths.size() < 2) return false;
+    for (const auto& p : c.leaf_paths) {
+      const BoundPred* leaf = p.size() == 1 ? resolve(q.where.get(), p) : nullptr;
+      if (!leaf || !eav_est.indexable(*leaf)) return false;
+    }
+    return true;  // each leaf is a conjunct: the intersection holds every match
   }
   // kUnion
   if (!q.where || c.leaf_paths.empty()) return false;
@@ -791,18 +899,32 @@ bool needs_entity_row(const BoundQuery& q) {
   return q.where && pred_reads_entity_column(*q.where);
 }
 
+namespace {
+
+// The bounded walk's bound, stop key and fallback layout (Layout::walk_bound_keys).
+void set_walk(Layout& l, const BoundQuery& q, const PlanChoice& c, const PlanContext& ctx) {
+  l.walk_bound_keys = static_cast<int64_t>(walk_bound(q, Estimator(q, ctx.stats, &ctx)));
+  l.walk_stop_at = walk_stop(q, c.driver_join, ctx.stats, static_cast<double>(l.walk_bound_keys));
+  l.walk_fallback = std::make_shared<const Layout>(make_layout(q, *c.fallback, ctx));
+}
+
+}  // namespace
+
 Layout make_layout(const BoundQuery& q, const PlanChoice& c, const PlanContext& ctx) {
   Layout l;
   l.source = c.source;
-  l.entity_join = !(c.source == Source::kValueIndex || c.source == Source::kUnion) || needs_entity_row(q);
+  l.entity_join =
+      !(c.source == Source::kValueIndex || c.source == Source::kUnion || c.source == Source::kIntersect) ||
+      needs_entity_row(q);
   l.driver_join = c.driver_join;
   l.inner_order = c.inner_order;
+  if (c.source == Source::kValueIndex && c.bounded_walk) set_walk(l, q, c, ctx);
   // A sorted page of an EAV plan that sorts (not an index-order top-N scan, which stops at LIMIT
   // by itself) fetches its output-only columns for the page's rows alone.
   const bool sorts = c.source == Source::kEntityScan || c.source == Source::kUnion ||
                      (c.source == Source::kValueIndex && !c.leaf_paths.empty());
   if (sorts && !c.null_split) l.late_joins = late_joins(q);
-  if (c.source == Source::kUnion || c.source == Source::kFlat)
+  if (c.source == Source::kUnion || c.source == Source::kFlat || c.source == Source::kIntersect)
     for (const auto& p : c.leaf_paths) l.union_leaves.push_back(resolve(q.where.get(), p));
   if (c.source == Source::kFlat && ctx.flat) {
     l.flat_table = ctx.flat->table;
@@ -813,14 +935,7 @@ Layout make_layout(const BoundQuery& q, const PlanChoice& c, const PlanContext& 
     } else if (c.leaf_paths.empty()) {  // top-N in the key index's order
       l.flat_access = Layout::FlatAccess::kIndex;
       l.flat_index = flat::index_name(ctx.flat->table, q.joins[static_cast<std::size_t>(c.driver_join)].attribute->code);
-      if (c.bounded_walk) {
-        l.flat_walk_bound = static_cast<int64_t>(walk_bound(q, Estimator(q, ctx.stats, &ctx)));
-        l.flat_walk_stop = walk_stop(q, c.driver_join, ctx.stats, static_cast<double>(l.flat_walk_bound));
-        PlanChoice f;
-        f.source = Source::kFlat;
-        f.leaf_paths = c.fallback_paths;
-        l.flat_fallback = std::make_shared<const Layout>(make_layout(q, f, ctx));
-      }
+      if (c.bounded_walk) set_walk(l, q, c, ctx);
     } else if (leaf && flat_index_pinnable(*leaf)) {
       l.flat_access = Layout::FlatAccess::kIndex;
       l.flat_index = flat::index_name(ctx.flat->table, q.joins[static_cast<std::size_t>(leaf->column.join)].attribute->code);
@@ -857,7 +972,7 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
         node = {"BoundedIndexWalk",
                 fmt::format("{} {} via {} (INDEXED BY) while {} (about {} keys); not exact: the {} plan + sort", code,
                             desc ? "descending" : "ascending", flat::index_name(ctx.flat ? ctx.flat->table : "", code),
-                            until, walk_bound(q, est), c.fallback_paths.empty() ? "full-scan" : "filter-index"),
+                            until, walk_bound(q, est), c.fallback && !c.fallback->leaf_paths.empty() ? "filter-index" : "full-scan"),
                 std::min(walk_bound(q, est), n), {}};
       } else if (c.leaf_paths.empty() && c.driver_join >= 0) {
         const double needed = static_cast<double>(q.limit.value_or(0) + q.offset.value_or(0));
@@ -909,8 +1024,21 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
         const double needed = static_cast<double>(q.limit.value_or(0) + q.offset.value_or(0));
         const double share = std::max((q.where ? est.pred_rows(*q.where) : n) / n, 1e-9);
         rows = std::min(est.non_null(q.order_by.front().value.column), needed / share);
-        node = {"IndexOrderScan", fmt::format("{} ascending via {}(attribute_id, value), stops at LIMIT", code,
-                                              source_table(q, c.driver_join)), rows, {}};
+        const bool desc = q.order_by.front().desc;
+        node = {"IndexOrderScan", fmt::format("{} {} via {}(attribute_id, value), stops at LIMIT", code,
+                                              desc ? "descending" : "ascending", source_table(q, c.driver_join)), rows, {}};
+        if (c.bounded_walk) {
+          const double bound = walk_bound(q, est);
+          const SqlParam stop = walk_stop(q, c.driver_join, ctx.stats, bound);
+          const std::string until = std::holds_alternative<std::monostate>(stop)
+                                        ? std::string("every key")
+                                        : fmt::format("{} {} {}", code, desc ? ">=" : "<=", describe(stop));
+          node = {"BoundedIndexWalk",
+                  fmt::format("{} {} via {}(attribute_id, value) while {} (about {} keys); not exact: the {} plan + sort",
+                              code, desc ? "descending" : "ascending", source_table(q, c.driver_join), until, bound,
+                              c.fallback && !c.fallback->leaf_paths.empty() ? "filter-index" : "type-scan"),
+                  std::min(bound, rows * kWalkFactor), {}};
+        }
         rows *= sel[static_cast<std::size_t>(c.driver_join)];
       }
       if (needs_entity_row(q)) node = {"Join", "eav_entity by id", rows, {std::move(node)}};
@@ -930,11 +1058,31 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
       node = needs_entity_row(q) ? PlanNodeInfo{"Join", "eav_entity by id", rows, {std::move(u)}} : std::move(u);
       break;
     }
+    case Source::kIntersect: {
+      PlanNodeInfo x{"IndexIntersection", "entity ids found by every index lookup, intersected in memory", 0, {}};
+      double cand = n;
+      for (const auto& p : c.leaf_paths) {
+        const BoundPred* leaf = resolve(q.where.get(), p);
+        const double r = est.leaf_rows(*leaf);
+        cand *= std::min(1.0, r / std::max(n, 1.0));
+        x.children.push_back({"IndexScan", fmt::format("{} via {}(attribute_id, value)", describe(*leaf),
+                                                       source_table(q, leaf->column.join)), r, {}});
+      }
+      rows = cand;
+      x.estimated_rows = rows;
+      node = needs_entity_row(q) ? PlanNodeInfo{"Join", "eav_entity by id", rows, {std::move(x)}} : std::move(x);
+      break;
+    }
     case Source::kLegacy: node = {"Legacy", "SQLite-ordered joins", n, {}}; break;
   }
   if (c.source != Source::kFlat) {
     for (int j : c.inner_order) {
-      rows *= sel[static_cast<std::size_t>(j)];
+      // An intersection's candidates already hold its lookups' selectivity.
+      const bool intersected =
+          c.source == Source::kIntersect && std::any_of(c.leaf_paths.begin(), c.leaf_paths.end(), [&](const auto& p) {
+            return resolve(q.where.get(), p)->column.join == j;
+          });
+      if (!intersected) rows *= sel[static_cast<std::size_t>(j)];
       const BoundJoin& bj = q.joins[static_cast<std::size_t>(j)];
       node = {"Join", fmt::format("{} via eav_value_{}(entity_id, attribute_id)", bj.attribute->code,
                                   value_type_name(bj.attribute->type)), rows, {std::move(node)}};
@@ -989,8 +1137,11 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
                              c.leaf_paths.empty() && !q.aggregate;
     std::string how = index_order ? " (index order)" : "";
     if (c.null_split)
-      how = fmt::format(" (index order over entities with {}; those without it follow only when fewer match)",
-                        q.joins[static_cast<std::size_t>(c.driver_join)].attribute->code);
+      how = fmt::format(" (index order over entities with {}; those without it {})",
+                        q.joins[static_cast<std::size_t>(c.driver_join)].attribute->code,
+                        q.order_by.front().nulls_first
+                            ? "come first, read only when the store's exact counts say some entity lacks it"
+                            : "follow only when fewer match");
     node = {index_order ? "TopN" : "Sort", keys + how, rows, {std::move(node)}};
   }
   if (q.limit || q.offset) {

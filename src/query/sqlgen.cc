@@ -32,6 +32,7 @@ class SqlBuilder {
   bool sort_keys_unindexed = false;
 
   void text(std::string_view s) { sql_ += s; }
+  std::size_t param_count() const { return params_.size(); }
   void param(SqlParam p) {
     sql_ += '?';
     params_.push_back(std::move(p));
@@ -255,14 +256,24 @@ bool or_of_leaves(const BoundQuery& q, const std::vector<const BoundPred*>& leav
 
 CompiledQuery generate(BoundQuery q) { return generate(std::move(q), Layout{}); }
 
+std::string missing_value_gate(const BoundQuery& q, int key_join) {
+  const int64_t type = q.type->id, attribute = q.joins[static_cast<std::size_t>(key_join)].attribute->id;
+  return fmt::format(
+      "(SELECT 1 WHERE (SELECT n FROM eav_count WHERE type_id = {0} AND attribute_id = 0) >"
+      " COALESCE((SELECT n FROM eav_count WHERE type_id = {0} AND attribute_id = {1}), 0)) gate CROSS JOIN ",
+      type, attribute);
+}
+
 CompiledQuery generate(BoundQuery q, const Layout& layout) {
   using Source = Layout::Source;
-  // Bounded top-N walk with its fallback in one statement (Layout::flat_walk_bound): the walk's
+  // Bounded top-N walk with its fallback in one statement (Layout::walk_bound_keys): the walk's
   // page, kept when exact, else the fallback plan's rows. Only one arm returns rows.
-  if (layout.source == Source::kFlat && layout.flat_walk_bound > 0 && layout.flat_fallback) {
+  if ((layout.source == Source::kFlat || layout.source == Source::kValueIndex) && layout.walk_bound_keys > 0 &&
+      layout.walk_fallback) {
+    const bool flat_walk = layout.source == Source::kFlat;
     const BoundOrder key = q.order_by.front();
     Layout wl = layout;
-    wl.flat_fallback.reset();
+    wl.walk_fallback.reset();
     CompiledQuery walk = generate(clone(q), wl);
     SqlBuilder b;
     for (const BoundJoin& j : q.joins) b.inner_joins.push_back(j.inner);
@@ -273,9 +284,10 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
     b.statement(walk);
     b.text("), g AS MATERIALIZED (SELECT (SELECT count(*) FROM w) >= ");
     b.param(q.limit.value_or(0));
-    if (key.nulls_first) {
+    if (flat_walk && key.nulls_first) {
       // Rows without the key sort first: the walk (non-null keys only) is exact only when none
-      // of them matches.
+      // of them matches. (An EAV walk's key is non-null by the WHERE or by the null split,
+      // whose other statement reads the rows without it.)
       b.text(" AND NOT EXISTS (SELECT 1 FROM ");
       b.text(layout.flat_table);
       b.text(" f INDEXED BY ");
@@ -294,7 +306,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
     b.text(" AS ok) SELECT * FROM w WHERE (SELECT ok FROM g) UNION ALL SELECT * FROM (");
     const bool star = q.star;
     // The gate is the fallback's outer loop (Layout::gate): empty when the walk was exact.
-    Layout fl = *layout.flat_fallback;
+    Layout fl = *layout.walk_fallback;
     fl.gate = "(SELECT 1 FROM g WHERE NOT ok) gate CROSS JOIN ";
     CompiledQuery fallback = generate(std::move(q), fl);
     b.statement(fallback);
@@ -303,13 +315,14 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
     out.type = walk.type;
     out.columns = std::move(walk.columns);
     out.select_star = star;
-    out.star_inline = star;
+    out.star_inline = star && flat_walk;
     return out;
   }
   // Late fetch: the ids of the page first (every join but the late ones, the query's WHERE,
   // ORDER BY, LIMIT and OFFSET), then the whole rows for those ids, re-sorted.
   std::optional<CompiledQuery> page;
-  if (!layout.late_joins.empty() && layout.source != Source::kFlat && layout.source != Source::kLegacy) {
+  if (!layout.late_joins.empty() && layout.source != Source::kFlat && layout.source != Source::kLegacy &&
+      layout.source != Source::kIntersect) {
     BoundQuery inner;
     inner.type = q.type;
     inner.joins = q.joins;
@@ -321,6 +334,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
     Layout il = layout;
     il.late_joins.clear();
     il.omit_joins = layout.late_joins;
+    il.gate.clear();  // the outer statement's gate holds for the page too
     page = generate(std::move(inner), il);
     q.limit.reset();
     q.offset.reset();
@@ -341,12 +355,16 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
   // Without eav_entity (Layout::entity_join): the id comes from the driver. Not for the outer
   // statement of a late fetch, which looks its page's ids up by primary key anyway.
   const bool no_entity = !layout.entity_join && !page &&
-                         (layout.source == Source::kValueIndex || layout.source == Source::kUnion);
+                         (layout.source == Source::kValueIndex || layout.source == Source::kUnion ||
+                          layout.source == Source::kIntersect);
   std::string entity_id = "e.id";
   if (no_entity) {
-    entity_id = layout.source == Source::kUnion ? "d.id" : fmt::format("a{}.entity_id", layout.driver_join + 1);
+    entity_id = layout.source == Source::kUnion       ? "d.id"
+                : layout.source == Source::kIntersect ? "d.value"
+                                                      : fmt::format("a{}.entity_id", layout.driver_join + 1);
     b.id_column = entity_id;
   }
+  int id_set_param = -1;
   b.text("SELECT ");
   if (q.star) {
     b.text(flat ? "f.id" : entity_id);
@@ -379,7 +397,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       b.text(layout.flat_table);
       if (layout.flat_access == Layout::FlatAccess::kScan) {
         b.text(" f NOT INDEXED WHERE 1");
-      } else if (layout.flat_access == Layout::FlatAccess::kIndex && layout.flat_walk_bound > 0) {
+      } else if (layout.flat_access == Layout::FlatAccess::kIndex && layout.walk_bound_keys > 0) {
         // The bounded walk: the non-null keys from the first in the query's order to the stop
         // key, in the index's order (ties by id, as the reference, sorted per key by SQLite).
         const BoundOrder& o = q.order_by.front();
@@ -388,11 +406,11 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
         b.text(" WHERE ");
         b.value(o.value);
         b.text(" IS NOT NULL");
-        if (!std::holds_alternative<std::monostate>(layout.flat_walk_stop)) {
+        if (!std::holds_alternative<std::monostate>(layout.walk_stop_at)) {
           b.text(" AND ");
           b.value(o.value);
           b.text(o.desc ? " >= " : " <= ");
-          b.param(layout.flat_walk_stop);
+          b.param(layout.walk_stop_at);
         }
       } else if (layout.flat_access == Layout::FlatAccess::kIndex) {
         // union_leaves then holds the one leaf the index serves (for driver_sql).
@@ -421,14 +439,17 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       break;
     case Source::kEntityScan:
     case Source::kValueIndex:
-    case Source::kUnion: {
+    case Source::kUnion:
+    case Source::kIntersect: {
       std::vector<bool> placed(q.joins.size(), false);
       for (std::size_t k = 0; k < layout.omit_joins.size() && k < placed.size(); ++k)
         placed[k] = placed[k] || layout.omit_joins[k];  // late joins: fetched by the outer statement
       if (page) {
         // The outer statement of a late fetch: the page's ids by primary key, every join as a
         // primary-key lookup (the page holds at most LIMIT ids).
-        b.text(" FROM eav_entity e");
+        b.text(" FROM ");
+        b.text(layout.gate);
+        b.text("eav_entity e");
         std::vector<bool> read(q.joins.size(), false);  // joins the outputs or sort keys read
         auto mark = [&](const BoundValue& v) {
           if (v.column.system == BoundColumn::System::kNone && v.column.join >= 0)
@@ -446,16 +467,25 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
         b.text(")");
         break;
       }
+      b.text(" FROM ");
+      b.text(layout.gate);
       if (layout.source == Source::kEntityScan) {
-        b.text(" FROM eav_entity e");
+        b.text("eav_entity e");
       } else if (layout.source == Source::kValueIndex) {
         const auto d = static_cast<std::size_t>(layout.driver_join);
-        b.text(fmt::format(" FROM eav_value_{} a{}", value_type_name(q.joins[d].attribute->type), d + 1));
+        b.text(fmt::format("eav_value_{} a{}", value_type_name(q.joins[d].attribute->type), d + 1));
         if (!no_entity) b.text(fmt::format(" CROSS JOIN eav_entity e ON e.id = a{}.entity_id", d + 1));
         placed[d] = true;
         tie_break = fmt::format("a{}.entity_id", d + 1);
+      } else if (layout.source == Source::kIntersect) {
+        // The backend binds the intersection of the lookups' ids (CompiledQuery::id_scans).
+        b.text("json_each(");
+        id_set_param = static_cast<int>(b.param_count());
+        b.param(std::string("[]"));
+        b.text(no_entity ? ") d" : ") d CROSS JOIN eav_entity e ON e.id = d.value");
+        if (no_entity) tie_break = "d.value";
       } else {
-        b.text(" FROM (");
+        b.text("(");
         for (std::size_t k = 0; k < layout.union_leaves.size(); ++k) {
           if (k) b.text(" UNION ");
           union_branch(b, q, *layout.union_leaves[k]);
@@ -479,12 +509,18 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       if (layout.source == Source::kValueIndex) {
         b.text(fmt::format("a{}.attribute_id = ", layout.driver_join + 1));
         attribute_ref(b, *q.joins[static_cast<std::size_t>(layout.driver_join)].attribute);
+        if (layout.walk_bound_keys > 0 && !std::holds_alternative<std::monostate>(layout.walk_stop_at)) {
+          // A bounded walk (Layout::walk_bound_keys): the key range from the first key in the
+          // query's order to the stop key, read in the index's order.
+          b.text(fmt::format(" AND a{}.value {} ", layout.driver_join + 1, q.order_by.front().desc ? ">=" : "<="));
+          b.param(layout.walk_stop_at);
+        }
         if (!no_entity) b.text(" AND ");
       }
       if (!no_entity) {
         b.text("e.type_id = ");
         b.param(q.type->id);
-      } else if (layout.source == Source::kUnion) {
+      } else if (layout.source == Source::kUnion || layout.source == Source::kIntersect) {
         b.text("1");
       }
       break;
@@ -507,7 +543,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
   bool single_row = q.aggregate && q.group_by.empty();
   // The bounded walk reads non-null keys only: its ORDER BY leaves out NULLS FIRST/LAST, which
   // would keep SQLite from walking the index in order (it would sort every match).
-  const bool walk = flat && layout.flat_walk_bound > 0 && layout.flat_access == Layout::FlatAccess::kIndex;
+  const bool walk = flat && layout.walk_bound_keys > 0 && layout.flat_access == Layout::FlatAccess::kIndex;
   if (walk) {
     const BoundOrder& o = q.order_by.front();
     b.text(" ORDER BY ");
@@ -546,6 +582,15 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
   out.columns = std::move(q.columns);
   out.select_star = q.star;
   out.star_inline = q.star && flat;
+  if (layout.source == Source::kIntersect && !page) {
+    out.id_set_param = id_set_param;
+    for (const BoundPred* leaf : layout.union_leaves) {
+      SqlBuilder lb;
+      union_branch(lb, q, *leaf);
+      CompiledQuery l = lb.finish();
+      out.id_scans.push_back({std::move(l.sql), std::move(l.params)});
+    }
+  }
   return out;
 }
 
@@ -588,8 +633,9 @@ std::pair<std::string, std::vector<SqlParam>> driver_sql(const BoundQuery& q, co
       break;
     }
     case Source::kUnion:
+    case Source::kIntersect:
       for (std::size_t k = 0; k < layout.union_leaves.size(); ++k) {
-        if (k) b.text(" UNION ");
+        if (k) b.text(layout.source == Source::kUnion ? " UNION " : " INTERSECT ");
         union_branch(b, q, *layout.union_leaves[k]);
       }
       break;

@@ -36,6 +36,12 @@ struct Layout {
     kEntityScan,  ///< drive from eav_entity by type, then the inner joins in `inner_order`
     kValueIndex,  ///< drive from the (attribute_id, value) index of join `driver_join`
     kUnion,       ///< drive from the UNION of the index lookups of `union_leaves` (OR / IN)
+    /// drive from the entity ids found by every index lookup of `union_leaves` (conjuncts of the
+    /// WHERE's top-level AND), intersected in memory by the backend before the statement runs
+    /// (CompiledQuery::id_scans) and read back through json_each: a covering index range costs
+    /// ~27 ns a row against ~350 ns for a primary-key probe (flights-200k, Python sqlite3), so
+    /// two wide ranges intersect far cheaper than one range probing the other's attribute.
+    kIntersect,
     kFlat,        ///< read the flat table `flat_table` only
   };
   Source source = Source::kLegacy;
@@ -65,26 +71,29 @@ struct Layout {
   /// row of one of the type's attributes can only belong to a live entity of that type and
   /// tenant. make_layout sets it; the default keeps the join.
   bool entity_join = true;
-  /// kFlat bounded top-N walk (flat_access kIndex on the single ORDER BY key's index): the walk
-  /// reads about this many non-null keys of that index in the query's order (the planner's bound,
-  /// for EXPLAIN), filters them and keeps the LIMIT page; exact when that page is full (and, for a
-  /// NULLS FIRST key, no row without the key matches the WHERE). 0: off.
-  int64_t flat_walk_bound = 0;
+  /// Bounded top-N walk of the single ORDER BY key's index (kFlat: flat_access kIndex on its flat
+  /// index; kValueIndex: driver_join is the key, whose join is inner): the walk reads about this
+  /// many non-null keys of that index in the query's order (the planner's bound, for EXPLAIN),
+  /// filters them and keeps the LIMIT page; exact when that page is full (and, for a nullable
+  /// NULLS FIRST key of a flat table, no row without the key matches the WHERE). 0: off.
+  int64_t walk_bound_keys = 0;
   /// The key where the walk stops (`key >= stop` descending, `key <= stop` ascending): the key
-  /// flat_walk_bound values in, from the statistics' histogram (query::walk_stop_key). A key range
+  /// walk_bound_keys values in, from the statistics' histogram (query::walk_stop_key). A key range
   /// lets SQLite walk the index with the query's own ORDER BY and LIMIT, stopping at the page
   /// (a row-count bound needs a `LIMIT bound` subquery, whose sorter reads the whole bound: 0.25
   /// vs 0.15 ms on flights-200k Q5). monostate: no stop, every non-null key may be walked.
-  SqlParam flat_walk_stop;
-  /// With flat_walk_bound: the plan run instead, in the same statement, when the walk is not
-  /// exact (a filter-driven flat plan + sort). The walk's statement is then
+  SqlParam walk_stop_at;
+  /// With walk_bound_keys: the plan run instead, in the same statement, when the walk is not
+  /// exact (a filter-driven plan of the same family + sort). The walk's statement is then
   /// `WITH w AS (walk), g AS (exact?) SELECT * FROM w WHERE ok UNION ALL SELECT * FROM (fallback)`,
-  /// the fallback reading `FROM (SELECT 1 FROM g WHERE NOT ok) CROSS JOIN <flat table>`.
-  std::shared_ptr<const Layout> flat_fallback;
-  /// Internal to generate(): a one-row-or-empty table the FROM starts with (CROSS JOIN: the
-  /// outer loop), so the fallback reads nothing when the walk was exact. (A constant term in the
-  /// WHERE is no gate: SQLite still runs the fallback's index scan and tests it per row, 0.075 ms
-  /// on flights-200k Q5.)
+  /// the fallback reading `FROM (SELECT 1 FROM g WHERE NOT ok) gate CROSS JOIN <its source>`.
+  std::shared_ptr<const Layout> walk_fallback;
+  /// A one-row-or-empty table the FROM starts with (`(SELECT 1 ...) gate CROSS JOIN `: the outer
+  /// loop), so the statement reads nothing when it is empty: the flat walk's fallback when the
+  /// walk was exact (set by generate()), a top-N split's null statement when every entity holds
+  /// the key (missing_value_gate(), set by the caller). (A constant term in the WHERE is no gate:
+  /// SQLite still runs the fallback's index scan and tests it per row, 0.075 ms on flights-200k
+  /// Q5.) Empty string: none.
   std::string gate;
 };
 
@@ -92,6 +101,13 @@ struct Layout {
 /// q.where): a kFlat union of those leaves is then read by SQLite's MULTI-INDEX OR (the leaves
 /// marked unlikely(), sort keys as +key) instead of `id IN (SELECT id ... UNION ALL ...)`.
 bool or_of_leaves(const BoundQuery& q, const std::vector<const BoundPred*>& leaves);
+
+/// The gate (Layout::gate) of a top-N split's statement over the entities of `q`'s type that lack
+/// join `key_join`'s attribute: one row exactly when the store's counts (eav_count, kept exact by
+/// the commit funnel in the same transaction as the data: storage/sqlite/schema.sql.h) say some
+/// live entity of the type holds no value of it, so the statement costs two primary-key reads
+/// when every entity holds the key. Type and attribute ids are inlined (integers of the catalog).
+std::string missing_value_gate(const BoundQuery& q, int key_join);
 
 /// Generates the SQLite statement for `q`; may reorder AND/OR operands (they commute) so the
 /// most deeply nested one comes first. Throws Error(kLimit) when it would need more than

@@ -799,7 +799,7 @@ TEST(PlannerMigration, SchemaVersionFourGainsThePlannerTables) {
     ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
     const char* sql =
         "DROP TABLE eav_type_stats; DROP TABLE eav_attribute_stats; DROP TABLE eav_attribute_histogram;"
-        " DROP TABLE eav_flat_table; UPDATE eav_meta SET value = '4' WHERE key = 'schema_version'";
+        " DROP TABLE eav_flat_table; DROP TABLE eav_count; UPDATE eav_meta SET value = '4' WHERE key = 'schema_version'";
     ASSERT_EQ(sqlite3_exec(raw, sql, nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(raw);
   }
@@ -875,10 +875,13 @@ TEST_F(PlannerDb, CommitRejectsValuesOfAnotherTypesAttributes) {
                                       "SELECT min(id), {}, 5 FROM eav_entity WHERE type_id = {}", x, type_.id);
   ASSERT_EQ(sqlite3_exec(raw, bad.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(raw);
+  // Two problems: the foreign value row, and the exact count of x that the row bypassed.
   const auto problems = db_->integrity_check();
-  ASSERT_EQ(problems.size(), 1u);
+  ASSERT_EQ(problems.size(), 2u);
   EXPECT_NE(problems[0].find("1 value rows in eav_value_int whose attribute is not of their entity's type"), std::string::npos)
       << problems[0];
+  EXPECT_NE(problems[1].find(fmt::format("eav_count of type {} attribute {}: stored", other.id, x)), std::string::npos)
+      << problems[1];
 }
 
 // EAV plans driven by a value index (or a union of them) leave eav_entity out when the query
@@ -1023,6 +1026,178 @@ TEST_F(PlannerDb, FlatTopNWalksTheKeyIndexBoundedAndFallsBackWhenNotExact) {
   ASSERT_EQ(r.rows.size(), 5u);
   EXPECT_EQ(r.rows[0][1], Value(int64_t{20004}));
   EXPECT_EQ(r.rows[4][1], Value(int64_t{20000}));
+}
+
+// Forced EAV: a filtered top-N walks the key's (attribute_id, value) index in either direction,
+// bounded, and falls back in the same statement; a nullable DESC key (NULLS FIRST) reads the
+// entities without it first, gated by the store's exact counts.
+TEST_F(PlannerDb, EavTopNWalksTheKeyIndexBoundedInBothDirections) {
+  insert(4000);
+  db_->analyze("item");
+  db_->flat_enable("item");  // same_under_all_plans then checks the EAV answers against the flat plan's
+  const QueryOptions eav{PlanKind::kEav};
+  auto walks = [&](const std::string& sql) {
+    ExplainResult e = db_->explain(sql, {}, false, eav);
+    EXPECT_NE(find_op(e.root, "BoundedIndexWalk"), nullptr) << explain_text(e);
+    EXPECT_EQ(e.plan, "eav") << explain_text(e);
+    EXPECT_NE(e.sql.find("WITH w AS MATERIALIZED (SELECT"), std::string::npos) << e.sql;
+    EXPECT_NE(e.sql.find("(SELECT 1 FROM g WHERE NOT ok) gate CROSS JOIN eav_"), std::string::npos) << e.sql;
+    return e;
+  };
+  // Every entity holds n: DESC, a key range n >= stop read backwards.
+  const std::string desc = "SELECT id, n FROM item WHERE grp = 'g3' ORDER BY n DESC LIMIT 5";
+  ExplainResult e = walks(desc);
+  EXPECT_NE(explain_text(e).find("n descending via eav_value_int(attribute_id, value) while n >= "), std::string::npos)
+      << explain_text(e);
+  QueryResult r = same_under_all_plans(desc);
+  ASSERT_EQ(r.rows.size(), 5u);
+  EXPECT_EQ(r.rows[0], (std::vector<Value>{Value(int64_t{3994}), Value(int64_t{3993})}));
+  EXPECT_EQ(r.rows[4][1], Value(int64_t{3953}));
+  // ASC and an OFFSET.
+  r = same_under_all_plans("SELECT id, n FROM item WHERE grp = 'g3' ORDER BY n LIMIT 4 OFFSET 2");
+  ASSERT_EQ(r.rows.size(), 4u);
+  EXPECT_EQ(r.rows[0][1], Value(int64_t{23}));
+  // A filter correlated with the key ('note 1%' holds n = 1, 10-19, 100-199, 1000-1999): a walk
+  // from n = 3999 reads 2,000 keys before its first match (whichever walk the planner picks).
+  const std::string corr = "SELECT id, n FROM item WHERE note LIKE 'note 1%' ORDER BY n DESC LIMIT 5 OFFSET 2";
+  r = same_under_all_plans(corr);
+  ASSERT_EQ(r.rows.size(), 5u);
+  EXPECT_EQ(r.rows[0][1], Value(int64_t{1997}));
+  // A nullable DESC key: opt is held by every third entity, so the entities of g1 without it
+  // come first, by id. (While the statistics say entities lack opt, the walk is costed with the
+  // statement over them, an anti-join over g1, and the filter plan wins.)
+  const std::string nulls = "SELECT id, opt FROM item WHERE grp = 'g1' ORDER BY opt DESC LIMIT 3";
+  r = same_under_all_plans(nulls);
+  ASSERT_EQ(r.rows.size(), 3u);
+  EXPECT_EQ(r.rows[0], (std::vector<Value>{Value(int64_t{1 + 1}), Value{}}));  // n = 1: no opt
+  // Past every entity without opt in g1, the page continues with the walk:
+  // 267 of them (n = 1 + 10k, 133 of the 400 hold opt): the page's last NULL row, then opt 6 (n = 111).
+  r = same_under_all_plans("SELECT id, opt FROM item WHERE grp = 'g1' ORDER BY opt DESC LIMIT 4 OFFSET 266");
+  ASSERT_EQ(r.rows.size(), 4u);
+  EXPECT_EQ(r.rows[0][1], Value{});
+  EXPECT_EQ(r.rows[1], (std::vector<Value>{Value(int64_t{112}), Value(int64_t{6})}));
+  // Give every entity without opt a value: the counts close the gate and the walk alone answers;
+  // clear one again (an update to NULL) and it must come first.
+  {
+    QueryResult missing = db_->query("SELECT id FROM item WHERE opt IS NULL");
+    ChangeSet cs;
+    for (const auto& row : missing.rows) {
+      EntityWrite w;
+      w.kind = EntityWrite::Kind::kUpdate;
+      w.type_id = type_.id;
+      w.id = std::get<int64_t>(row[0]);
+      w.values.push_back({attr("opt").id, ValueType::kInt, Value(int64_t{1})});
+      cs.writes.push_back(std::move(w));
+    }
+    db_->commit(cs);
+  }
+  db_->analyze("item");
+  walks(nulls);
+  r = same_under_all_plans(nulls);
+  ASSERT_EQ(r.rows.size(), 3u);
+  EXPECT_EQ(r.rows[0][1], Value(int64_t{6}));
+  // The statistics still say every entity holds opt (one write since), so the walk stays chosen;
+  // the exact counts open the gate of the statement over the entity without it, which comes first.
+  {
+    ChangeSet cs;
+    EntityWrite w;
+    w.kind = EntityWrite::Kind::kUpdate;
+    w.type_id = type_.id;
+    w.id = 3992;  // n = 3991, grp g1
+    w.values.push_back({attr("opt").id, ValueType::kInt, Value{}});
+    cs.writes.push_back(std::move(w));
+    db_->commit(cs);
+  }
+  walks(nulls);
+  r = same_under_all_plans(nulls);
+  ASSERT_EQ(r.rows.size(), 3u);
+  EXPECT_EQ(r.rows[0], (std::vector<Value>{Value(int64_t{3992}), Value{}}));
+  EXPECT_EQ(r.rows[1][1], Value(int64_t{6}));
+  // SELECT * and deletes.
+  same_under_all_plans("SELECT * FROM item WHERE grp = 'g7' ORDER BY opt DESC LIMIT 4 OFFSET 1");
+  {
+    ChangeSet cs;
+    EntityWrite w;
+    w.kind = EntityWrite::Kind::kDelete;
+    w.type_id = type_.id;
+    w.id = 3992;
+    cs.writes.push_back(std::move(w));
+    db_->commit(cs);
+  }
+  r = same_under_all_plans(nulls);
+  ASSERT_EQ(r.rows.size(), 3u);
+  EXPECT_EQ(r.rows[0][1], Value(int64_t{6}));
+  // Stale statistics: the 100 entities of g3 with n >= 3000 move to g4 (fewer writes than the
+  // refresh share), so the walk's key range (about 200 keys down from the top) holds no g3 row
+  // and the fallback answers.
+  {
+    QueryResult moved = db_->query("SELECT id FROM item WHERE grp = 'g3' AND n >= 3000");
+    ASSERT_EQ(moved.rows.size(), 100u);
+    ChangeSet cs;
+    for (const auto& row : moved.rows) {
+      EntityWrite w;
+      w.kind = EntityWrite::Kind::kUpdate;
+      w.type_id = type_.id;
+      w.id = std::get<int64_t>(row[0]);
+      w.values.push_back({attr("grp").id, ValueType::kVarchar, Value(std::string("g4"))});
+      cs.writes.push_back(std::move(w));
+    }
+    db_->commit(cs);
+  }
+  walks(desc);
+  r = same_under_all_plans(desc);
+  ASSERT_EQ(r.rows.size(), 5u);
+  EXPECT_EQ(r.rows[0][1], Value(int64_t{2993}));
+  EXPECT_EQ(r.rows[4][1], Value(int64_t{2953}));
+}
+
+// Two wide conjuncts with a small overlap: the EAV plan intersects their index lookups in memory
+// and probes only the shared ids.
+TEST_F(PlannerDb, EavPlanIntersectsTheIndexLookupsOfTwoWideConjuncts) {
+  insert(4000);
+  db_->analyze("item");
+  db_->flat_enable("item");
+  const QueryOptions eav{PlanKind::kEav};
+  // n in 1000..1399 (400 rows) and price in 10..19.90 (every n with n % 100 in 10..19: 400 rows)
+  // share 40 entities.
+  const std::string sql = "SELECT id, n, price FROM item WHERE n BETWEEN 1000 AND 1399 AND price BETWEEN 10 AND 19.95";
+  ExplainResult e = db_->explain(sql, {}, true, eav);
+  const PlanNode* x = find_op(e.root, "IndexIntersection");
+  ASSERT_NE(x, nullptr) << explain_text(e);
+  EXPECT_EQ(x->children.size(), 2u) << explain_text(e);
+  EXPECT_NE(e.sql.find("FROM json_each(?) d"), std::string::npos) << e.sql;
+  EXPECT_EQ(e.rows, 40);
+  QueryResult r = same_under_all_plans(sql);
+  ASSERT_EQ(r.rows.size(), 40u);
+  EXPECT_EQ(r.rows.front()[1], Value(int64_t{1010}));
+  EXPECT_EQ(r.rows.back()[1], Value(int64_t{1319}));
+  // Sorted, paged, SELECT *, a third conjunct applied on top, system columns (eav_entity joined).
+  same_under_all_plans("SELECT id, n FROM item WHERE n BETWEEN 1000 AND 1399 AND price BETWEEN 10 AND 19.95 "
+                       "ORDER BY price DESC LIMIT 7 OFFSET 3");
+  same_under_all_plans("SELECT * FROM item WHERE n BETWEEN 1000 AND 1399 AND price BETWEEN 10 AND 19.95");
+  r = same_under_all_plans("SELECT id, version FROM item WHERE n BETWEEN 1000 AND 1399 AND price BETWEEN 10 AND 19.95 "
+                           "AND grp = 'g2'");
+  EXPECT_EQ(r.rows.size(), 4u);  // n = 1012, 1112, 1212, 1312
+  // The same shape from the plan cache with literals whose lookups share nothing.
+  const std::string shape = "SELECT id, n FROM item WHERE n BETWEEN ? AND ? AND price BETWEEN ? AND ?";
+  r = same_under_all_plans(shape, {Value(int64_t{1000}), Value(int64_t{1399}), Value(Decimal::parse("10")),
+                                   Value(Decimal::parse("19.95"))});
+  EXPECT_EQ(r.rows.size(), 40u);
+  r = same_under_all_plans(shape, {Value(int64_t{1000}), Value(int64_t{1049}), Value(Decimal::parse("60")),
+                                   Value(Decimal::parse("69.95"))});
+  EXPECT_TRUE(r.rows.empty());
+  // After writes the intersection sees them (same snapshot as the statement).
+  {
+    ChangeSet cs;
+    EntityWrite w;
+    w.type_id = type_.id;
+    w.values.push_back({attr("n").id, ValueType::kInt, Value(int64_t{1200})});
+    w.values.push_back({attr("price").id, ValueType::kDecimal, Value(Decimal::parse("15.00"))});
+    cs.writes.push_back(std::move(w));
+    db_->commit(cs);
+  }
+  r = same_under_all_plans(sql);
+  EXPECT_EQ(r.rows.size(), 41u);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <bit>
 #include <charconv>
+#include <iterator>
 #include <cstdint>
 #include <cstring>
 #include <chrono>
@@ -1556,6 +1557,63 @@ std::map<int64_t, int64_t> SqliteBackend::exact_counts(int64_t type_id) {
   return out;
 }
 
+namespace {
+
+// The entity ids every statement of `scans` returns, ascending, as a JSON array ("[3,17,42]"),
+// for a kIntersect plan's json_each. The first scan's ids (the planner puts the smallest lookup
+// first) set bits over their [min, max] range; each further scan keeps the bits it returns too.
+// A range too wide for a bit set (ids more than 2^28 apart) intersects sorted vectors instead.
+std::string intersect_id_scans(Connection& c, const std::vector<query::CompiledQuery::IdScan>& scans) {
+  auto read = [&](const query::CompiledQuery::IdScan& scan) {
+    std::vector<int64_t> ids;
+    Statement st = c.prepare_query(scan.sql);
+    for (size_t i = 0; i < scan.params.size(); ++i) st.bind_param(static_cast<int>(i + 1), scan.params[i]);
+    sqlite3_stmt* raw = st.raw();
+    while (st.step()) ids.push_back(sqlite3_column_int64(raw, 0));
+    return ids;
+  };
+  std::vector<int64_t> first = read(scans[0]);
+  std::vector<int64_t> out;
+  if (!first.empty()) {
+    const auto [lo_it, hi_it] = std::minmax_element(first.begin(), first.end());
+    const int64_t lo = *lo_it, hi = *hi_it;
+    if (static_cast<uint64_t>(hi - lo) < (uint64_t{1} << 28)) {
+      const auto bits = static_cast<size_t>(hi - lo) + 1;
+      std::vector<uint64_t> keep((bits + 63) / 64), seen(keep.size());
+      for (int64_t id : first) keep[static_cast<size_t>(id - lo) / 64] |= uint64_t{1} << ((id - lo) % 64);
+      for (size_t k = 1; k < scans.size(); ++k) {
+        std::fill(seen.begin(), seen.end(), 0);
+        for (int64_t id : read(scans[k]))
+          if (id >= lo && id <= hi) seen[static_cast<size_t>(id - lo) / 64] |= uint64_t{1} << ((id - lo) % 64);
+        for (size_t w = 0; w < keep.size(); ++w) keep[w] &= seen[w];
+      }
+      for (size_t w = 0; w < keep.size(); ++w)
+        for (uint64_t word = keep[w]; word; word &= word - 1)
+          out.push_back(lo + static_cast<int64_t>(w * 64 + static_cast<size_t>(std::countr_zero(word))));
+    } else {
+      out = std::move(first);
+      std::sort(out.begin(), out.end());
+      out.erase(std::unique(out.begin(), out.end()), out.end());
+      for (size_t k = 1; k < scans.size() && !out.empty(); ++k) {
+        std::vector<int64_t> other = read(scans[k]), both;
+        std::sort(other.begin(), other.end());
+        std::set_intersection(out.begin(), out.end(), other.begin(), other.end(), std::back_inserter(both));
+        out = std::move(both);
+        out.erase(std::unique(out.begin(), out.end()), out.end());
+      }
+    }
+  }
+  std::string json = "[";
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (i) json += ',';
+    json += std::to_string(out[i]);
+  }
+  json += ']';
+  return json;
+}
+
+}  // namespace
+
 Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::chrono::steady_clock::time_point> deadline) {
   // The time limit: the lease taken under this scope is interrupted once `deadline` passes (see
   // ReaderLease); without one, a caller's scope (if any) still applies. The limit is cleared
@@ -1563,12 +1621,20 @@ Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::ch
   DeadlineScope limit(deadline);
   auto reader = lease_reader();
   Rows rows;
-  // Runs one statement, appending its rows (SELECT * rows widened to every attribute).
+  // Runs one statement, appending its rows (SELECT * rows widened to every attribute); an index
+  // intersection first runs its lookups and binds the ids they share.
   auto run = [&](const query::CompiledQuery& cq) {
     Rows part;
     {
+      std::string ids;
+      if (!cq.id_scans.empty()) ids = intersect_id_scans(*reader, cq.id_scans);
       Statement st = reader->prepare_query(cq.sql);
-      for (size_t i = 0; i < cq.params.size(); ++i) st.bind_param(static_cast<int>(i + 1), cq.params[i]);
+      for (size_t i = 0; i < cq.params.size(); ++i) {
+        if (static_cast<int>(i) == cq.id_set_param && !cq.id_scans.empty())
+          st.bind(static_cast<int>(i + 1), std::string_view(ids));
+        else
+          st.bind_param(static_cast<int>(i + 1), cq.params[i]);
+      }
       while (st.step()) {
         std::vector<Value> row;
         if (cq.select_star && !cq.star_inline) {
@@ -1588,13 +1654,18 @@ Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::ch
   // second statement) see one snapshot.
   reader->exec("BEGIN");
   try {
-    run(q);
-    if (q.null_tail) {
-      const auto wanted = static_cast<size_t>(q.tail_offset + q.tail_limit);
-      if (rows.size() < wanted) run(*q.null_tail);
-      const auto skip = std::min(rows.size(), static_cast<size_t>(q.tail_offset));
+    const auto wanted = static_cast<size_t>(q.split_offset + q.split_limit);
+    if (q.null_rows && q.null_rows_first) {
+      run(*q.null_rows);
+      if (rows.size() < wanted) run(q);
+    } else {
+      run(q);
+      if (q.null_rows && rows.size() < wanted) run(*q.null_rows);
+    }
+    if (q.null_rows) {
+      const auto skip = std::min(rows.size(), static_cast<size_t>(q.split_offset));
       rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(skip));
-      if (rows.size() > static_cast<size_t>(q.tail_limit)) rows.resize(static_cast<size_t>(q.tail_limit));
+      if (rows.size() > static_cast<size_t>(q.split_limit)) rows.resize(static_cast<size_t>(q.split_limit));
     }
     reader.clear_deadline();
     reader->exec("COMMIT");
