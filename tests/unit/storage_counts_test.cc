@@ -323,6 +323,37 @@ TEST_F(CountsTest, RandomizedInterleavingsKeepEveryCountExact) {
   expect_exact("the randomized run");
 }
 
+// A type of more attributes than the funnel's per-attribute counter caches (64): ids that share
+// a cache slot are still counted apart, on the insert, update and delete paths.
+TEST_F(CountsTest, ManyAttributesAreCountedApart) {
+  EntityTypeDef wide;
+  wide.code = "wide";
+  for (int i = 0; i < 150; ++i) wide.attributes.push_back(testing::attr("a" + std::to_string(i), ValueType::kInt));
+  types.push_back(backend->save_type(tenant, wide));
+  const EntityTypeDef& t = types.back();
+  std::vector<EntityWrite> ins;
+  for (int e = 0; e < 20; ++e) {
+    std::vector<AttributeWrite> values;
+    for (size_t i = 0; i < t.attributes.size(); ++i)
+      if ((i + static_cast<size_t>(e)) % 3 != 0) values.push_back(set(t.attributes[i], int64_t{e}));
+    ins.push_back(insert(t, values));
+  }
+  auto r = backend->commit(changes(ins));
+  expect_exact("wide inserts");
+  std::vector<EntityWrite> ups;
+  for (int e = 0; e < 20; e += 2) {
+    std::vector<AttributeWrite> values;
+    for (size_t i = 0; i < t.attributes.size(); i += 5)
+      values.push_back(set(t.attributes[i], i % 2 ? Value{} : Value{int64_t{7}}));
+    ups.push_back(update(t, r.ids[static_cast<size_t>(e)], values));
+  }
+  backend->commit(changes(ups));
+  expect_exact("wide updates");
+  backend->commit(changes({remove(t, r.ids[1]), remove(t, r.ids[2]), remove(t, r.ids[3])}));
+  expect_exact("wide deletes");
+  EXPECT_EQ(stored_counts(*backend, t.id).at(0), 17);
+}
+
 // A store written by a binary at schema 5 (no eav_count) gets correct counts when the new binary
 // opens it, and keeps them from then on.
 TEST_F(CountsTest, MigrationFillsCountsOfAnOldStore) {

@@ -109,8 +109,11 @@ CREATE TABLE eav_flat_table(type_id INTEGER PRIMARY KEY, table_name TEXT NOT NUL
     // (non-null) value of attribute A; an absent row means 0. The planner reads them to know
     // whether every entity of a type holds an attribute (an index walk of its values is then a
     // complete order). Filled here from the existing rows: each attribute counted in its own
-    // value table only, so every (T, A) gets one row.
+    // value table only (the commit funnel keeps every value row within its entity's type; rows
+    // written around it are integrity_check's to report). A file below version 6 holds no
+    // eav_count unless one was put there by hand: it is rebuilt.
     R"sql(
+DROP TABLE IF EXISTS eav_count;
 CREATE TABLE eav_count(type_id INTEGER NOT NULL, attribute_id INTEGER NOT NULL, n INTEGER NOT NULL,
   PRIMARY KEY(type_id, attribute_id)) WITHOUT ROWID;
 INSERT INTO eav_count(type_id, attribute_id, n) SELECT type_id, 0, count(*) FROM eav_entity GROUP BY type_id;

@@ -117,6 +117,64 @@ void load_values(Connection& c, const std::string& json, std::unordered_map<int6
   }
 }
 
+// Counts occurrences per attribute id: few distinct keys, each added many times. A direct-mapped
+// cache (key mod kCache -> position) makes the usual lookup one comparison, with no hashing or
+// allocation; a miss searches the short list of keys.
+class AttributeCounter {
+ public:
+  void add(int64_t key) {
+    ++total_;
+    uint32_t& slot = cache_[static_cast<uint64_t>(key) % kCache];
+    if (slot < counts_.size() && counts_[slot].first == key) {
+      ++counts_[slot].second;
+      return;
+    }
+    for (uint32_t i = 0; i < counts_.size(); ++i)
+      if (counts_[i].first == key) {
+        ++counts_[i].second;
+        slot = i;
+        return;
+      }
+    slot = static_cast<uint32_t>(counts_.size());
+    counts_.emplace_back(key, 1);
+  }
+  /// (key, occurrences) in order of first occurrence.
+  const std::vector<std::pair<int64_t, int64_t>>& counts() const { return counts_; }
+  /// Keys added so far.
+  int64_t total() const { return total_; }
+
+ private:
+  static constexpr size_t kCache = 64;
+  std::vector<std::pair<int64_t, int64_t>> counts_;
+  std::array<uint32_t, kCache> cache_ = {};  ///< key mod kCache -> its likely position in counts_
+  int64_t total_ = 0;
+};
+
+// The counter that eavdb_tally() adds to on this thread (the committing thread runs the writer's
+// statements), or nullptr.
+thread_local AttributeCounter* active_tally = nullptr;
+
+// SQL eavdb_tally(attribute_id, x): counts one row of attribute_id in the active TallyScope and
+// returns x unchanged. Put in a DELETE's WHERE (x = 1) it counts the rows the DELETE removes; in
+// an upsert's DO UPDATE SET (x = excluded.value) the rows it replaces — per row, without reading
+// any row twice.
+void tally_function(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  if (active_tally) active_tally->add(sqlite3_value_int64(argv[0]));
+  sqlite3_result_value(ctx, argv[1]);
+}
+
+// Makes `counter` the one eavdb_tally() adds to while the scope lives.
+class TallyScope {
+ public:
+  explicit TallyScope(AttributeCounter& counter) : previous_(active_tally) { active_tally = &counter; }
+  ~TallyScope() { active_tally = previous_; }
+  TallyScope(const TallyScope&) = delete;
+  TallyScope& operator=(const TallyScope&) = delete;
+
+ private:
+  AttributeCounter* previous_;
+};
+
 // Runs `fn` inside BEGIN IMMEDIATE / COMMIT, rolling back on any exception.
 template <typename Fn>
 void in_transaction(Connection& c, Fn&& fn) {
@@ -238,6 +296,11 @@ SqliteBackend::SqliteBackend(const std::string& path, bool create, int readers, 
                              int page_cache_kib)
     : path_(path), busy_timeout_ms_(busy_timeout_ms), page_cache_kib_(page_cache_kib), readers_max_(std::max(1, readers)) {
   writer_ = std::make_unique<Connection>(path, create, busy_timeout_ms, page_cache_kib);
+  // The commit funnel's row counter (see tally_function); the writer's own, not SQL users'.
+  check(writer_->raw(),
+        sqlite3_create_function_v2(writer_->raw(), "eavdb_tally", 2, SQLITE_UTF8 | SQLITE_DIRECTONLY, nullptr,
+                                   tally_function, nullptr, nullptr, nullptr),
+        "register eavdb_tally");
   migrate(create);
   std::lock_guard lock(write_mu_);
   {
@@ -667,9 +730,15 @@ void SqliteBackend::write_entity(CommitContext& ctx, size_t index) {
     if (w.kind == EntityWrite::Kind::kDelete) {
       --ctx.count_delta[{w.type_id, 0}];
       for (ValueType t : kAllTypes) {
-        Statement del = c.prepare(fmt::format("DELETE FROM {} WHERE entity_id = ? RETURNING attribute_id", value_table(t)));
+        Statement del = c.prepare(
+            fmt::format("DELETE FROM {} WHERE entity_id = ? AND eavdb_tally(attribute_id, 1)", value_table(t)));
         del.bind(1, id);
-        while (del.step()) --ctx.count_delta[{w.type_id, del.column_int(0)}];
+        AttributeCounter removed;
+        {
+          TallyScope tally(removed);
+          del.run();
+        }
+        for (const auto& [attribute, n] : removed.counts()) ctx.count_delta[{w.type_id, attribute}] -= n;
         ctx.out.value_rows_written += c.changes();
       }
       ctx.out.ids[index] = id;
@@ -682,8 +751,8 @@ void SqliteBackend::write_entity(CommitContext& ctx, size_t index) {
     sel.step();
     version = sel.column_int(0);
   }
-  for (size_t k = 0; k < w.values.size(); ++k) {
-    const AttributeWrite& a = w.values[k];
+  AttributeCounter replaced;  // value rows the upserts below replaced
+  for (const AttributeWrite& a : w.values) {
     const std::string table = value_table(a.type);
     if (is_null(a.value)) {
       if (w.kind == EntityWrite::Kind::kInsert) continue;
@@ -695,38 +764,21 @@ void SqliteBackend::write_entity(CommitContext& ctx, size_t index) {
       ctx.count_delta[{w.type_id, a.attribute_id}] -= c.changes();
       continue;
     }
-    if (w.kind == EntityWrite::Kind::kInsert) {
-      // A new entity has no rows but those of this write: a row is new unless an earlier value
-      // of the write already set the attribute (NULLs are skipped above, they remove nothing).
-      Statement up = c.prepare(fmt::format(
-          "INSERT INTO {}(entity_id, attribute_id, value) VALUES(?,?,?)"
-          " ON CONFLICT(entity_id, attribute_id) DO UPDATE SET value = excluded.value",
-          table));
-      up.bind(1, id);
-      up.bind(2, a.attribute_id);
-      up.bind_value(3, a.value);
+    // A new holder unless the upsert replaced a row (eavdb_tally counts it in the DO UPDATE): an
+    // update's existing value, or an insert's earlier value of the same attribute.
+    Statement up = c.prepare(fmt::format(
+        "INSERT INTO {}(entity_id, attribute_id, value) VALUES(?,?,?)"
+        " ON CONFLICT(entity_id, attribute_id) DO UPDATE SET value = eavdb_tally(attribute_id, excluded.value)",
+        table));
+    up.bind(1, id);
+    up.bind(2, a.attribute_id);
+    up.bind_value(3, a.value);
+    const int64_t before = replaced.total();
+    {
+      TallyScope tally(replaced);
       up.run();
-      const bool repeated = std::any_of(w.values.begin(), w.values.begin() + static_cast<std::ptrdiff_t>(k),
-                                        [&](const AttributeWrite& b) {
-                                          return b.attribute_id == a.attribute_id && b.type == a.type && !is_null(b.value);
-                                        });
-      if (!repeated) ++ctx.count_delta[{w.type_id, a.attribute_id}];
-    } else {
-      // An update replaces the row when it exists and adds it otherwise (counted: a new holder).
-      Statement set = c.prepare(fmt::format("UPDATE {} SET value = ?1 WHERE entity_id = ?2 AND attribute_id = ?3", table));
-      set.bind_value(1, a.value);
-      set.bind(2, id);
-      set.bind(3, a.attribute_id);
-      set.run();
-      if (c.changes() == 0) {
-        Statement ins = c.prepare(fmt::format("INSERT INTO {}(entity_id, attribute_id, value) VALUES(?,?,?)", table));
-        ins.bind(1, id);
-        ins.bind(2, a.attribute_id);
-        ins.bind_value(3, a.value);
-        ins.run();
-        ++ctx.count_delta[{w.type_id, a.attribute_id}];
-      }
     }
+    if (replaced.total() == before) ++ctx.count_delta[{w.type_id, a.attribute_id}];
     ctx.out.value_rows_written += 1;
   }
   ctx.out.ids[index] = id;
@@ -788,31 +840,6 @@ struct ValueRow {
   const Value* value;
 };
 
-// Counts occurrences per key for keys that mostly recur in one cycle (the attribute ids of one
-// entity after another, each in its write's order): a lookup probes from the slot after the
-// previous hit, so the usual cost per key is one comparison, with no hashing or allocation.
-class CycleCounter {
- public:
-  void add(int64_t key) {
-    const size_t n = counts_.size();
-    for (size_t probe = 0, i = next_; probe < n; ++probe, i = i + 1 == n ? 0 : i + 1) {
-      if (counts_[i].first == key) {
-        ++counts_[i].second;
-        next_ = i + 1 == n ? 0 : i + 1;
-        return;
-      }
-    }
-    counts_.emplace_back(key, 1);
-    next_ = 0;
-  }
-  /// (key, occurrences) in order of first occurrence.
-  const std::vector<std::pair<int64_t, int64_t>>& counts() const { return counts_; }
-
- private:
-  std::vector<std::pair<int64_t, int64_t>> counts_;
-  size_t next_ = 0;  ///< slot where the next lookup starts
-};
-
 }  // namespace
 
 bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size_t end) {
@@ -872,7 +899,7 @@ bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size
 
   // Inserts: a block of ids, one multi-row statement per 256 entities and per value type.
   if (!inserts.empty()) {
-    CycleCounter held;  // value rows per attribute id
+    AttributeCounter held;  // value rows per attribute id
     const int64_t first = ctx.next_id;
     ctx.next_id += static_cast<int64_t>(inserts.size());
     multi_row(c, "INSERT INTO eav_entity(id, type_id, tenant_id, version, created_at, updated_at) VALUES ", "",
@@ -924,24 +951,19 @@ bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size
       }
     }
     ctx.out.entities_written += static_cast<int64_t>(updates.size());
-    // Counts: an upsert adds a holder only where the (entity, attribute) row did not exist. The
-    // rows that exist now are read per value table the upserts touch (a primary-key range per
-    // id), then the upserts are simulated in the order they run (an entity may be updated twice
-    // in the chunk: its second upsert of an attribute finds the first one's row).
-    for (ValueType t : kAllTypes) {
-      const auto& r = rows[type_slot(t)];
-      if (r.empty()) continue;
-      std::set<std::pair<int64_t, int64_t>> present;
-      {
-        Statement st = c.prepare(fmt::format(
-            "SELECT entity_id, attribute_id FROM {} WHERE entity_id IN (SELECT value FROM json_each(?))", value_table(t)));
-        st.bind(1, std::string_view(json));
-        while (st.step()) present.emplace(st.column_int(0), st.column_int(1));
-      }
-      for (const ValueRow& v : r)
-        if (present.emplace(v.entity_id, v.attribute_id).second) ++ctx.count_delta[{type_id, v.attribute_id}];
+    // Counts: an upsert adds a holder only where the (entity, attribute) row did not exist: each
+    // row written counts, less each one that replaced a row, which eavdb_tally() counts as it
+    // runs in the DO UPDATE (also the second upsert of an attribute of an entity updated twice
+    // in the chunk: it replaces the first one's row).
+    AttributeCounter written, replaced;
+    for (const auto& r : rows)
+      for (const ValueRow& v : r) written.add(v.attribute_id);
+    {
+      TallyScope tally(replaced);
+      write_value_rows(" ON CONFLICT(entity_id, attribute_id) DO UPDATE SET value = eavdb_tally(attribute_id, excluded.value)");
     }
-    write_value_rows(" ON CONFLICT(entity_id, attribute_id) DO UPDATE SET value = excluded.value");
+    for (const auto& [attribute, n] : written.counts()) ctx.count_delta[{type_id, attribute}] += n;
+    for (const auto& [attribute, n] : replaced.counts()) ctx.count_delta[{type_id, attribute}] -= n;
     // NULLs run after every upsert of the chunk; each removes the row it finds (counted exactly).
     for (auto& [id, a] : removals) {
       Statement del = c.prepare(
@@ -961,11 +983,19 @@ bool SqliteBackend::write_chunk_set_based(CommitContext& ctx, size_t begin, size
     touch_entities(EntityWrite::Kind::kDelete, json, ids.size());
     ctx.count_delta[{type_id, 0}] -= static_cast<int64_t>(ids.size());
     for (ValueType t : kAllTypes) {
+      // The removed rows are counted per attribute by eavdb_tally() as the DELETE visits them
+      // (it finds them by the primary key's entity_id prefix, so it visits no other row): cheaper
+      // than DELETE ... RETURNING, which stores every returned row in a temporary table, or than
+      // reading the rows first (bulk delete of 20,000 flights: +8% and +3-5% engine time).
+      AttributeCounter removed;  // value rows per attribute id
       Statement st = c.prepare(fmt::format(
-          "DELETE FROM {} WHERE entity_id IN (SELECT value FROM json_each(?)) RETURNING attribute_id", value_table(t)));
+          "DELETE FROM {} WHERE entity_id IN (SELECT value FROM json_each(?)) AND eavdb_tally(attribute_id, 1)",
+          value_table(t)));
       st.bind(1, std::string_view(json));
-      CycleCounter removed;  // value rows per attribute id
-      while (st.step()) removed.add(st.column_int(0));
+      {
+        TallyScope tally(removed);
+        st.run();
+      }
       for (const auto& [attribute, n] : removed.counts()) ctx.count_delta[{type_id, attribute}] -= n;
       ctx.out.value_rows_written += c.changes();
     }
@@ -1482,7 +1512,8 @@ std::vector<std::string> SqliteBackend::integrity_check() {
                                      n, value_table(t)));
   }
   // The exact counts (eav_count) against the rows they count, in one snapshot: the entities per
-  // type, and per attribute the rows of its own value table (as migration 6 fills them).
+  // type, and per attribute the rows of its own value table (as migration 6 fills them). A value
+  // row written around the funnel shows twice: above, and as a count it bypassed.
   std::map<std::pair<int64_t, int64_t>, std::pair<int64_t, int64_t>> counts;  // -> (stored, actual)
   reader->exec("BEGIN");
   try {
