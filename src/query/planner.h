@@ -1,11 +1,13 @@
 // eavdb::query — the cost-based planner: picks, for one bound query, the row source (flat table,
-// one value index, a union of value indexes, or the type's entity list) and the order of the
+// one value index, a union or an intersection of value indexes, an index walk in sort-key order,
+// or the type's entity list) and the order of the
 // remaining attribute joins, from the statistics of query/statistics.h, and renders the plan tree
 // that EXPLAIN prints.
 //
 // Correctness never depends on the choice: every source yields a superset of the matching
-// entities (an index lookup of a conjunct, or of every branch of an OR) and the full WHERE is
-// always applied on top, so any plan returns exactly the reference answer.
+// entities (an index lookup of a conjunct, of every branch of an OR, or the ids every one of
+// several conjuncts' lookups returns) and the rest of the WHERE is always applied on top, so any
+// plan returns exactly the reference answer.
 //
 // Cost model (units: one sequential index step = 1): a driver reading r rows costs r (index) +
 // r·kLookup (eav_entity by primary key; value-index and union plans leave that lookup out when
@@ -22,13 +24,19 @@
 // it and keeps the rows its conjuncts select (estimated); sorting R rows costs R·log2(R)·kSortStep;
 // a scan of the sort key's index in key order under LIMIT n stops after about n / selectivity
 // rows (costed kTopNRisk times higher: correlation between filter and key is not modelled).
-// On a flat table a filtered top-N on one non-text, non-decimal key (either direction, nullable
-// or not) may instead walk the key's index over at most walk_bound() keys (kWalkFactor times the
+// A filtered top-N on one non-text, non-decimal key (either direction; on EAV plans a nullable
+// key through the null split, PlanChoice::null_split) may instead walk the key's index (flat
+// column index or (attribute_id, value)) over at most walk_bound() keys (kWalkFactor times the
 // independence estimate) and, in the same statement, fall back to the best filter plan + sort
 // when that walk does not fill the LIMIT page (or a row without the key matches and NULLs sort
 // first): its worst case is bounded, so it is costed expected walk + kWalkFallbackRisk x (rest
 // of the bound + fallback) instead of the kTopNRisk hedge (issue 5, flights Q5 at 200,000: the
-// distance-index + sort plan took 1.1 ms against 0.14 ms for the wide table's index walk).
+// distance-index + sort plan took 1.1 ms against 0.14 ms for the wide table's index walk; forced
+// EAV, 1.0 ms against 0.19 ms for the EAV walk). An index intersection (conjuncts of the top-level
+// AND, greedy from the smallest lookup while a lookup's ids, kIdScanStep each, cost less than
+// the kLookup probes it saves) costs its lookups plus the probes of the remaining joins for the
+// estimated shared ids (flights Q3 forced EAV: 5.0 ms for the distance-index plan with two
+// probes per row, 1.55 ms intersected).
 //
 // Sources that deliver entities in id order (the type's entity list; one equality's index
 // entries, sorted by entity id within the key; a flat table's rowid scan) need no sorter when the
