@@ -696,8 +696,14 @@ PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Esti
       for (const Leg& l : chosen) c.leaf_paths.push_back({l.child});
       c.inner_order = inner_joins_by_selectivity(q, sel, -1);
       cost += cand * (1 + kLookup);  // a json_each row + the charged eav_entity lookup, as for every driver
+      // Joins read only by the lookups' conjuncts are left out (joins_after_intersection); the
+      // others are probed, and the candidates already hold the lookups' selectivity.
+      std::vector<const BoundPred*> leaves;
+      for (const Leg& l : chosen) leaves.push_back(q.where->children[static_cast<std::size_t>(l.child)].get());
+      const std::vector<bool> joined = joins_after_intersection(q, leaves);
       double rows = cand;
       for (int j : c.inner_order) {
+        if (!joined[static_cast<std::size_t>(j)]) continue;
         cost += rows * kLookup;
         if (std::none_of(chosen.begin(), chosen.end(), [&](const Leg& l) { return l.join == j; }))
           rows *= sel[static_cast<std::size_t>(j)];

@@ -950,7 +950,8 @@ TEST_F(PlannerDb, ValueIndexPlansLeaveEavEntityOutUnlessASystemColumnIsRead) {
                         Case{"SELECT id, code FROM item WHERE code = 'C00013' OR code = 'C00014' ORDER BY updated_at", true},
                         Case{"SELECT id FROM item WHERE grp = 'g3' AND created_at > '2000-01-01T00:00:00Z'", true}}) {
     ExplainResult e = db_->explain(c.sql, {}, false, QueryOptions{PlanKind::kEav});
-    const bool driven = e.sql.find("FROM eav_value_") != std::string::npos || e.sql.find("FROM (SELECT") != std::string::npos;
+    const bool driven = e.sql.find("FROM eav_value_") != std::string::npos || e.sql.find("FROM (SELECT") != std::string::npos ||
+                        e.sql.find("FROM json_each(?) d") != std::string::npos;  // an index intersection
     EXPECT_TRUE(driven) << explain_text(e);
     // (A late fetch's outer statement looks its page's ids up in eav_entity: not a driver join.)
     EXPECT_EQ(e.sql.find("CROSS JOIN eav_entity") != std::string::npos, c.entity_join) << explain_text(e);
@@ -1183,6 +1184,31 @@ TEST_F(PlannerDb, EavPlanIntersectsTheIndexLookupsOfTwoWideConjuncts) {
   }
   r = same_under_all_plans(sql);
   EXPECT_EQ(r.rows.size(), 41u);
+}
+
+// An intersection over ids more than 2^28 apart (a long-lived store's id high-water mark) takes
+// the sorted-vector path instead of the bit set; same answers.
+TEST_F(PlannerDb, EavIntersectionOverFarApartIds) {
+  insert(2000);
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(tmp_.file("p.db").c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw, "UPDATE eav_meta SET value = '1000000000' WHERE key = 'entity_id_hwm'", nullptr, nullptr,
+                           nullptr),
+              SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  insert(2000, 2000);
+  EXPECT_EQ(db_->query("SELECT max(id) FROM item").rows.at(0).at(0), Value(int64_t{1000002000}));
+  db_->analyze("item");
+  db_->flat_enable("item");
+  const std::string sql = "SELECT id, n FROM item WHERE n BETWEEN 1000 AND 2999 AND price BETWEEN 10 AND 19.95";
+  ExplainResult e = db_->explain(sql, {}, true, QueryOptions{PlanKind::kEav});
+  ASSERT_NE(find_op(e.root, "IndexIntersection"), nullptr) << explain_text(e);
+  QueryResult r = same_under_all_plans(sql);
+  ASSERT_EQ(r.rows.size(), 200u);  // n % 100 in 10..19 for n in 1000..2999
+  EXPECT_EQ(r.rows.front(), (std::vector<Value>{Value(int64_t{1011}), Value(int64_t{1010})}));
+  EXPECT_EQ(r.rows.back(), (std::vector<Value>{Value(int64_t{1000000000 + 920}), Value(int64_t{2919})}));
 }
 
 }  // namespace
