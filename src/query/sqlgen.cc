@@ -298,7 +298,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
   // Index intersection: the lookups' statements, then the query without the conjuncts they
   // enforce (and without the joins only those read), driven by the ids the backend binds.
   if (layout.source == Source::kIntersect && !layout.union_leaves.empty()) {
-    std::vector<CompiledQuery::IdScan> scans;
+    std::vector<CompiledQuery::Part> scans;
     for (const BoundPred* leaf : layout.union_leaves) {
       SqlBuilder lb;
       union_branch(lb, q, *leaf);
@@ -326,29 +326,26 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
     if (out.id_scans.empty()) out.id_set_param = -1;
     return out;
   }
-  // Bounded top-N walk with its fallback in one statement (Layout::walk_bound_keys): the walk's
-  // page, kept when exact, else the fallback plan's rows. Only one arm returns rows.
+  // Bounded top-N walk (Layout::walk_bound_keys): the walk's statement, with the fallback plan's
+  // statement (and, for a flat NULLS FIRST key, the guard) that the backend runs when the walk is
+  // not exact (CompiledQuery::walk_fallback).
   if ((layout.source == Source::kFlat || layout.source == Source::kValueIndex) && layout.walk_bound_keys > 0 &&
       layout.walk_fallback) {
-    const bool flat_walk = layout.source == Source::kFlat;
     const BoundOrder key = q.order_by.front();
     Layout wl = layout;
     wl.walk_fallback.reset();
     CompiledQuery walk = generate(clone(q), wl);
-    SqlBuilder b;
-    for (const BoundJoin& j : q.joins) b.inner_joins.push_back(j.inner);
-    b.system_alias = "f";
-    for (const BoundJoin& j : q.joins) b.join_columns.push_back(fmt::format("f.\"{}\"", j.attribute->code));
-    if (q.where) arrange(*q.where);
-    b.text("WITH w AS MATERIALIZED (");
-    b.statement(walk);
-    b.text("), g AS MATERIALIZED (SELECT (SELECT count(*) FROM w) >= ");
-    b.param(q.limit.value_or(0));
-    if (flat_walk && key.nulls_first) {
+    walk.walk_page = q.limit.value_or(0);
+    if (layout.source == Source::kFlat && key.nulls_first) {
       // Rows without the key sort first: the walk (non-null keys only) is exact only when none
       // of them matches. (An EAV walk's key is non-null by the WHERE or by the null split,
       // whose other statement reads the rows without it.)
-      b.text(" AND NOT EXISTS (SELECT 1 FROM ");
+      SqlBuilder b;
+      for (const BoundJoin& j : q.joins) b.inner_joins.push_back(j.inner);
+      b.system_alias = "f";
+      for (const BoundJoin& j : q.joins) b.join_columns.push_back(fmt::format("f.\"{}\"", j.attribute->code));
+      if (q.where) arrange(*q.where);
+      b.text("SELECT 1 FROM ");
       b.text(layout.flat_table);
       b.text(" f INDEXED BY ");
       b.text(layout.flat_index);
@@ -361,22 +358,12 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
         else b.chain(*q.where);
         b.text(")");
       }
-      b.text(")");
+      b.text(" LIMIT 1");
+      CompiledQuery g = b.finish();
+      walk.walk_guard = CompiledQuery::Part{std::move(g.sql), std::move(g.params)};
     }
-    b.text(" AS ok) SELECT * FROM w WHERE (SELECT ok FROM g) UNION ALL SELECT * FROM (");
-    const bool star = q.star;
-    // The gate is the fallback's outer loop (Layout::gate): empty when the walk was exact.
-    Layout fl = *layout.walk_fallback;
-    fl.gate = "(SELECT 1 FROM g WHERE NOT ok) gate CROSS JOIN ";
-    CompiledQuery fallback = generate(std::move(q), fl);
-    b.statement(fallback);
-    b.text(")");
-    CompiledQuery out = b.finish();
-    out.type = walk.type;
-    out.columns = std::move(walk.columns);
-    out.select_star = star;
-    out.star_inline = star && flat_walk;
-    return out;
+    walk.walk_fallback = std::make_shared<const CompiledQuery>(generate(std::move(q), *layout.walk_fallback));
+    return walk;
   }
   // Late fetch: the ids of the page first (every join but the late ones, the query's WHERE,
   // ORDER BY, LIMIT and OFFSET), then the whole rows for those ids, re-sorted.

@@ -83,17 +83,15 @@ struct Layout {
   /// (a row-count bound needs a `LIMIT bound` subquery, whose sorter reads the whole bound: 0.25
   /// vs 0.15 ms on flights-200k Q5). monostate: no stop, every non-null key may be walked.
   SqlParam walk_stop_at;
-  /// With walk_bound_keys: the plan run instead, in the same statement, when the walk is not
-  /// exact (a filter-driven plan of the same family + sort). The walk's statement is then
-  /// `WITH w AS (walk), g AS (exact?) SELECT * FROM w WHERE ok UNION ALL SELECT * FROM (fallback)`,
-  /// the fallback reading `FROM (SELECT 1 FROM g WHERE NOT ok) gate CROSS JOIN <its source>`.
+  /// With walk_bound_keys: the plan run instead when the walk is not exact (a filter-driven plan
+  /// of the same family + sort), as a second statement in the same snapshot
+  /// (CompiledQuery::walk_fallback).
   std::shared_ptr<const Layout> walk_fallback;
   /// A one-row-or-empty table the FROM starts with (`(SELECT 1 ...) gate CROSS JOIN `: the outer
-  /// loop), so the statement reads nothing when it is empty: the flat walk's fallback when the
-  /// walk was exact (set by generate()), a top-N split's null statement when every entity holds
-  /// the key (missing_value_gate(), set by the caller). (A constant term in the WHERE is no gate:
-  /// SQLite still runs the fallback's index scan and tests it per row, 0.075 ms on flights-200k
-  /// Q5.) Empty string: none.
+  /// loop), so the statement reads nothing when it is empty: a top-N split's null statement when
+  /// every entity holds the key (missing_value_gate(), set by the caller). (A constant term in
+  /// the WHERE is no gate: SQLite still runs the driver's index scan and tests it per row, 0.075
+  /// ms on flights-200k Q5.) Empty string: none.
   std::string gate;
 };
 

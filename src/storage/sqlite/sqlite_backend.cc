@@ -1563,10 +1563,10 @@ namespace {
 // for a kIntersect plan's json_each. The first scan's ids (the planner puts the smallest lookup
 // first) set bits over their [min, max] range; each further scan keeps the bits it returns too.
 // A range too wide for a bit set (ids more than 2^28 apart) intersects sorted vectors instead.
-std::string intersect_id_scans(Connection& c, const std::vector<query::CompiledQuery::IdScan>& scans) {
+std::string intersect_id_scans(Connection& c, const std::vector<query::CompiledQuery::Part>& scans) {
   // One lookup's ids, gathered inside SQLite by the eavdb_id_array aggregate (connection.cc):
   // flights-200k Q3, two lookups of 9.4k and 10.8k ids, one row per id cost ~60 ns a row more.
-  auto read = [&](const query::CompiledQuery::IdScan& scan) {
+  auto read = [&](const query::CompiledQuery::Part& scan) {
     std::vector<int64_t> ids;
     Statement st = c.prepare_query("SELECT eavdb_id_array(id) FROM (" + scan.sql + ")");
     for (size_t i = 0; i < scan.params.size(); ++i) st.bind_param(static_cast<int>(i + 1), scan.params[i]);
@@ -1627,9 +1627,9 @@ Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::ch
   DeadlineScope limit(deadline);
   auto reader = lease_reader();
   Rows rows;
-  // Runs one statement, appending its rows (SELECT * rows widened to every attribute); an index
-  // intersection first runs its lookups and binds the ids they share.
-  auto run = [&](const query::CompiledQuery& cq) {
+  // One statement's rows (SELECT * rows widened to every attribute); an index intersection first
+  // runs its lookups and binds the ids they share.
+  auto run_one = [&](const query::CompiledQuery& cq) {
     Rows part;
     {
       std::string ids;
@@ -1654,6 +1654,22 @@ Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::ch
       }
     }
     if (cq.select_star && !cq.star_inline && !part.empty()) fill_star_rows(*reader, cq, part);
+    return part;
+  };
+  // Appends one statement's rows; a bounded walk's are replaced by its fallback's when the walk
+  // is not exact (its guard matched, or it found fewer rows than its page).
+  auto run = [&](const query::CompiledQuery& cq) {
+    Rows part;
+    bool exact = true;
+    if (cq.walk_fallback && cq.walk_guard) {
+      Statement g = reader->prepare_query(cq.walk_guard->sql);
+      for (size_t i = 0; i < cq.walk_guard->params.size(); ++i)
+        g.bind_param(static_cast<int>(i + 1), cq.walk_guard->params[i]);
+      exact = !g.step();
+    }
+    if (exact) part = run_one(cq);
+    if (cq.walk_fallback && (!exact || part.size() < static_cast<size_t>(cq.walk_page)))
+      part = run_one(*cq.walk_fallback);
     for (auto& r : part) rows.push_back(std::move(r));
   };
   // One read transaction: for SELECT * the id query and the value loads (and a top-N split's
