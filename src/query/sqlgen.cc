@@ -326,6 +326,18 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
     if (out.id_scans.empty()) out.id_set_param = -1;
     return out;
   }
+  // A union whose WHERE is exactly the OR of its lookups: every id it yields matches (same
+  // snapshot), so the statement applies no WHERE and leaves out the joins only the WHERE read
+  // (catalog Q4, brand OR publisher: one primary-key probe per row instead of three). The WHERE
+  // stays alive (`kept`): the union's leaves point into it.
+  if (layout.source == Source::kUnion && q.where && layout.omit_joins.empty() && or_of_leaves(q, layout.union_leaves)) {
+    const std::vector<bool> used = joins_after_intersection(q, {q.where.get()});
+    Layout xl = layout;
+    xl.omit_joins.assign(q.joins.size(), false);
+    for (std::size_t k = 0; k < q.joins.size(); ++k) xl.omit_joins[k] = !used[k];
+    const std::unique_ptr<BoundPred> kept = std::move(q.where);
+    return generate(std::move(q), xl);
+  }
   // Bounded top-N walk (Layout::walk_bound_keys): the walk's statement, with the fallback plan's
   // statement (and, for a flat NULLS FIRST key, the guard) that the backend runs when the walk is
   // not exact (CompiledQuery::walk_fallback).
@@ -381,6 +393,8 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
     Layout il = layout;
     il.late_joins.clear();
     il.omit_joins = layout.late_joins;
+    for (std::size_t k = 0; k < layout.omit_joins.size() && k < il.omit_joins.size(); ++k)
+      il.omit_joins[k] = il.omit_joins[k] || layout.omit_joins[k];
     il.gate.clear();  // the outer statement's gate holds for the page too
     page = generate(std::move(inner), il);
     q.limit.reset();

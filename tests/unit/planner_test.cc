@@ -1184,6 +1184,15 @@ TEST_F(PlannerDb, EavPlanIntersectsTheIndexLookupsOfTwoWideConjuncts) {
   }
   r = same_under_all_plans(sql);
   EXPECT_EQ(r.rows.size(), 41u);
+  // A union whose WHERE is exactly the OR of its lookups applies no WHERE and joins only what the
+  // output reads (code): one primary-key probe per id.
+  const std::string any = "SELECT id, code FROM item WHERE grp = 'g3' OR n BETWEEN 1000 AND 1009";
+  e = db_->explain(any, {}, false, eav);
+  ASSERT_NE(find_op(e.root, "IndexUnion"), nullptr) << explain_text(e);
+  EXPECT_EQ(e.sql.find(" OR "), std::string::npos) << e.sql;
+  EXPECT_EQ(e.sql.find("eav_value_int a"), std::string::npos) << e.sql;  // n is not joined
+  r = same_under_all_plans(any);
+  EXPECT_EQ(r.rows.size(), 400u + 9u);  // 400 of g3, and n 1000-1009 but 1003 (g3)
 }
 
 // An intersection over ids more than 2^28 apart (a long-lived store's id high-water mark) takes
