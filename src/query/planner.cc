@@ -287,20 +287,13 @@ int top_n_split_join(const BoundQuery& q) {
   return static_cast<int>(j);
 }
 
-// True when the entities of `q`'s type may lack the value of join `j` (statistics: fewer non-null
-// values than entities, or none known): the null statement of a split then has work to do.
-bool may_lack(const Estimator& est, const BoundQuery& q, int j) {
-  const double key_rows = est.non_null({BoundColumn::System::kNone, j, q.joins[static_cast<std::size_t>(j)].attribute->type, {}});
-  return key_rows < est.entities();
-}
-
 // Whether the null statement of a top-N split on join `j` is expected to run: first (NULLS
-// FIRST) whenever some entity may lack the key; last when the entities holding it are expected
-// to match fewer than LIMIT + OFFSET rows.
+// FIRST) whenever the statistics say some entity lacks the key (fewer non-null values than
+// entities); last when the entities holding it are expected to match fewer than LIMIT + OFFSET.
 bool split_null_runs(const Estimator& est, const BoundQuery& q, int j, double out_rows) {
-  if (q.order_by.front().nulls_first) return may_lack(est, q, j);
-  const double n = std::max(est.entities(), 1.0);
   const double key_rows = est.non_null({BoundColumn::System::kNone, j, q.joins[static_cast<std::size_t>(j)].attribute->type, {}});
+  if (q.order_by.front().nulls_first) return key_rows < est.entities();
+  const double n = std::max(est.entities(), 1.0);
   return out_rows * key_rows / n < static_cast<double>(*q.limit + q.offset.value_or(0));
 }
 
@@ -315,14 +308,6 @@ int walk_join(const BoundQuery& q) {
   const ValueType t = q.joins[static_cast<std::size_t>(o.value.column.join)].attribute->type;
   if (t == ValueType::kText || t == ValueType::kDecimal) return -1;
   return o.value.column.join;
-}
-
-// Marks every join `p` reads.
-void mark_joins(const BoundPred& p, std::vector<bool>& used) {
-  if (p.column.system == BoundColumn::System::kNone && p.column.join >= 0 &&
-      static_cast<std::size_t>(p.column.join) < used.size())
-    used[static_cast<std::size_t>(p.column.join)] = true;
-  for (const auto& c : p.children) mark_joins(*c, used);
 }
 
 // The late joins of a sorted page (Layout::late_joins): for a query with ORDER BY and LIMIT that
@@ -664,11 +649,11 @@ PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Esti
       if (cost < best.estimated_cost) best = std::move(c);
     }
   }
-  const PlanChoice filter_best = best;  // the bounded walk's fallback (one statement: no kIntersect)
+  const PlanChoice filter_best = best;  // the bounded walk's fallback: the best single-lookup or union plan
   // An in-memory intersection of two or more conjuncts' index lookups: the smallest lookup, then
   // (greedy, smallest first, one per attribute) each further lookup whose ids cost less to read
-  // than the primary-key probes of its attribute that it saves the candidates. The full WHERE
-  // still applies on top, so every inner join is probed for the intersection's ids.
+  // than the primary-key probes of its attribute that it saves the candidates. The statement
+  // probes only the joins that something besides those conjuncts reads.
   if (q.where && q.where->kind == K::kAnd) {
     struct Leg {
       double rows;
@@ -749,8 +734,8 @@ PlanChoice best_eav_plan(const BoundQuery& q, const PlanContext& ctx, const Esti
     if (cost < best.estimated_cost) best = std::move(c);
   }
   // Bounded walk of the sort key's (attribute_id, value) index over its non-null keys (a nullable
-  // key through the null split), falling back in the same statement to the best filter plan +
-  // sort when the walk does not fill the page: the worst case is bounded, so it is costed like
+  // key through the null split), falling back (a second statement, same snapshot) to the best
+  // filter plan + sort when the walk does not fill the page: the worst case is bounded, so it is costed like
   // the flat walk instead of the kTopNRisk hedge (flights-200k Q5, forced EAV: 0.16 ms against
   // 1.0 ms for the distance-index + sort plan, raw SQL in Python's sqlite3).
   if (int w = walk_join(q); w >= 0) {

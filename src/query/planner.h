@@ -27,10 +27,10 @@
 // A filtered top-N on one non-text, non-decimal key (either direction; on EAV plans a nullable
 // key through the null split, PlanChoice::null_split) may instead walk the key's index (flat
 // column index or (attribute_id, value)) over at most walk_bound() keys (kWalkFactor times the
-// independence estimate) and, in the same statement, fall back to the best filter plan + sort
-// when that walk does not fill the LIMIT page (or a row without the key matches and NULLs sort
-// first): its worst case is bounded, so it is costed expected walk + kWalkFallbackRisk x (rest
-// of the bound + fallback) instead of the kTopNRisk hedge (issue 5, flights Q5 at 200,000: the
+// independence estimate) and fall back, in a second statement of the same snapshot, to the best
+// filter plan + sort when that walk does not fill the LIMIT page (or a row without the key
+// matches and NULLs sort first): its worst case is bounded, so it is costed expected walk +
+// kWalkFallbackRisk x (rest of the bound + fallback) instead of the kTopNRisk hedge (issue 5, flights Q5 at 200,000: the
 // distance-index + sort plan took 1.1 ms against 0.14 ms for the wide table's index walk; forced
 // EAV, 1.0 ms against 0.19 ms for the EAV walk). An index intersection (conjuncts of the top-level
 // AND, greedy from the smallest lookup while a lookup's ids, kIdScanStep each, cost less than
@@ -208,8 +208,8 @@ struct PlanChoice {
   /// driver_join = the single ORDER BY key, no leaf: a bounded walk of its index (kFlat: the
   /// flat column index; kValueIndex: the (attribute_id, value) index, the key non-null by the
   /// WHERE or by a null_split) over at most walk_bound() keys (Layout::walk_bound_keys) that falls
-  /// back, in the same statement, to `fallback` (the best filter plan of the same family + sort)
-  /// when it does not fill the page.
+  /// back to `fallback` (the best filter plan of the same family + sort; a second statement in
+  /// the same snapshot, CompiledQuery::walk_fallback) when it does not fill the page.
   bool bounded_walk = false;
   std::shared_ptr<const PlanChoice> fallback;
   double estimated_cost = 0;

@@ -33,6 +33,18 @@ class SqlBuilder {
 
   void text(std::string_view s) { sql_ += s; }
   std::size_t param_count() const { return params_.size(); }
+  /// Columns render as the flat table's (alias f, one column per attribute code).
+  void flat_columns(const BoundQuery& q) {
+    system_alias = "f";
+    for (const BoundJoin& j : q.joins) join_columns.push_back(fmt::format("f.\"{}\"", j.attribute->code));
+  }
+  /// ` AND (<where>)`.
+  void and_where(const BoundPred& w) {
+    text(" AND (");
+    if (w.children.empty()) pred(w);
+    else chain(w);
+    text(")");
+  }
   void param(SqlParam p) {
     sql_ += '?';
     params_.push_back(std::move(p));
@@ -256,14 +268,12 @@ bool or_of_leaves(const BoundQuery& q, const std::vector<const BoundPred*>& leav
 
 CompiledQuery generate(BoundQuery q) { return generate(std::move(q), Layout{}); }
 
-namespace {
-
-void mark_pred_joins(const BoundPred& p, std::vector<bool>& used) {
-  if (p.column.system == BoundColumn::System::kNone && p.column.join >= 0) used[static_cast<std::size_t>(p.column.join)] = true;
-  for (const auto& c : p.children) mark_pred_joins(*c, used);
+void mark_joins(const BoundPred& p, std::vector<bool>& used) {
+  if (p.column.system == BoundColumn::System::kNone && p.column.join >= 0 &&
+      static_cast<std::size_t>(p.column.join) < used.size())
+    used[static_cast<std::size_t>(p.column.join)] = true;
+  for (const auto& c : p.children) mark_joins(*c, used);
 }
-
-}  // namespace
 
 std::vector<bool> joins_after_intersection(const BoundQuery& q, const std::vector<const BoundPred*>& leaves) {
   std::vector<bool> used(q.joins.size(), false);
@@ -277,13 +287,27 @@ std::vector<bool> joins_after_intersection(const BoundQuery& q, const std::vecto
   if (q.where) {
     if (q.where->kind == BoundPred::Kind::kAnd) {
       for (const auto& c : q.where->children)
-        if (std::find(leaves.begin(), leaves.end(), c.get()) == leaves.end()) mark_pred_joins(*c, used);
+        if (std::find(leaves.begin(), leaves.end(), c.get()) == leaves.end()) mark_joins(*c, used);
     } else if (std::find(leaves.begin(), leaves.end(), q.where.get()) == leaves.end()) {
-      mark_pred_joins(*q.where, used);
+      mark_joins(*q.where, used);
     }
   }
   return used;
 }
+
+namespace {
+
+// `layout` with the joins that only `enforced` (conjuncts or the whole WHERE, guaranteed by the
+// lookups that drive the statement) read marked in omit_joins.
+Layout without_unread_joins(const Layout& layout, const BoundQuery& q, const std::vector<const BoundPred*>& enforced) {
+  const std::vector<bool> used = joins_after_intersection(q, enforced);
+  Layout out = layout;
+  out.omit_joins.assign(q.joins.size(), false);
+  for (std::size_t k = 0; k < q.joins.size(); ++k) out.omit_joins[k] = !used[k];
+  return out;
+}
+
+}  // namespace
 
 std::string missing_value_gate(const BoundQuery& q, int key_join) {
   const int64_t type = q.type->id, attribute = q.joins[static_cast<std::size_t>(key_join)].attribute->id;
@@ -305,10 +329,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       CompiledQuery l = lb.finish();
       scans.push_back({std::move(l.sql), std::move(l.params)});
     }
-    Layout xl = layout;
-    const std::vector<bool> used = joins_after_intersection(q, layout.union_leaves);
-    xl.omit_joins.assign(q.joins.size(), false);
-    for (std::size_t k = 0; k < q.joins.size(); ++k) xl.omit_joins[k] = !used[k];
+    Layout xl = without_unread_joins(layout, q, layout.union_leaves);
     xl.union_leaves.clear();
     auto& c = q.where->children;  // the planner's leaves are children of a top-level AND
     c.erase(std::remove_if(c.begin(), c.end(),
@@ -331,10 +352,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
   // (catalog Q4, brand OR publisher: one primary-key probe per row instead of three). The WHERE
   // stays alive (`kept`): the union's leaves point into it.
   if (layout.source == Source::kUnion && q.where && layout.omit_joins.empty() && or_of_leaves(q, layout.union_leaves)) {
-    const std::vector<bool> used = joins_after_intersection(q, {q.where.get()});
-    Layout xl = layout;
-    xl.omit_joins.assign(q.joins.size(), false);
-    for (std::size_t k = 0; k < q.joins.size(); ++k) xl.omit_joins[k] = !used[k];
+    const Layout xl = without_unread_joins(layout, q, {q.where.get()});
     const std::unique_ptr<BoundPred> kept = std::move(q.where);
     return generate(std::move(q), xl);
   }
@@ -354,8 +372,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       // whose other statement reads the rows without it.)
       SqlBuilder b;
       for (const BoundJoin& j : q.joins) b.inner_joins.push_back(j.inner);
-      b.system_alias = "f";
-      for (const BoundJoin& j : q.joins) b.join_columns.push_back(fmt::format("f.\"{}\"", j.attribute->code));
+      b.flat_columns(q);
       if (q.where) arrange(*q.where);
       b.text("SELECT 1 FROM ");
       b.text(layout.flat_table);
@@ -364,12 +381,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       b.text(" WHERE ");
       b.value(key.value);
       b.text(" IS NULL");
-      if (q.where) {
-        b.text(" AND (");
-        if (q.where->children.empty()) b.pred(*q.where);
-        else b.chain(*q.where);
-        b.text(")");
-      }
+      if (q.where) b.and_where(*q.where);
       b.text(" LIMIT 1");
       CompiledQuery g = b.finish();
       walk.walk_guard = CompiledQuery::Part{std::move(g.sql), std::move(g.params)};
@@ -403,10 +415,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
   SqlBuilder b;
   const bool flat = layout.source == Source::kFlat;
   for (const BoundJoin& j : q.joins) b.inner_joins.push_back(j.inner);
-  if (flat) {
-    b.system_alias = "f";
-    for (const BoundJoin& j : q.joins) b.join_columns.push_back(fmt::format("f.\"{}\"", j.attribute->code));
-  }
+  if (flat) b.flat_columns(q);
   if (q.where) {
     if (int cost = arrange(*q.where); cost > kMaxSqlNesting)
       throw Error(ErrorCode::kLimit,
@@ -587,12 +596,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       break;
     }
   }
-  if (q.where) {
-    b.text(" AND (");
-    if (q.where->children.empty()) b.pred(*q.where);
-    else b.chain(*q.where);
-    b.text(")");
-  }
+  if (q.where) b.and_where(*q.where);
   if (!q.group_by.empty()) {
     b.text(" GROUP BY ");
     for (std::size_t k = 0; k < q.group_by.size(); ++k) {
@@ -652,8 +656,7 @@ std::pair<std::string, std::vector<SqlParam>> driver_sql(const BoundQuery& q, co
   SqlBuilder b;
   switch (layout.source) {
     case Source::kFlat:
-      for (const BoundJoin& j : q.joins) b.join_columns.push_back(fmt::format("f.\"{}\"", j.attribute->code));
-      b.system_alias = "f";
+      b.flat_columns(q);
       if (layout.union_leaves.empty()) {
         b.text("SELECT id FROM ");
         b.text(layout.flat_table);

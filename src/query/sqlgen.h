@@ -107,6 +107,9 @@ bool or_of_leaves(const BoundQuery& q, const std::vector<const BoundPred*>& leav
 /// when every entity holds the key. Type and attribute ids are inlined (integers of the catalog).
 std::string missing_value_gate(const BoundQuery& q, int key_join);
 
+/// Marks in `used` (one flag per join of the query) every join that predicate `p` reads.
+void mark_joins(const BoundPred& p, std::vector<bool>& used);
+
 /// For a kIntersect layout of `q` (leaves: conjuncts of its top-level AND): which joins the
 /// statement still reads once the leaves are left to the intersection (each id it binds satisfies
 /// every leaf, in the same snapshot): those of the outputs, sort and group keys and the other
