@@ -269,6 +269,10 @@ void Statement::bind_value_nocopy(int i, const Value& v) {
   bind_value(i, v);
 }
 
+void Statement::bind_params(const std::vector<query::SqlParam>& params) {
+  for (size_t i = 0; i < params.size(); ++i) bind_param(static_cast<int>(i + 1), params[i]);
+}
+
 void Statement::bind_param(int i, const query::SqlParam& p) {
   std::visit(
       [&](const auto& x) {

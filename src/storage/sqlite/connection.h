@@ -48,6 +48,8 @@ class Statement {
   void bind_value_nocopy(int i, const Value& v);
   /// Binds a compiled-query parameter.
   void bind_param(int i, const query::SqlParam& p);
+  /// Binds `params` to parameters 1..params.size(), in order.
+  void bind_params(const std::vector<query::SqlParam>& params);
 
   /// Advances; true when a row is available, false when done. Throws Error(kStorage).
   bool step();

@@ -1569,7 +1569,7 @@ std::string intersect_id_scans(Connection& c, const std::vector<query::CompiledQ
   auto read = [&](const query::CompiledQuery::Part& scan) {
     std::vector<int64_t> ids;
     Statement st = c.prepare_query("SELECT eavdb_id_array(id) FROM (" + scan.sql + ")");
-    for (size_t i = 0; i < scan.params.size(); ++i) st.bind_param(static_cast<int>(i + 1), scan.params[i]);
+    st.bind_params(scan.params);
     if (st.step()) {
       sqlite3_stmt* raw = st.raw();
       const auto bytes = static_cast<size_t>(sqlite3_column_bytes(raw, 0));
@@ -1609,13 +1609,7 @@ std::string intersect_id_scans(Connection& c, const std::vector<query::CompiledQ
       }
     }
   }
-  std::string json = "[";
-  for (size_t i = 0; i < out.size(); ++i) {
-    if (i) json += ',';
-    json += std::to_string(out[i]);
-  }
-  json += ']';
-  return json;
+  return id_array(out);
 }
 
 }  // namespace
@@ -1632,15 +1626,11 @@ Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::ch
   auto run_one = [&](const query::CompiledQuery& cq) {
     Rows part;
     {
-      std::string ids;
-      if (!cq.id_scans.empty()) ids = intersect_id_scans(*reader, cq.id_scans);
+      // The lookups run before the statement is taken from the statement cache (theirs share it).
+      const std::string ids = cq.id_scans.empty() ? std::string() : intersect_id_scans(*reader, cq.id_scans);
       Statement st = reader->prepare_query(cq.sql);
-      for (size_t i = 0; i < cq.params.size(); ++i) {
-        if (static_cast<int>(i) == cq.id_set_param && !cq.id_scans.empty())
-          st.bind(static_cast<int>(i + 1), std::string_view(ids));
-        else
-          st.bind_param(static_cast<int>(i + 1), cq.params[i]);
-      }
+      st.bind_params(cq.params);
+      if (!cq.id_scans.empty()) st.bind(cq.id_set_param + 1, std::string_view(ids));
       while (st.step()) {
         std::vector<Value> row;
         if (cq.select_star && !cq.star_inline) {
@@ -1663,8 +1653,7 @@ Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::ch
     bool exact = true;
     if (cq.walk_fallback && cq.walk_guard) {
       Statement g = reader->prepare_query(cq.walk_guard->sql);
-      for (size_t i = 0; i < cq.walk_guard->params.size(); ++i)
-        g.bind_param(static_cast<int>(i + 1), cq.walk_guard->params[i]);
+      g.bind_params(cq.walk_guard->params);
       exact = !g.step();
     }
     if (exact) part = run_one(cq);
@@ -1956,7 +1945,7 @@ std::optional<query::TypeStats> SqliteBackend::load_statistics(int64_t type_id) 
 std::vector<std::string> SqliteBackend::backend_plan(const query::CompiledQuery& q) {
   auto reader = lease_reader();
   Statement st = reader->prepare_once("EXPLAIN QUERY PLAN " + q.sql);
-  for (size_t i = 0; i < q.params.size(); ++i) st.bind_param(static_cast<int>(i + 1), q.params[i]);
+  st.bind_params(q.params);
   std::map<int64_t, int> depth;  // node id -> depth
   std::vector<std::string> out;
   while (st.step()) {
@@ -1972,7 +1961,7 @@ std::vector<std::string> SqliteBackend::backend_plan(const query::CompiledQuery&
 int64_t SqliteBackend::count_rows(const std::string& sql, const std::vector<query::SqlParam>& params) {
   auto reader = lease_reader();
   Statement st = reader->prepare_once("SELECT count(*) FROM (" + sql + ")");
-  for (size_t i = 0; i < params.size(); ++i) st.bind_param(static_cast<int>(i + 1), params[i]);
+  st.bind_params(params);
   st.step();
   return st.column_int(0);
 }
