@@ -297,6 +297,10 @@ bool split_null_runs(const Estimator& est, const BoundQuery& q, int j, double ou
   return out_rows * key_rows / n < static_cast<double>(*q.limit + q.offset.value_or(0));
 }
 
+// EXPLAIN's words for a descending walk that reads its index backwards, ties by descending id,
+// and puts them in id order itself (query::CompiledQuery::WalkTies).
+constexpr const char* kDescendingWalk = "descending (ties in index order, the page's last key re-read by id)";
+
 // The join of the single ORDER BY key when a flat bounded walk applies to `q` (a filtered,
 // non-aggregate top-N on one plain, non-text, non-decimal attribute), else -1.
 int walk_join(const BoundQuery& q) {
@@ -962,7 +966,7 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
                                       : fmt::format("{} {} {}", code, desc ? ">=" : "<=", describe(stop));
         node = {"BoundedIndexWalk",
                 fmt::format("{} {} via {} (INDEXED BY) while {} (about {} keys); not exact: the {} plan + sort", code,
-                            desc ? "descending" : "ascending", flat::index_name(ctx.flat ? ctx.flat->table : "", code),
+                            desc ? kDescendingWalk : "ascending", flat::index_name(ctx.flat ? ctx.flat->table : "", code),
                             until, walk_bound(q, est), c.fallback && !c.fallback->leaf_paths.empty() ? "filter-index" : "full-scan"),
                 std::min(walk_bound(q, est), n), {}};
       } else if (c.leaf_paths.empty() && c.driver_join >= 0) {
@@ -1026,7 +1030,8 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
                                         : fmt::format("{} {} {}", code, desc ? ">=" : "<=", describe(stop));
           node = {"BoundedIndexWalk",
                   fmt::format("{} {} via {}(attribute_id, value) while {} (about {} keys); not exact: the {} plan + sort",
-                              code, desc ? "descending" : "ascending", source_table(q, c.driver_join), until, bound,
+                              code, !desc ? "ascending" : late_joins(q).empty() ? kDescendingWalk : "descending",
+                              source_table(q, c.driver_join), until, bound,
                               c.fallback && !c.fallback->leaf_paths.empty() ? "filter-index" : "type-scan"),
                   std::min(bound, rows * kWalkFactor), {}};
         }

@@ -364,8 +364,32 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
     const BoundOrder key = q.order_by.front();
     Layout wl = layout;
     wl.walk_fallback.reset();
-    CompiledQuery walk = generate(clone(q), wl);
-    walk.walk_page = q.limit.value_or(0);
+    // Descending: the index's own order and the one-key re-read (CompiledQuery::WalkTies). Not
+    // under a late fetch, whose outer statement re-sorts the page.
+    const bool ties = key.desc && (layout.source == Source::kFlat || layout.late_joins.empty());
+    CompiledQuery walk;
+    if (ties) {
+      const int64_t page = q.limit.value_or(0) + q.offset.value_or(0);
+      BoundQuery wq = clone(q);
+      wq.limit = page;
+      wq.offset.reset();
+      wl.walk_ties = Layout::WalkTies::kOneKey;
+      CompiledQuery one = generate(clone(wq), wl);
+      wl.walk_ties = Layout::WalkTies::kRange;
+      wq.limit = page + 1;  // the row after the page: does the page cut its last key's run?
+      walk = generate(std::move(wq), wl);
+      walk.walk_page = page;
+      walk.walk_ties = std::move(one.walk_ties);
+      walk.walk_ties->one_key = CompiledQuery::Part{std::move(one.sql), std::move(one.params)};
+      // The key follows the select list: the id and every attribute of a flat SELECT *, the id
+      // alone of an EAV one (its values are loaded after), else the outputs.
+      walk.walk_ties->key_column = static_cast<int>(
+          !q.star ? q.outputs.size() : layout.source == Source::kFlat ? 1 + q.type->attributes.size() : 1);
+      walk.walk_ties->skip = q.offset.value_or(0);
+    } else {
+      walk = generate(clone(q), wl);
+      walk.walk_page = q.limit.value_or(0);
+    }
     if (layout.source == Source::kFlat && key.nulls_first) {
       // Rows without the key sort first: the walk (non-null keys only) is exact only when none
       // of them matches. (An EAV walk's key is non-null by the WHERE or by the null split,
@@ -446,6 +470,13 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       b.value(q.outputs[k]);
     }
   }
+  const Layout::WalkTies ties = layout.walk_ties;
+  if (ties == Layout::WalkTies::kRange) {
+    b.text(", ");
+    b.value(q.order_by.front().value);
+  }
+  int key_param = -1;  // kOneKey: the key's and the LIMIT's parameters
+  int limit_param = -1;
   std::string tie_break = "e.id";
   switch (layout.source) {
     case Source::kLegacy:
@@ -475,8 +506,14 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
         b.text(layout.flat_index);
         b.text(" WHERE ");
         b.value(o.value);
-        b.text(" IS NOT NULL");
-        if (!std::holds_alternative<std::monostate>(layout.walk_stop_at)) {
+        if (ties == Layout::WalkTies::kOneKey) {
+          b.text(" = ");
+          key_param = static_cast<int>(b.param_count());
+          b.param(layout.walk_stop_at);
+        } else {
+          b.text(" IS NOT NULL");
+        }
+        if (ties != Layout::WalkTies::kOneKey && !std::holds_alternative<std::monostate>(layout.walk_stop_at)) {
           b.text(" AND ");
           b.value(o.value);
           b.text(o.desc ? " >= " : " <= ");
@@ -579,7 +616,11 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
       if (layout.source == Source::kValueIndex) {
         b.text(fmt::format("a{}.attribute_id = ", layout.driver_join + 1));
         attribute_ref(b, *q.joins[static_cast<std::size_t>(layout.driver_join)].attribute);
-        if (layout.walk_bound_keys > 0 && !std::holds_alternative<std::monostate>(layout.walk_stop_at)) {
+        if (ties == Layout::WalkTies::kOneKey) {
+          b.text(fmt::format(" AND a{}.value = ", layout.driver_join + 1));
+          key_param = static_cast<int>(b.param_count());
+          b.param(layout.walk_stop_at);
+        } else if (layout.walk_bound_keys > 0 && !std::holds_alternative<std::monostate>(layout.walk_stop_at)) {
           // A bounded walk (Layout::walk_bound_keys): the key range from the first key in the
           // query's order to the stop key, read in the index's order.
           b.text(fmt::format(" AND a{}.value {} ", layout.driver_join + 1, q.order_by.front().desc ? ">=" : "<="));
@@ -608,8 +649,19 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
   bool single_row = q.aggregate && q.group_by.empty();
   // The bounded walk reads non-null keys only: its ORDER BY leaves out NULLS FIRST/LAST, which
   // would keep SQLite from walking the index in order (it would sort every match).
+  // A descending walk's statements read the index's own order (Layout::WalkTies).
   const bool walk = flat && layout.walk_bound_keys > 0 && layout.flat_access == Layout::FlatAccess::kIndex;
-  if (walk) {
+  if (ties == Layout::WalkTies::kOneKey) {
+    b.text(" ORDER BY ");
+    b.text(tie_break);
+    b.text(" ASC");
+  } else if (ties == Layout::WalkTies::kRange) {
+    b.text(" ORDER BY ");
+    b.value(q.order_by.front().value);
+    b.text(" DESC, ");
+    b.text(tie_break);
+    b.text(" DESC");
+  } else if (walk) {
     const BoundOrder& o = q.order_by.front();
     b.text(" ORDER BY ");
     b.value(o.value);
@@ -635,6 +687,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
   }
   if (q.limit || q.offset) {
     b.text(" LIMIT ");
+    limit_param = static_cast<int>(b.param_count());
     if (q.limit) b.param(*q.limit);
     else b.param(int64_t{-1});
     if (q.offset) {
@@ -648,6 +701,7 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
   out.select_star = q.star;
   out.star_inline = q.star && flat;
   out.id_set_param = id_set_param;
+  if (ties == Layout::WalkTies::kOneKey) out.walk_ties = CompiledQuery::WalkTies{{}, key_param, limit_param};
   return out;
 }
 

@@ -87,6 +87,10 @@ struct Layout {
   /// of the same family + sort), as a second statement in the same snapshot
   /// (CompiledQuery::walk_fallback).
   std::shared_ptr<const Layout> walk_fallback;
+  /// Internal to generate(): a descending walk's ties (CompiledQuery::WalkTies). kRange renders
+  /// the walk in the key index's own order (key DESC, id DESC: no sort) with the key as an extra
+  /// last column; kOneKey renders the query's rows of one key (`key = ?`) in id order, `LIMIT ?`.
+  enum class WalkTies { kNone, kRange, kOneKey } walk_ties = WalkTies::kNone;
   /// A one-row-or-empty table the FROM starts with (`(SELECT 1 ...) gate CROSS JOIN `: the outer
   /// loop), so the statement reads nothing when it is empty: a top-N split's null statement when
   /// every entity holds the key (missing_value_gate(), set by the caller). (A constant term in

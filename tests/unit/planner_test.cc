@@ -1067,7 +1067,7 @@ TEST_F(PlannerDb, EavTopNWalksTheKeyIndexBoundedInBothDirections) {
   // Every entity holds n: DESC, a key range n >= stop read backwards.
   const std::string desc = "SELECT id, n FROM item WHERE grp = 'g3' ORDER BY n DESC LIMIT 5";
   ExplainResult e = walks(desc);
-  EXPECT_NE(explain_text(e).find("n descending via eav_value_int(attribute_id, value) while n >= "), std::string::npos)
+  EXPECT_NE(explain_text(e).find("n descending (ties in index order, the page's last key re-read by id) via eav_value_int(attribute_id, value) while n >= "), std::string::npos)
       << explain_text(e);
   QueryResult r = same_under_all_plans(desc);
   ASSERT_EQ(r.rows.size(), 5u);
@@ -1135,6 +1135,63 @@ TEST_F(PlannerDb, EavTopNWalksTheKeyIndexBoundedInBothDirections) {
   ASSERT_EQ(r.rows.size(), 5u);
   EXPECT_EQ(r.rows[0][1], Value(int64_t{2993}));
   EXPECT_EQ(r.rows[4][1], Value(int64_t{2953}));
+}
+
+// A descending walk reads its key's index backwards, ties by descending id, and puts each key's
+// rows in id order itself: it reverses every run of equal keys and re-reads the last run, which
+// the LIMIT may cut after its key's largest ids. Keys with 40 ties each, pages that end inside a
+// run, start inside one (OFFSET), lie within one, with the key outside the output list, SELECT *,
+// and a varchar key; the reference is the same query without LIMIT (no walk: a sort), sliced.
+// Checked against the fix taken apart: never re-reading failed 93 comparisons (the first page,
+// 20 of key 5014's 24 matches, held its ids 4567..4598 instead of 4561..4592); always re-reading
+// passes (pages {24, 0} and {12, 36} end with a whole run: no re-read needed).
+TEST_F(PlannerDb, DescendingWalkPutsEachKeysTiesInIdOrder) {
+  insert(4000);
+  {
+    ChangeSet cs;
+    for (int i = 0; i < 600; ++i) {  // n = 5000 + i / 40: 15 keys of 40 entities, grp g0..g2
+      EntityWrite w;
+      w.type_id = type_.id;
+      w.values.push_back({attr("grp").id, ValueType::kVarchar, Value(fmt::format("g{}", i % 3))});
+      w.values.push_back({attr("n").id, ValueType::kInt, Value(int64_t{5000 + i / 40})});
+      w.values.push_back({attr("opt").id, ValueType::kInt, Value(int64_t{i % 5})});
+      cs.writes.push_back(std::move(w));
+    }
+    db_->commit(cs);
+  }
+  db_->analyze("item");
+  db_->flat_enable("item");
+  auto check = [&](const std::string& select, const std::string& rest, int64_t limit, int64_t offset) {
+    const std::string full = select + rest;
+    const QueryResult all = db_->query(full, {}, QueryOptions{PlanKind::kEav});
+    const std::string sql = fmt::format("{} LIMIT {} OFFSET {}", full, limit, offset);
+    const auto from = std::min(all.rows.size(), static_cast<size_t>(offset));
+    const auto to = std::min(all.rows.size(), static_cast<size_t>(offset + limit));
+    const std::vector<std::vector<Value>> want(all.rows.begin() + static_cast<std::ptrdiff_t>(from),
+                                               all.rows.begin() + static_cast<std::ptrdiff_t>(to));
+    for (PlanKind k : {PlanKind::kAuto, PlanKind::kEav, PlanKind::kFlat})
+      EXPECT_EQ(db_->query(sql, {}, QueryOptions{k}).rows, want) << sql << " plan " << static_cast<int>(k);
+  };
+  const std::string key = " FROM item WHERE opt < 3 ORDER BY n DESC";
+  for (PlanKind k : {PlanKind::kEav, PlanKind::kFlat}) {
+    ExplainResult e = db_->explain("SELECT id, n" + key + " LIMIT 20", {}, false, QueryOptions{k});
+    EXPECT_NE(find_op(e.root, "BoundedIndexWalk"), nullptr) << explain_text(e);
+    EXPECT_NE(e.sql.find(" DESC, "), std::string::npos) << e.sql;
+    EXPECT_EQ(e.sql.find("ASC"), std::string::npos) << e.sql;  // the index's order: no sort
+  }
+  for (auto [limit, offset] : std::vector<std::pair<int64_t, int64_t>>{
+           {20, 0}, {1, 0}, {10, 0}, {11, 0}, {3, 5}, {11, 11}, {30, 7}, {60, 0}, {25, 40}, {24, 0}, {12, 36}}) {
+    check("SELECT id, n", key, limit, offset);
+    check("SELECT id", key, limit, offset);  // the key is not an output
+    check("SELECT *", key, limit, offset);
+  }
+  // A varchar key with 10 values, 460 entities each (400 before, 60 here).
+  check("SELECT id, grp", " FROM item WHERE n >= 3000 ORDER BY grp DESC", 30, 0);
+  check("SELECT id, grp", " FROM item WHERE n >= 3000 ORDER BY grp DESC", 7, 101);
+  // After writes: a page whose last key gains a smaller id than its run held.
+  ASSERT_EQ(update_where("SELECT id FROM item WHERE n = 99", "n", Value(int64_t{5014})), 1u);  // id 100, opt 1
+  check("SELECT id, n", key, 20, 0);
+  check("SELECT id, n", key, 15, 3);
 }
 
 // Two wide conjuncts with a small overlap: the EAV plan intersects their index lookups in memory

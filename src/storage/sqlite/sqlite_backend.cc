@@ -1612,6 +1612,16 @@ std::string intersect_id_scans(Connection& c, const std::vector<query::CompiledQ
   return id_array(out);
 }
 
+// Column `col` of the current row in its storage form, as a compiled-query parameter.
+query::SqlParam column_param(const Statement& st, int col) {
+  switch (sqlite3_column_type(st.raw(), col)) {
+    case SQLITE_INTEGER: return query::SqlParam(static_cast<int64_t>(sqlite3_column_int64(st.raw(), col)));
+    case SQLITE_FLOAT: return query::SqlParam(sqlite3_column_double(st.raw(), col));
+    case SQLITE_NULL: return query::SqlParam();
+    default: return query::SqlParam(st.column_text(col));
+  }
+}
+
 }  // namespace
 
 Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::chrono::steady_clock::time_point> deadline) {
@@ -1623,24 +1633,58 @@ Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::ch
   Rows rows;
   // One statement's rows (SELECT * rows widened to every attribute); an index intersection first
   // runs its lookups and binds the ids they share.
+  auto read_rows = [](const query::CompiledQuery& cq, Statement& st, Rows& part, std::vector<query::SqlParam>* keys) {
+    while (st.step()) {
+      std::vector<Value> row;
+      if (cq.select_star && !cq.star_inline) {
+        row.emplace_back(st.column_int(0));
+      } else {
+        row.reserve(cq.columns.size());
+        for (size_t j = 0; j < cq.columns.size(); ++j)
+          row.push_back(st.column_value(static_cast<int>(j), cq.columns[j].type));
+      }
+      part.push_back(std::move(row));
+      if (keys) keys->push_back(column_param(st, cq.walk_ties->key_column));
+    }
+  };
   auto run_one = [&](const query::CompiledQuery& cq) {
     Rows part;
     {
       // The lookups run before the statement is taken from the statement cache (theirs share it).
       const std::string ids = cq.id_scans.empty() ? std::string() : intersect_id_scans(*reader, cq.id_scans);
-      Statement st = reader->prepare_query(cq.sql);
-      st.bind_params(cq.params);
-      if (!cq.id_scans.empty()) st.bind(cq.id_set_param + 1, std::string_view(ids));
-      while (st.step()) {
-        std::vector<Value> row;
-        if (cq.select_star && !cq.star_inline) {
-          row.emplace_back(st.column_int(0));
-        } else {
-          row.reserve(cq.columns.size());
-          for (size_t j = 0; j < cq.columns.size(); ++j)
-            row.push_back(st.column_value(static_cast<int>(j), cq.columns[j].type));
+      std::vector<query::SqlParam> keys;
+      {
+        Statement st = reader->prepare_query(cq.sql);
+        st.bind_params(cq.params);
+        if (!cq.id_scans.empty()) st.bind(cq.id_set_param + 1, std::string_view(ids));
+        read_rows(cq, st, part, cq.walk_ties ? &keys : nullptr);
+      }
+      // A descending walk that filled its page: each key's rows in id order (CompiledQuery::WalkTies).
+      const auto page = static_cast<size_t>(cq.walk_page);
+      if (cq.walk_ties && page > 0 && part.size() >= page) {
+        // The walk read one row past its page: the page cut its last key's run when that row
+        // holds the same key. Runs before the cut are whole: reversed into id order.
+        const bool cut = part.size() > page && keys[page] == keys[page - 1];
+        part.resize(page);
+        size_t whole = page;
+        if (cut)
+          for (whole = page - 1; whole > 0 && keys[whole - 1] == keys[page - 1];) --whole;
+        for (size_t a = 0; a < whole;) {
+          size_t z = a + 1;
+          while (z < whole && keys[z] == keys[a]) ++z;
+          std::reverse(part.begin() + static_cast<std::ptrdiff_t>(a), part.begin() + static_cast<std::ptrdiff_t>(z));
+          a = z;
         }
-        part.push_back(std::move(row));
+        if (cut) {
+          const query::CompiledQuery::WalkTies& t = *cq.walk_ties;
+          std::vector<query::SqlParam> params = t.one_key.params;
+          params[static_cast<size_t>(t.key_param)] = keys[page - 1];
+          params[static_cast<size_t>(t.limit_param)] = static_cast<int64_t>(page - whole);
+          part.resize(whole);
+          Statement one = reader->prepare_query(t.one_key.sql);
+          one.bind_params(params);
+          read_rows(cq, one, part, nullptr);
+        }
       }
     }
     if (cq.select_star && !cq.star_inline && !part.empty()) fill_star_rows(*reader, cq, part);
@@ -1659,6 +1703,9 @@ Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::ch
     if (exact) part = run_one(cq);
     if (cq.walk_fallback && (!exact || part.size() < static_cast<size_t>(cq.walk_page)))
       part = run_one(*cq.walk_fallback);
+    else if (cq.walk_ties)
+      part.erase(part.begin(), part.begin() + static_cast<std::ptrdiff_t>(
+                                               std::min(part.size(), static_cast<size_t>(cq.walk_ties->skip))));
     for (auto& r : part) rows.push_back(std::move(r));
   };
   // One read transaction: for SELECT * the id query and the value loads (and a top-N split's
