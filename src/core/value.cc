@@ -35,7 +35,31 @@ enum class DecimalFail { kNone, kSyntax, kTooLong };
 
 // Writes the canonical form of decimal literal `s` to `out` (see Decimal in value.h).
 // Grammar: [+-] digits [. digits] | [+-] . digits, then optionally [eE] [+-] digits.
+// True when `s` is already canonical: an optional '-', an integer part without leading zeros,
+// an optional '.' with at least one digit, at most kMaxDecimalDigits digits, not negative zero.
+// The common case of values read back from storage, copied as they are.
+bool is_canonical_decimal(std::string_view s) noexcept {
+  std::size_t i = s.size() > 0 && s[0] == '-' ? 1 : 0;
+  const std::size_t int_begin = i;
+  while (i < s.size() && is_digit(s[i])) ++i;
+  if (i == int_begin || (s[int_begin] == '0' && i - int_begin > 1)) return false;
+  bool nonzero = i - int_begin > 1 || s[int_begin] != '0';
+  std::size_t digits = i - int_begin;
+  if (i < s.size()) {
+    if (s[i] != '.' || ++i == s.size()) return false;
+    for (; i < s.size(); ++i, ++digits) {
+      if (!is_digit(s[i])) return false;
+      nonzero = nonzero || s[i] != '0';
+    }
+  }
+  return digits <= kMaxDecimalDigits && (int_begin == 0 || nonzero);
+}
+
 DecimalFail canonical_decimal(std::string_view s, std::string& out) {
+  if (is_canonical_decimal(s)) {
+    out.assign(s);
+    return DecimalFail::kNone;
+  }
   std::size_t i = 0;
   bool neg = false;
   if (i < s.size() && (s[i] == '+' || s[i] == '-')) neg = s[i++] == '-';

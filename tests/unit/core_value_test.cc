@@ -58,6 +58,33 @@ TEST(CoreDecimal, CanonicalTextRoundTrips) {
     EXPECT_EQ(canon(canon(s)), canon(s)) << s;
 }
 
+// Plain [-]digits[.digits] text, random: canonical forms are copied as they are (the fast path
+// for values read back from storage), the rest rewritten; both must agree with a reference.
+TEST(CoreDecimal, PlainTextAgreesWithAReferenceCanonicalForm) {
+  std::mt19937 rng(7);
+  auto digits = [&](int n) {
+    std::string d;
+    for (int k = 0; k < n; ++k) d += static_cast<char>('0' + (rng() % 3 == 0 ? 0 : rng() % 10));
+    return d;
+  };
+  for (int round = 0; round < 20000; ++round) {
+    const bool neg = rng() % 2;
+    std::string int_part = digits(static_cast<int>(rng() % 5)), frac = digits(static_cast<int>(rng() % 4));
+    const bool dot = rng() % 2;
+    std::string text = (neg ? "-" : "") + int_part + (dot ? "." + frac : "");
+    if (int_part.empty() && (!dot || frac.empty())) {
+      EXPECT_FALSE(Decimal::try_parse(text).has_value()) << text;
+      continue;
+    }
+    std::string want_int = int_part;
+    while (want_int.size() > 1 && want_int[0] == '0') want_int.erase(0, 1);
+    if (want_int.empty()) want_int = "0";
+    std::string want = want_int + (dot && !frac.empty() ? "." + frac : "");
+    if (neg && want.find_first_not_of("0.") != std::string::npos) want = "-" + want;
+    EXPECT_EQ(canon(text), want) << text;
+  }
+}
+
 TEST(CoreDecimal, ExponentFormsExpand) {
   EXPECT_EQ(canon("1e3"), "1000");
   EXPECT_EQ(canon("1E+3"), "1000");

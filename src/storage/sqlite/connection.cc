@@ -309,7 +309,8 @@ Value Statement::column_value(int col, ValueType t) const {
     case ValueType::kDatetime: return DateTime{column_int(col)};
     case ValueType::kDecimal:
       if (sqlite3_column_type(stmt_, col) == SQLITE_INTEGER) return Decimal::from_int(column_int(col));
-      return Decimal::parse(column_text(col));
+      return Decimal::parse(std::string_view(reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col)),
+                                             static_cast<size_t>(sqlite3_column_bytes(stmt_, col))));
     case ValueType::kVarchar:
     case ValueType::kText: return column_text(col);
   }

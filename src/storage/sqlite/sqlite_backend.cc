@@ -178,10 +178,10 @@ class TallyScope {
 // Runs `fn` inside BEGIN IMMEDIATE / COMMIT, rolling back on any exception.
 template <typename Fn>
 void in_transaction(Connection& c, Fn&& fn) {
-  c.exec("BEGIN IMMEDIATE");
+  c.prepare("BEGIN IMMEDIATE").run();
   try {
     fn();
-    c.exec("COMMIT");
+    c.prepare("COMMIT").run();
   } catch (...) {
     sqlite3_exec(c.raw(), "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
@@ -1307,7 +1307,7 @@ std::vector<std::optional<EntityRecord>> SqliteBackend::load(int64_t tenant_id, 
   // call, whatever ids.size(): BEGIN, the attributes, the flat-table registration, then either
   // the flat table or the entities and one per value table the type has attributes of, COMMIT
   // (at most 10).
-  reader->exec("BEGIN");
+  reader->prepare("BEGIN").run();
   try {
     bool uses[std::size(kAllTypes)] = {};
     struct Attr {
@@ -1416,7 +1416,7 @@ std::vector<std::optional<EntityRecord>> SqliteBackend::load(int64_t tenant_id, 
         }
       }
     }
-    reader->exec("COMMIT");
+    reader->prepare("COMMIT").run();
   } catch (...) {
     sqlite3_exec(reader->raw(), "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
@@ -1515,7 +1515,7 @@ std::vector<std::string> SqliteBackend::integrity_check() {
   // type, and per attribute the rows of its own value table (as migration 6 fills them). A value
   // row written around the funnel shows twice: above, and as a count it bypassed.
   std::map<std::pair<int64_t, int64_t>, std::pair<int64_t, int64_t>> counts;  // -> (stored, actual)
-  reader->exec("BEGIN");
+  reader->prepare("BEGIN").run();
   try {
     {
       Statement st = reader->prepare_once("SELECT type_id, attribute_id, n FROM eav_count");
@@ -1532,7 +1532,7 @@ std::vector<std::string> SqliteBackend::integrity_check() {
           value_table(t), value_type_name(t)));
       while (st.step()) counts[{st.column_int(0), st.column_int(1)}].second = st.column_int(2);
     }
-    reader->exec("COMMIT");
+    reader->prepare("COMMIT").run();
   } catch (...) {
     sqlite3_exec(reader->raw(), "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
@@ -1710,7 +1710,7 @@ Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::ch
   };
   // One read transaction: for SELECT * the id query and the value loads (and a top-N split's
   // second statement) see one snapshot.
-  reader->exec("BEGIN");
+  reader->prepare("BEGIN").run();
   try {
     const auto wanted = static_cast<size_t>(q.split_offset + q.split_limit);
     if (q.null_rows && q.null_rows_first) {
@@ -1726,7 +1726,7 @@ Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::ch
       if (rows.size() > static_cast<size_t>(q.split_limit)) rows.resize(static_cast<size_t>(q.split_limit));
     }
     reader.clear_deadline();
-    reader->exec("COMMIT");
+    reader->prepare("COMMIT").run();
   } catch (...) {
     reader.clear_deadline();
     sqlite3_exec(reader->raw(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -1836,7 +1836,7 @@ query::TypeStats SqliteBackend::analyze(const EntityTypeDef& type) {
   double flat_row_bytes = 0;  // of the type's flat table, when it has one
   {
     auto reader = lease_reader();
-    reader->exec("BEGIN");
+    reader->prepare("BEGIN").run();
     try {
       {
         Statement st = reader->prepare("SELECT count(*) FROM eav_entity WHERE type_id = ?");
@@ -1878,7 +1878,7 @@ query::TypeStats SqliteBackend::analyze(const EntityTypeDef& type) {
         st.bind(1, type.id);
         if (st.step()) flat_row_bytes = measure_flat_row_bytes(*reader, st.column_text(0));
       }
-      reader->exec("COMMIT");
+      reader->prepare("COMMIT").run();
     } catch (...) {
       sqlite3_exec(reader->raw(), "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
@@ -1939,7 +1939,7 @@ std::optional<query::TypeStats> SqliteBackend::load_statistics(int64_t type_id) 
   auto reader = lease_reader();
   query::TypeStats stats;
   stats.type_id = type_id;
-  reader->exec("BEGIN");
+  reader->prepare("BEGIN").run();
   try {
     {
       Statement st = reader->prepare(
@@ -1952,7 +1952,7 @@ std::optional<query::TypeStats> SqliteBackend::load_statistics(int64_t type_id) 
       }
     }
     if (stats.analyzed_at == 0) {
-      reader->exec("COMMIT");
+      reader->prepare("COMMIT").run();
       return std::nullopt;
     }
     {
@@ -1981,7 +1981,7 @@ std::optional<query::TypeStats> SqliteBackend::load_statistics(int64_t type_id) 
         if (it != stats.attributes.end() && k) it->second.bounds.push_back(std::move(*k));
       }
     }
-    reader->exec("COMMIT");
+    reader->prepare("COMMIT").run();
   } catch (...) {
     sqlite3_exec(reader->raw(), "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
@@ -2201,7 +2201,7 @@ void SqliteBackend::flat_set_deferred(const EntityTypeDef& type, bool deferred) 
 Backend::FlatSyncState SqliteBackend::flat_sync_state(int64_t type_id) {
   FlatSyncState out;
   auto reader = lease_reader();
-  reader->exec("BEGIN");
+  reader->prepare("BEGIN").run();
   try {
     {
       Statement st = reader->prepare("SELECT value FROM eav_meta WHERE key = ?");
@@ -2221,7 +2221,7 @@ Backend::FlatSyncState SqliteBackend::flat_sync_state(int64_t type_id) {
       first.step();
       if (first.column_int(0) > out.synced_seq + 1 && out.lag == 0) out.lag = 1;  // pruned past: unknown, not fresh
     }
-    reader->exec("COMMIT");
+    reader->prepare("COMMIT").run();
   } catch (...) {
     reader->exec("ROLLBACK");
     throw;
