@@ -52,7 +52,9 @@ struct PlanNode {
   std::string op;             ///< FlatScan, FlatLookup, TypeScan, IndexScan, IndexUnion, IndexOrderScan, Join, Filter, Fetch, Aggregate, Sort, TopN, Limit
   std::string detail;         ///< what the node reads or computes, with attribute codes and values
   double estimated_rows = 0;  ///< the planner's estimate
-  std::optional<int64_t> actual_rows;  ///< EXPLAIN ANALYZE: rows the node produced (root and driver)
+  /// EXPLAIN ANALYZE: rows the node produced (the root; the driver; a bounded walk's statement,
+  /// whose detail then also says how it ran; an index intersection and each of its lookups).
+  std::optional<int64_t> actual_rows;
   std::optional<double> actual_ms;     ///< EXPLAIN ANALYZE: wall time of the node's SQL, in ms
   std::vector<PlanNode> children;
 };

@@ -877,6 +877,37 @@ PlanNode* driver_node(PlanNode& n) {
   return nullptr;
 }
 
+PlanNode* find_node(PlanNode& n, std::string_view op) {
+  if (n.op == op) return &n;
+  for (auto& c : n.children)
+    if (PlanNode* f = find_node(c, op)) return f;
+  return nullptr;
+}
+
+// EXPLAIN ANALYZE: what the backend ran besides the main statement, on its nodes (a bounded
+// walk's rows, time and outcome; an intersection's lookups). True when the intersection was
+// counted (the driver needs no count of its own).
+bool apply_trace(PlanNode& root, const storage::Backend::ExecutionTrace& t) {
+  if (PlanNode* w = find_node(root, "BoundedIndexWalk")) {
+    if (t.walk_rows >= 0) {
+      w->actual_rows = t.walk_rows;
+      w->actual_ms = t.walk_ms;
+    }
+    w->detail += t.walk_guard_matched ? "; ran: a matching row lacks the key, the fallback answered"
+                 : t.walk_fallback    ? "; ran: the page was not full, the fallback answered"
+                 : t.walk_key_reread  ? "; ran: exact, the page's last key re-read by id"
+                 : t.walk_ms >= 0     ? "; ran: exact"
+                                      : "; ran: not needed (the rows without the key filled the page)";
+  }
+  PlanNode* x = find_node(root, "IndexIntersection");
+  if (!x || t.id_set_rows < 0) return false;
+  x->actual_rows = t.id_set_rows;
+  x->actual_ms = t.id_scan_ms;
+  for (std::size_t k = 0; k < t.id_scan_rows.size() && k < x->children.size(); ++k)
+    x->children[k].actual_rows = t.id_scan_rows[k];
+  return true;
+}
+
 double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
@@ -900,15 +931,17 @@ ExplainResult Database::explain(std::string_view sql, const std::vector<Value>& 
   if (!analyze) return r;
   r.analyzed = true;
   auto start = std::chrono::steady_clock::now();
-  storage::Rows rows = impl_->backend->execute(p.compiled, options.deadline);
+  storage::Backend::ExecutionTrace trace;
+  storage::Rows rows = impl_->backend->execute(p.compiled, options.deadline, &trace);
   r.execution_ms = ms_since(start);
   r.rows = static_cast<int64_t>(rows.size());
   r.root.actual_rows = r.rows;
   r.root.actual_ms = r.execution_ms;
+  const bool traced = apply_trace(r.root, trace);
   // The driver's candidates, counted by running its SQL alone (an index-order scan has none: it
   // stops at the LIMIT inside the query).
   const bool index_order = p.choice.source == query::Layout::Source::kValueIndex && p.choice.leaf_paths.empty();
-  if (PlanNode* d = driver_node(r.root); d && !index_order && d != &r.root) {
+  if (PlanNode* d = driver_node(r.root); d && !traced && !index_order && d != &r.root) {
     deadline_scope.check("EXPLAIN ANALYZE's row count");
     start = std::chrono::steady_clock::now();
     d->actual_rows = impl_->backend->count_rows(p.driver.first, p.driver.second);

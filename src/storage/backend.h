@@ -107,11 +107,30 @@ class Backend {
   /// appear). One read of one snapshot; thread-safe.
   virtual std::map<int64_t, int64_t> exact_counts(int64_t type_id) = 0;
 
+  /// What one execute() ran besides its main statement, for EXPLAIN ANALYZE's per-node actual
+  /// rows. Times in ms of wall time; -1: did not run.
+  struct ExecutionTrace {
+    /// A bounded walk (query::CompiledQuery::walk_fallback): the rows its statement returned (a
+    /// descending walk reads one past its page), -1 when its guard matched first.
+    int64_t walk_rows = -1;
+    double walk_ms = -1;
+    bool walk_guard_matched = false;  ///< a NULLS FIRST flat walk's guard found a row without the key
+    bool walk_fallback = false;       ///< the walk was not exact: its fallback statement answered
+    bool walk_key_reread = false;     ///< the page cut its last key's run: that key re-read by id
+    /// An index intersection (query::CompiledQuery::id_scans): ids each lookup returned, in order,
+    /// and the ids they all share.
+    std::vector<int64_t> id_scan_rows;
+    int64_t id_set_rows = -1;
+    double id_scan_ms = -1;
+  };
+
   /// Runs compiled query SQL in one read snapshot and decodes its rows by `q.columns`. For
   /// SELECT * (q.select_star) each row is [id, every attribute of q.type in definition order].
   /// With `deadline`, statements are interrupted once it passes: Error(kTimeout), nothing kept.
+  /// With `trace`, records what ran besides the main statement (reset first).
   virtual Rows execute(const query::CompiledQuery& q,
-                       std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) = 0;
+                       std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt,
+                       ExecutionTrace* trace = nullptr) = 0;
 
   // ---- planner support ------------------------------------------------------------------------
   /// Computes the statistics of `type` in one read snapshot (sorted scans of each attribute's

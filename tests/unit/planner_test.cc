@@ -1000,6 +1000,14 @@ TEST_F(PlannerDb, FlatTopNWalksTheKeyIndexBoundedAndFallsBackWhenNotExact) {
   // the 2,000 keys above 1999) with no match; the fallback answers.
   const std::string corr = "SELECT id, n FROM item WHERE note LIKE 'note 1%' ORDER BY n DESC LIMIT 5 OFFSET 2";
   walks(corr);
+  {
+    ExplainResult a = db_->explain(corr, {}, true);
+    const PlanNode* w = find_op(a.root, "BoundedIndexWalk");
+    ASSERT_NE(w, nullptr) << explain_text(a);
+    EXPECT_EQ(w->actual_rows, std::optional<int64_t>(0)) << explain_text(a);
+    EXPECT_NE(w->detail.find("ran: the page was not full, the fallback answered"), std::string::npos) << explain_text(a);
+    EXPECT_EQ(a.rows, 5);
+  }
   r = same_under_all_plans(corr);
   ASSERT_EQ(r.rows.size(), 5u);
   EXPECT_EQ(r.rows[0][1], Value(int64_t{1997}));
@@ -1008,6 +1016,14 @@ TEST_F(PlannerDb, FlatTopNWalksTheKeyIndexBoundedAndFallsBackWhenNotExact) {
   // full, but g1 holds entities without opt, so the fallback answers with them (by id).
   const std::string nulls = "SELECT id, opt FROM item WHERE grp = 'g1' ORDER BY opt DESC LIMIT 3";
   walks(nulls);
+  {
+    ExplainResult a = db_->explain(nulls, {}, true);
+    const PlanNode* w = find_op(a.root, "BoundedIndexWalk");
+    ASSERT_NE(w, nullptr) << explain_text(a);
+    EXPECT_FALSE(w->actual_rows.has_value()) << explain_text(a);  // the guard matched: no walk
+    EXPECT_NE(w->detail.find("ran: a matching row lacks the key, the fallback answered"), std::string::npos)
+        << explain_text(a);
+  }
   r = same_under_all_plans(nulls);
   ASSERT_EQ(r.rows.size(), 3u);
   EXPECT_EQ(r.rows[0], (std::vector<Value>{Value(int64_t{1 + 1}), Value{}}));  // n = 1: no opt
@@ -1112,6 +1128,14 @@ TEST_F(PlannerDb, EavTopNWalksTheKeyIndexBoundedInBothDirections) {
   ASSERT_EQ(r.rows.size(), 3u);
   EXPECT_EQ(r.rows[0], (std::vector<Value>{Value(int64_t{3992}), Value{}}));
   EXPECT_EQ(r.rows[1][1], Value(int64_t{6}));
+  {  // EXPLAIN ANALYZE: a page of one is filled by that entity, so the walk does not run.
+    ExplainResult a = db_->explain("SELECT id, opt FROM item WHERE grp = 'g1' ORDER BY opt DESC LIMIT 1", {}, true, eav);
+    const PlanNode* w = find_op(a.root, "BoundedIndexWalk");
+    ASSERT_NE(w, nullptr) << explain_text(a);
+    EXPECT_FALSE(w->actual_rows.has_value()) << explain_text(a);
+    EXPECT_NE(w->detail.find("ran: not needed"), std::string::npos) << explain_text(a);
+    EXPECT_EQ(a.rows, 1);
+  }
   // SELECT * and deletes.
   same_under_all_plans("SELECT * FROM item WHERE grp = 'g7' ORDER BY opt DESC LIMIT 4 OFFSET 1");
   {
@@ -1174,10 +1198,19 @@ TEST_F(PlannerDb, DescendingWalkPutsEachKeysTiesInIdOrder) {
   };
   const std::string key = " FROM item WHERE opt < 3 ORDER BY n DESC";
   for (PlanKind k : {PlanKind::kEav, PlanKind::kFlat}) {
-    ExplainResult e = db_->explain("SELECT id, n" + key + " LIMIT 20", {}, false, QueryOptions{k});
-    EXPECT_NE(find_op(e.root, "BoundedIndexWalk"), nullptr) << explain_text(e);
+    ExplainResult e = db_->explain("SELECT id, n" + key + " LIMIT 20", {}, true, QueryOptions{k});
+    const PlanNode* w = find_op(e.root, "BoundedIndexWalk");
+    ASSERT_NE(w, nullptr) << explain_text(e);
     EXPECT_NE(e.sql.find(" DESC, "), std::string::npos) << e.sql;
     EXPECT_EQ(e.sql.find("ASC"), std::string::npos) << e.sql;  // the index's order: no sort
+    // EXPLAIN ANALYZE: the walk read its page and one row more, which holds the page's last key.
+    EXPECT_EQ(w->actual_rows, std::optional<int64_t>(21)) << explain_text(e);
+    EXPECT_NE(w->detail.find("ran: exact, the page's last key re-read by id"), std::string::npos) << explain_text(e);
+    e = db_->explain("SELECT id, n" + key + " LIMIT 24", {}, true, QueryOptions{k});
+    w = find_op(e.root, "BoundedIndexWalk");
+    ASSERT_NE(w, nullptr) << explain_text(e);
+    EXPECT_EQ(w->actual_rows, std::optional<int64_t>(25)) << explain_text(e);
+    EXPECT_TRUE(w->detail.ends_with("; ran: exact")) << explain_text(e);
   }
   for (auto [limit, offset] : std::vector<std::pair<int64_t, int64_t>>{
            {20, 0}, {1, 0}, {10, 0}, {11, 0}, {3, 5}, {11, 11}, {30, 7}, {60, 0}, {25, 40}, {24, 0}, {12, 36}}) {
@@ -1210,6 +1243,11 @@ TEST_F(PlannerDb, EavPlanIntersectsTheIndexLookupsOfTwoWideConjuncts) {
   EXPECT_EQ(x->children.size(), 2u) << explain_text(e);
   EXPECT_NE(e.sql.find("FROM json_each(?) d"), std::string::npos) << e.sql;
   EXPECT_EQ(e.rows, 40);
+  // EXPLAIN ANALYZE: the ids each lookup found and the ids they share.
+  EXPECT_EQ(x->actual_rows, std::optional<int64_t>(40)) << explain_text(e);
+  ASSERT_EQ(x->children.size(), 2u);
+  EXPECT_EQ(x->children[0].actual_rows, std::optional<int64_t>(400)) << explain_text(e);
+  EXPECT_EQ(x->children[1].actual_rows, std::optional<int64_t>(400)) << explain_text(e);
   QueryResult r = same_under_all_plans(sql);
   ASSERT_EQ(r.rows.size(), 40u);
   EXPECT_EQ(r.rows.front()[1], Value(int64_t{1010}));

@@ -1563,7 +1563,9 @@ namespace {
 // for a kIntersect plan's json_each. The first scan's ids (the planner puts the smallest lookup
 // first) set bits over their [min, max] range; each further scan keeps the bits it returns too.
 // A range too wide for a bit set (ids more than 2^28 apart) intersects sorted vectors instead.
-std::string intersect_id_scans(Connection& c, const std::vector<query::CompiledQuery::Part>& scans) {
+// With `trace`, records each scan's id count (scans after an empty result do not run).
+std::string intersect_id_scans(Connection& c, const std::vector<query::CompiledQuery::Part>& scans,
+                               Backend::ExecutionTrace* trace) {
   // One lookup's ids, gathered inside SQLite by the eavdb_id_array aggregate (connection.cc):
   // flights-200k Q3, two lookups of 9.4k and 10.8k ids, one row per id cost ~60 ns a row more.
   auto read = [&](const query::CompiledQuery::Part& scan) {
@@ -1576,6 +1578,7 @@ std::string intersect_id_scans(Connection& c, const std::vector<query::CompiledQ
       ids.resize(bytes / sizeof(int64_t));
       if (bytes) std::memcpy(ids.data(), sqlite3_column_blob(raw, 0), ids.size() * sizeof(int64_t));
     }
+    if (trace) trace->id_scan_rows.push_back(static_cast<int64_t>(ids.size()));
     return ids;
   };
   std::vector<int64_t> first = read(scans[0]);
@@ -1609,6 +1612,7 @@ std::string intersect_id_scans(Connection& c, const std::vector<query::CompiledQ
       }
     }
   }
+  if (trace) trace->id_set_rows = static_cast<int64_t>(out.size());
   return id_array(out);
 }
 
@@ -1624,7 +1628,12 @@ query::SqlParam column_param(const Statement& st, int col) {
 
 }  // namespace
 
-Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::chrono::steady_clock::time_point> deadline) {
+Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::chrono::steady_clock::time_point> deadline,
+                            ExecutionTrace* trace) {
+  if (trace) *trace = ExecutionTrace{};
+  const auto ms_since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+  };
   // The time limit: the lease taken under this scope is interrupted once `deadline` passes (see
   // ReaderLease); without one, a caller's scope (if any) still applies. The limit is cleared
   // before the ROLLBACK/COMMIT so ending the transaction is never interrupted.
@@ -1651,7 +1660,9 @@ Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::ch
     Rows part;
     {
       // The lookups run before the statement is taken from the statement cache (theirs share it).
-      const std::string ids = cq.id_scans.empty() ? std::string() : intersect_id_scans(*reader, cq.id_scans);
+      const auto scans_start = trace ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+      const std::string ids = cq.id_scans.empty() ? std::string() : intersect_id_scans(*reader, cq.id_scans, trace);
+      if (trace && !cq.id_scans.empty()) trace->id_scan_ms = ms_since(scans_start);
       std::vector<query::SqlParam> keys;
       {
         Statement st = reader->prepare_query(cq.sql);
@@ -1659,12 +1670,14 @@ Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::ch
         if (!cq.id_scans.empty()) st.bind(cq.id_set_param + 1, std::string_view(ids));
         read_rows(cq, st, part, cq.walk_ties ? &keys : nullptr);
       }
+      if (trace && cq.walk_fallback) trace->walk_rows = static_cast<int64_t>(part.size());
       // A descending walk that filled its page: each key's rows in id order (CompiledQuery::WalkTies).
       const auto page = static_cast<size_t>(cq.walk_page);
       if (cq.walk_ties && page > 0 && part.size() >= page) {
         // The walk read one row past its page: the page cut its last key's run when that row
         // holds the same key. Runs before the cut are whole: reversed into id order.
         const bool cut = part.size() > page && keys[page] == keys[page - 1];
+        if (trace) trace->walk_key_reread = cut;
         part.resize(page);
         size_t whole = page;
         if (cut)
@@ -1700,12 +1713,19 @@ Rows SqliteBackend::execute(const query::CompiledQuery& q, std::optional<std::ch
       g.bind_params(cq.walk_guard->params);
       exact = !g.step();
     }
+    const auto walk_start = trace ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     if (exact) part = run_one(cq);
-    if (cq.walk_fallback && (!exact || part.size() < static_cast<size_t>(cq.walk_page)))
+    if (trace && cq.walk_fallback) {
+      trace->walk_guard_matched = !exact;
+      trace->walk_ms = ms_since(walk_start);
+    }
+    if (cq.walk_fallback && (!exact || part.size() < static_cast<size_t>(cq.walk_page))) {
+      if (trace) trace->walk_fallback = true;
       part = run_one(*cq.walk_fallback);
-    else if (cq.walk_ties)
+    } else if (cq.walk_ties) {
       part.erase(part.begin(), part.begin() + static_cast<std::ptrdiff_t>(
                                                std::min(part.size(), static_cast<size_t>(cq.walk_ties->skip))));
+    }
     for (auto& r : part) rows.push_back(std::move(r));
   };
   // One read transaction: for SELECT * the id query and the value loads (and a top-N split's

@@ -54,7 +54,8 @@ class SqliteBackend final : public Backend {
   std::vector<std::optional<int64_t>> find_by_values(int64_t attribute_id, ValueType type,
                                                      const std::vector<Value>& values) override;
   Rows execute(const query::CompiledQuery& q,
-               std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) override;
+               std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt,
+               ExecutionTrace* trace = nullptr) override;
   /// Also reports every (type, attribute) whose eav_count row differs from the rows it counts.
   std::vector<std::string> integrity_check() override;
   std::map<int64_t, int64_t> exact_counts(int64_t type_id) override;
