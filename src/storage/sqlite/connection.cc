@@ -178,39 +178,39 @@ void decimal_final(sqlite3_context* ctx) {
   agg->sum = nullptr;
 }
 
-// eavdb_id_array(x): every non-NULL integer of the group, in row order, as one blob of native
-// int64 values (empty blob for none). An index intersection (query::Layout::Source::kIntersect)
+// eavdb_id_sink(x): appends every non-NULL integer of the group, in row order, to the vector
+// registered with the function (the connection's Connection::id_sink(), cleared when the group
+// starts) and returns their count. An index intersection (query::Layout::Source::kIntersect)
 // reads each lookup's entity ids through it: the scan stays inside one sqlite3_step instead of
-// returning a row per id to the caller.
-struct IdArray {
-  int64_t* data;
-  sqlite3_uint64 size, capacity;
-};
-
-void id_array_step(sqlite3_context* ctx, int, sqlite3_value** argv) {
-  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
-  auto* a = static_cast<IdArray*>(sqlite3_aggregate_context(ctx, sizeof(IdArray)));
-  if (!a) return sqlite3_result_error_nomem(ctx);
-  if (a->size == a->capacity) {
-    const sqlite3_uint64 cap = a->capacity ? 2 * a->capacity : 1024;
-    auto* grown = static_cast<int64_t*>(sqlite3_realloc64(a->data, cap * sizeof(int64_t)));
-    if (!grown) return sqlite3_result_error_nomem(ctx);
-    a->data = grown;
-    a->capacity = cap;
+// returning a row per id, and the ids land in a buffer that keeps its capacity from query to
+// query (a blob result grown by realloc and copied out allocated ~250 KiB per lookup, and the
+// page faults of that memory were a quarter of flights-200k Q3's forced-EAV time).
+void id_sink_step(sqlite3_context* ctx, int, sqlite3_value** argv) {
+  auto* sink = static_cast<std::vector<int64_t>*>(sqlite3_user_data(ctx));
+  auto* started = static_cast<char*>(sqlite3_aggregate_context(ctx, 1));
+  if (!started) return sqlite3_result_error_nomem(ctx);
+  if (!*started) {
+    sink->clear();
+    *started = 1;
   }
-  a->data[a->size++] = sqlite3_value_int64(argv[0]);
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL) return;
+  try {
+    sink->push_back(sqlite3_value_int64(argv[0]));
+  } catch (const std::bad_alloc&) {
+    sqlite3_result_error_nomem(ctx);
+  }
 }
 
-void id_array_final(sqlite3_context* ctx) {
-  auto* a = static_cast<IdArray*>(sqlite3_aggregate_context(ctx, 0));
-  if (!a || !a->data) return sqlite3_result_zeroblob(ctx, 0);
-  sqlite3_result_blob64(ctx, a->data, a->size * sizeof(int64_t), sqlite3_free);  // SQLite frees it
-  a->data = nullptr;
+void id_sink_final(sqlite3_context* ctx) {
+  auto* sink = static_cast<std::vector<int64_t>*>(sqlite3_user_data(ctx));
+  const auto* started = static_cast<char*>(sqlite3_aggregate_context(ctx, 0));
+  if (!started || !*started) sink->clear();  // no rows
+  sqlite3_result_int64(ctx, static_cast<sqlite3_int64>(sink->size()));
 }
 
 }  // namespace
 
-void register_functions(sqlite3* db) {
+void register_functions(sqlite3* db, std::vector<int64_t>* id_sink) {
   check(db, sqlite3_create_collation(db, "eavdb_decimal", SQLITE_UTF8, nullptr, decimal_collation),
         "register collation");
   constexpr int kFlags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
@@ -220,9 +220,10 @@ void register_functions(sqlite3* db) {
   check(db, sqlite3_create_function(db, "eavdb_decimal_avg", 1, kFlags, nullptr, nullptr,
                                     decimal_step, decimal_final<true>),
         "register eavdb_decimal_avg");
-  check(db, sqlite3_create_function(db, "eavdb_id_array", 1, SQLITE_UTF8, nullptr, nullptr, id_array_step,
-                                    id_array_final),
-        "register eavdb_id_array");
+  if (id_sink)
+    check(db, sqlite3_create_function(db, "eavdb_id_sink", 1, SQLITE_UTF8, id_sink, nullptr, id_sink_step,
+                                      id_sink_final),
+          "register eavdb_id_sink");
   check(db, sqlite3_exec(db, "PRAGMA case_sensitive_like = ON", nullptr, nullptr, nullptr),
         "case_sensitive_like");
 }
@@ -331,7 +332,7 @@ Connection::Connection(const std::string& path, bool create, int busy_timeout_ms
   sqlite3_extended_result_codes(db_, 1);
   sqlite3_busy_timeout(db_, busy_timeout_ms);
   try {
-    register_functions(db_);
+    register_functions(db_, &id_sink_);
     // A large page cache (default 32 MiB): bulk writes touch index pages all over the file, and
     // SQLite's default 2 MiB cache re-read them from disk (pread) for every chunk.
     // Switching a new file to WAL needs its exclusive lock, and SQLite answers SQLITE_BUSY

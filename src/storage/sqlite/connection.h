@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "eavdb/value.h"
 #include "query/compiler.h"
@@ -22,9 +23,11 @@ void check(sqlite3* db, int rc, std::string_view what);
 
 /// Registers eavdb's SQL extensions on a connection: the `eavdb_decimal` collation (numeric
 /// order of canonical decimal TEXT), the aggregates eavdb_decimal_sum(x) and eavdb_decimal_avg(x)
-/// (exact; INTEGER or decimal TEXT in, canonical decimal TEXT out, NULL for no input), and
-/// case-sensitive LIKE.
-void register_functions(sqlite3* db);
+/// (exact; INTEGER or decimal TEXT in, canonical decimal TEXT out, NULL for no input),
+/// case-sensitive LIKE and, with `id_sink`, the aggregate eavdb_id_sink(x): clears `*id_sink`,
+/// appends every non-NULL integer of the group in row order and returns their count (one
+/// aggregate at a time per sink; `id_sink` must outlive the connection).
+void register_functions(sqlite3* db, std::vector<int64_t>* id_sink = nullptr);
 
 /// A prepared statement borrowed from a Connection's cache; reset and unbound on destruction.
 class Statement {
@@ -96,8 +99,13 @@ class Connection {
   /// Rows changed by the last statement.
   int64_t changes() const { return sqlite3_changes64(db_); }
   sqlite3* raw() const noexcept { return db_; }
+  /// The integers the last `eavdb_id_sink(x)` aggregate run on this connection collected, in row
+  /// order (see register_functions); valid until the next one runs. Not thread-safe (like the
+  /// connection).
+  const std::vector<int64_t>& id_sink() const noexcept { return id_sink_; }
 
  private:
+  std::vector<int64_t> id_sink_;  ///< eavdb_id_sink's buffer (registered by the constructor)
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
   using QueryEntry = std::pair<std::string, sqlite3_stmt*>;
