@@ -340,6 +340,13 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
             c.end());
     if (c.empty()) q.where.reset();
     else if (c.size() == 1) q.where = std::move(c.front());
+    // The joins the remaining WHERE reads probe first, the ones the lookups already enforce (read
+    // for the output only) after, for the ids left (flights-200k Q3: 592 ids, 179 pass time >= 20:
+    // delay probed 179 times instead of 592).
+    std::vector<bool> filters(q.joins.size(), false);
+    if (q.where) mark_joins(*q.where, filters);
+    std::stable_partition(xl.inner_order.begin(), xl.inner_order.end(),
+                          [&](int j) { return filters[static_cast<std::size_t>(j)]; });
     // LIMIT 0 reads nothing: the lookups need not run.
     if (q.limit && *q.limit == 0) scans.clear();
     CompiledQuery out = generate(std::move(q), xl);

@@ -1259,6 +1259,20 @@ TEST_F(PlannerDb, EavPlanIntersectsTheIndexLookupsOfTwoWideConjuncts) {
   r = same_under_all_plans("SELECT id, version FROM item WHERE n BETWEEN 1000 AND 1399 AND price BETWEEN 10 AND 19.95 "
                            "AND grp = 'g2'");
   EXPECT_EQ(r.rows.size(), 4u);  // n = 1012, 1112, 1212, 1312
+  // A conjunct no lookup serves is tested right after its join's probe, before the probes of the
+  // joins read only for the output (their conjuncts are the lookups'): note's join comes first.
+  {
+    const std::string rest = "SELECT id, n, price FROM item WHERE n BETWEEN 1000 AND 1399 AND price BETWEEN 10 AND 19.95 "
+                             "AND note LIKE '%2'";
+    ExplainResult x3 = db_->explain(rest, {}, false, eav);
+    ASSERT_NE(find_op(x3.root, "IndexIntersection"), nullptr) << explain_text(x3);
+    const auto text_join = x3.sql.find("eav_value_text");
+    ASSERT_NE(text_join, std::string::npos) << x3.sql;
+    EXPECT_LT(text_join, x3.sql.find("eav_value_int")) << x3.sql;
+    EXPECT_LT(text_join, x3.sql.find("eav_value_decimal")) << x3.sql;
+    r = same_under_all_plans(rest);
+    EXPECT_EQ(r.rows.size(), 4u);  // n = 1012, 1112, 1212, 1312
+  }
   // The same shape from the plan cache with literals whose lookups share nothing.
   const std::string shape = "SELECT id, n FROM item WHERE n BETWEEN ? AND ? AND price BETWEEN ? AND ?";
   r = same_under_all_plans(shape, {Value(int64_t{1000}), Value(int64_t{1399}), Value(Decimal::parse("10")),
