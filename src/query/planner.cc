@@ -1051,8 +1051,7 @@ PlanNodeInfo describe_plan(const BoundQuery& q, const PlanChoice& c, const PlanC
                                         : fmt::format("{} {} {}", code, desc ? ">=" : "<=", describe(stop));
           node = {"BoundedIndexWalk",
                   fmt::format("{} {} via {}(attribute_id, value) while {} (about {} keys); not exact: the {} plan + sort",
-                              code, !desc ? "ascending" : late_joins(q).empty() ? kDescendingWalk : "descending",
-                              source_table(q, c.driver_join), until, bound,
+                              code, desc ? kDescendingWalk : "ascending", source_table(q, c.driver_join), until, bound,
                               c.fallback && !c.fallback->leaf_paths.empty() ? "filter-index" : "type-scan"),
                   std::min(bound, rows * kWalkFactor), {}};
         }

@@ -340,13 +340,6 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
             c.end());
     if (c.empty()) q.where.reset();
     else if (c.size() == 1) q.where = std::move(c.front());
-    // The joins the remaining WHERE reads probe first, the ones the lookups already enforce (read
-    // for the output only) after, for the ids left (flights-200k Q3: 592 ids, 179 pass time >= 20:
-    // delay probed 179 times instead of 592).
-    std::vector<bool> filters(q.joins.size(), false);
-    if (q.where) mark_joins(*q.where, filters);
-    std::stable_partition(xl.inner_order.begin(), xl.inner_order.end(),
-                          [&](int j) { return filters[static_cast<std::size_t>(j)]; });
     // LIMIT 0 reads nothing: the lookups need not run.
     if (q.limit && *q.limit == 0) scans.clear();
     CompiledQuery out = generate(std::move(q), xl);
@@ -371,9 +364,10 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
     const BoundOrder key = q.order_by.front();
     Layout wl = layout;
     wl.walk_fallback.reset();
-    // Descending: the index's own order and the one-key re-read (CompiledQuery::WalkTies). Not
-    // under a late fetch, whose outer statement re-sorts the page.
-    const bool ties = key.desc && (layout.source == Source::kFlat || layout.late_joins.empty());
+    // Descending: the index's own order and the one-key re-read (CompiledQuery::WalkTies). (A
+    // walk has no late fetch, whose outer statement would re-sort the page: make_layout gives
+    // late joins to sorting plans only.)
+    const bool ties = key.desc;
     CompiledQuery walk;
     if (ties) {
       const int64_t page = q.limit.value_or(0) + q.offset.value_or(0);
@@ -607,20 +601,18 @@ CompiledQuery generate(BoundQuery q, const Layout& layout) {
         b.text(no_entity ? ") d" : ") d CROSS JOIN eav_entity e ON e.id = d.id");
         if (no_entity) tie_break = "d.id";
       }
-      for (int k : layout.inner_order) {
-        const auto j = static_cast<std::size_t>(k);
-        if (placed[j]) continue;
-        placed[j] = true;
-        b.text(join_sql(q.joins[j], j, "CROSS JOIN", entity_id));
-        attribute_ref(b, *q.joins[j].attribute);
-      }
-      // The rest: the joins the WHERE reads (an IS NULL test's left join) before the ones read
-      // only for the output, so a row the WHERE rejects costs no output probe (zipcodes Q8:
-      // state = 'NY' AND county IS NULL probed zip_code for all 2,232 NY rows first).
+      // The joins the WHERE reads first (the inner ones in the planner's order, then the left
+      // joins of IS NULL tests), then those read only for the output, so a row the WHERE rejects
+      // costs no output probe: zipcodes Q8 (state = 'NY' AND county IS NULL) probed zip_code for
+      // all 2,232 NY rows first; after an intersection the joins of the conjuncts its lookups
+      // enforce are output-only (flights-200k Q3: time >= 20 passes 179 of 592 ids, delay was
+      // probed for all 592).
       std::vector<bool> filters(q.joins.size(), false);
       if (q.where) mark_joins(*q.where, filters);
+      std::vector<std::size_t> order(layout.inner_order.begin(), layout.inner_order.end());
+      for (std::size_t k = 0; k < q.joins.size(); ++k) order.push_back(k);  // the rest, in query order
       for (bool filter : {true, false})
-        for (std::size_t k = 0; k < q.joins.size(); ++k) {
+        for (std::size_t k : order) {
           if (placed[k] || filters[k] != filter) continue;
           placed[k] = true;
           b.text(join_sql(q.joins[k], k, q.joins[k].inner ? "CROSS JOIN" : "LEFT JOIN", entity_id));
