@@ -93,7 +93,8 @@ struct Layout {
   enum class WalkTies { kNone, kRange, kOneKey } walk_ties = WalkTies::kNone;
   /// A one-row-or-empty table the FROM starts with (`(SELECT 1 ...) gate CROSS JOIN `: the outer
   /// loop), so the statement reads nothing when it is empty: a top-N split's null statement when
-  /// every entity holds the key (missing_value_gate(), set by the caller). (A constant term in
+  /// every entity holds the key (missing_value_gate(), set by the caller), and an EAV statement
+  /// whose WHERE has an `a IS NULL` conjunct when every entity holds a (set by make_layout). (A constant term in
   /// the WHERE is no gate: SQLite still runs the driver's index scan and tests it per row, 0.075
   /// ms on flights-200k Q5.) Empty string: none.
   std::string gate;
